@@ -1,0 +1,94 @@
+"""The API's conventions: one error handler, optional trailing slashes, pagination."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import URLPattern, re_path
+from rest_framework import exceptions
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.views import set_rollback
+
+from config.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TenantUnavailable,
+    error_body,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _translate(exc: Exception) -> exceptions.APIException | None:
+    """Map framework and database exceptions onto API errors."""
+    from tenants.context import current_tenant
+
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound("Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return PayloadTooLarge()
+    if isinstance(exc, OperationalError | InterfaceError):
+        tenant = current_tenant()
+        if tenant is not None:
+            from tenants.health import mark_server_down
+
+            mark_server_down(tenant.server_id)
+            return TenantUnavailable()
+        return ServiceUnavailable(headers={"Retry-After": "10"})
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: every error in one shape; never a traceback."""
+    api_exc = _translate(exc)
+    set_rollback()
+    if api_exc is None:
+        logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
+        if isinstance(exc, DatabaseError):
+            logger.error("database error: %s", exc)
+        return Response(
+            {"code": "server_error", "message": "Something went wrong on our side."},
+            status=500,
+        )
+    headers = dict(getattr(api_exc, "headers", {}) or {})
+    if getattr(api_exc, "auth_header", None):
+        headers["WWW-Authenticate"] = api_exc.auth_header
+    if getattr(api_exc, "wait", None):
+        headers["Retry-After"] = str(int(api_exc.wait))
+    return Response(error_body(api_exc), status=api_exc.status_code, headers=headers)
+
+
+def json_error_view(status_code: int, code: str, message: str):
+    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+        return JsonResponse({"code": code, "message": message}, status=status_code)
+
+    return view
+
+
+class Pagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Every route answers with and without its trailing slash, without redirects."""
+
+    def __init__(self) -> None:
+        super().__init__(trailing_slash="/?")
+
+
+def api_path(route: str, view: Any, name: str | None = None) -> URLPattern:
+    """A path that matches with or without the trailing slash."""
+    return re_path(rf"^{route.rstrip('/')}/?$", view, name=name)

@@ -1,0 +1,26 @@
+"""The Celery app. Tenant tasks use tenants.tasks.TenantTask as their base."""
+
+import os
+
+from celery import Celery
+from celery.signals import task_postrun, worker_process_shutdown
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("churchtext")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@task_postrun.connect
+def _drop_stale_tenant_wrappers(**_: object) -> None:
+    from tenants.connections import release_stale_wrappers
+
+    release_stale_wrappers()
+
+
+@worker_process_shutdown.connect
+def _close_tenant_aliases(**_: object) -> None:
+    from tenants.connections import forget_all
+
+    forget_all()

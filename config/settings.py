@@ -1,0 +1,266 @@
+"""The one settings module: every knob is an environment variable (see README)."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+APP_ENV = env("APP_ENV", "development")
+PRODUCTION = APP_ENV == "production"
+VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+_DEV_SECRET = "dev-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = env("SECRET_KEY", _DEV_SECRET)
+DEBUG = env_bool("DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "*")
+if PRODUCTION:
+    if SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("Set a SECRET_KEY of 50+ characters in production.")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Set ALLOWED_HOSTS in production.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "tenants",
+    "members",
+    "branches",
+    "templates_app",
+    "messaging",
+    "billing",
+]
+
+# Apps whose tables live only in tenant databases; every other app lives only in
+# the registry. The router and its system check rely on this list.
+TENANT_APPS = ["members", "branches", "templates_app", "messaging", "billing"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------
+
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
+_registry = dj_database_url.parse(
+    env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'registry.sqlite3'}")
+)
+if _registry["ENGINE"] == "django.db.backends.sqlite3":
+    _registry["OPTIONS"] = {**SQLITE_OPTIONS, **_registry.get("OPTIONS", {})}
+    # A file, not memory: Celery workers started by the tests must see it too.
+    _registry["TEST"] = {"NAME": str(VAR_DIR / "test_registry.sqlite3")}
+elif _registry["ENGINE"] == "django.db.backends.postgresql":
+    # One small pool per process, shared by its threads (Django >= 5.1).
+    _registry["CONN_MAX_AGE"] = 0
+    _registry["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": env_int("REGISTRY_POOL_MAX_SIZE", 10),
+            "num_workers": 1,
+            "timeout": 10,
+        },
+        **_registry.get("OPTIONS", {}),
+    }
+DATABASES = {"default": _registry}
+DATABASE_ROUTERS = ["tenants.router.TenantRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Where tenant databases are created. Each entry is a server: a PostgreSQL URL
+# without a database name, or sqlite:///<directory> for one file per tenant.
+TENANT_DB_SERVERS = env_list("TENANT_DB_SERVERS", f"sqlite:///{VAR_DIR / 'tenants'}")
+# Prefix of every database, role and template this deployment creates; the
+# reconciler only ever drops names that carry it.
+TENANT_DB_PREFIX = env("TENANT_DB_PREFIX", "ct_")
+TENANT_SERVER_CAPACITY = env_int("TENANT_SERVER_CAPACITY", 5000)
+TENANT_CONNECTION_LRU_SIZE = env_int("TENANT_CONNECTION_LRU_SIZE", 100)
+TENANT_CONNECTION_IDLE_SECONDS = env_int("TENANT_CONNECTION_IDLE_SECONDS", 1800)
+TENANT_POOL_MAX_SIZE = env_int("TENANT_POOL_MAX_SIZE", 4)
+PROVISIONING_CONCURRENCY = env_int("PROVISIONING_CONCURRENCY", 4)
+TENANT_PROVISIONING_GRACE_SECONDS = env_int("TENANT_PROVISIONING_GRACE_SECONDS", 600)
+# Key for tenant database passwords and MFA secrets kept in the registry.
+CREDENTIALS_KEY = env("CREDENTIALS_KEY", "")
+if PRODUCTION and not CREDENTIALS_KEY:
+    raise ImproperlyConfigured("Set CREDENTIALS_KEY in production.")
+
+# --- Cache -----------------------------------------------------------------
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "tenants.cache.BreakerRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_FUNCTION": "tenants.cache.tenant_key",
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "ct"),
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+                "SOCKET_TIMEOUT": 0.25,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_FUNCTION": "tenants.cache.tenant_key",
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "ct"),
+        }
+    }
+CACHE_BREAKER_THRESHOLD = env_int("CACHE_BREAKER_THRESHOLD", 3)
+CACHE_BREAKER_COOLDOWN_SECONDS = float(env("CACHE_BREAKER_COOLDOWN_SECONDS", "5"))
+TENANT_RECORD_CACHE_SECONDS = env_int("TENANT_RECORD_CACHE_SECONDS", 60)
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Celery ----------------------------------------------------------------
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-tenants": {
+        "task": "tenants.tasks.reconcile_tenants_task",
+        "schedule": 300.0,
+    },
+}
+
+# --- Auth, API -------------------------------------------------------------
+
+AUTH_USER_MODEL = "tenants.User"
+PASSWORD_HASHERS = [
+    "tenants.hashers.TunedArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2)
+ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 19 * 1024)
+ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 1)
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.auth.TenantJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Church messaging API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=env_int("ACCESS_TOKEN_SECONDS", 15 * 60)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        seconds=env_int("REFRESH_TOKEN_SECONDS", 7 * 24 * 3600)
+    ),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env("JWT_SIGNING_KEY", SECRET_KEY),
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
+
+SMS_BACKEND = env("SMS_BACKEND", "console")
+
+# --- Misc ------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,187 @@
+"""The operators' console: tenants, servers, users."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Count, Q
+
+from tenants.migrating import migrate_tenant
+from tenants.models import DatabaseServer, Membership, SendingNumber, Tenant, User
+from tenants.provisioning import LIVE_STATUSES, ProvisioningError, provision_tenant
+from tenants.services import InvalidTransition, resume_tenant, suspend_tenant
+
+
+class NewTenantForm(forms.ModelForm):
+    slug = forms.SlugField(
+        required=False, help_text="Leave empty to derive it from the name."
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ["name", "slug", "plan", "timezone", "country", "server"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["server"].required = False
+        self.fields["server"].help_text = "Leave empty for the server with most room."
+
+    def validate_unique(self) -> None:
+        pass  # provisioning picks and checks the slug itself
+
+    def _post_clean(self) -> None:
+        pass  # the model instance is built by provision_tenant(), not by the form
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "name",
+        "status",
+        "server",
+        "plan",
+        "created_at",
+        "migrated_at",
+        "short_error",
+    ]
+    list_filter = ["status", "server", "plan"]
+    search_fields = ["slug", "name", "id"]
+    readonly_fields = [
+        "id",
+        "status",
+        "server",
+        "database_name",
+        "database_user",
+        "migration_fingerprint",
+        "migrated_at",
+        "migration_seconds",
+        "migration_error",
+        "created_at",
+        "updated_at",
+    ]
+    exclude = ["database_password"]
+    actions = ["suspend", "resume", "migrate"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = NewTenantForm
+            kwargs["fields"] = NewTenantForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_exclude(self, request, obj=None):
+        return self.exclude if obj else None
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        try:
+            tenant = provision_tenant(
+                name=data["name"],
+                slug=data.get("slug") or None,
+                plan=data["plan"],
+                timezone_name=data["timezone"],
+                country=data["country"],
+                server=data.get("server"),
+            )
+        except ProvisioningError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            raise
+        # The admin goes on with `obj`: make it the row the service created.
+        obj.__dict__.update({k: v for k, v in tenant.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+        obj._state.db = tenant._state.db
+
+    @admin.display(description="migration error")
+    def short_error(self, obj: Tenant) -> str:
+        return obj.migration_error[:80]
+
+    def _each(self, request, queryset, operation, verb):
+        done = 0
+        for tenant in queryset:
+            try:
+                operation(tenant=tenant)
+                done += 1
+            except InvalidTransition as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{done} tenant(s) {verb}.")
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend(self, request, queryset):
+        self._each(request, queryset, suspend_tenant, "suspended")
+
+    @admin.action(description="Resume selected tenants")
+    def resume(self, request, queryset):
+        self._each(request, queryset, resume_tenant, "resumed")
+
+    @admin.action(description="Migrate selected tenants")
+    def migrate(self, request, queryset):
+        for tenant in queryset.filter(
+            status__in=[Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED]
+        ):
+            outcome = migrate_tenant(str(tenant.pk))
+            level = messages.SUCCESS if outcome.ok else messages.ERROR
+            self.message_user(
+                request, f"{tenant.slug}: {outcome.error or 'migrated'}", level
+            )
+
+
+@admin.register(DatabaseServer)
+class DatabaseServerAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "safe_url",
+        "capacity",
+        "tenant_count",
+        "active",
+        "template_fingerprint",
+    ]
+    list_filter = ["active"]
+    readonly_fields = ["template_fingerprint", "created_at"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                live=Count("tenants", filter=Q(tenants__status__in=LIVE_STATUSES))
+            )
+        )
+
+    @admin.display(description="tenants", ordering="live")
+    def tenant_count(self, obj) -> int:
+        return obj.live
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["tenant"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "is_staff", "mfa_enabled"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Name", {"fields": ("first_name", "last_name")}),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "mfa_enabled")},
+        ),
+    )
+    add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
+    readonly_fields = ["mfa_enabled"]
+    inlines = [MembershipInline]
+
+
+@admin.register(SendingNumber)
+class SendingNumberAdmin(admin.ModelAdmin):
+    list_display = ["number", "tenant", "branch_id", "created_at"]
+    search_fields = ["number", "tenant__slug"]

@@ -1,0 +1,143 @@
+"""JWTs bound to one tenant: issuing, verifying, and DRF's authentication class.
+
+The tenant of a request comes from the verified token's `tenant_id` and from
+nowhere else (`identity_from_token`, one of the two doors from outside input
+into a tenant; the other is the sending-number map for webhooks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from config.errors import InvalidToken, TenantMismatch, TenantSuspended, TokenRevoked
+from tenants import revocation
+from tenants.lookup import get_tenant
+from tenants.models import LoginSession, Tenant
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling, for which tenant, as the verified token says."""
+
+    user_id: uuid.UUID
+    tenant: Tenant
+    role: str
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return self.claims["jti"]
+
+
+class TokenUser:
+    """`request.user` for token requests; the registry row loads only when asked."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+
+    def __init__(self, identity: Identity) -> None:
+        self.id = self.pk = identity.user_id
+        self.role = identity.role
+        self.tenant = identity.tenant
+        self._account = None
+
+    @property
+    def account(self):
+        from tenants.models import User
+
+        if self._account is None:
+            self._account = User.objects.get(pk=self.id)
+        return self._account
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+def issue_tokens(
+    *, user_id: uuid.UUID, tenant: Tenant, role: str, sid: uuid.UUID | None = None
+) -> dict[str, str]:
+    """A refresh token and its access token, bound to `tenant` and one login session."""
+    if sid is None:
+        sid = LoginSession.objects.create(user_id=user_id, tenant=tenant).id
+    refresh = RefreshToken()
+    refresh["user_id"] = str(user_id)
+    refresh["tenant_id"] = str(tenant.id)
+    refresh["role"] = role
+    refresh["sid"] = str(sid)
+    access = refresh.access_token
+    return {"access": str(access), "refresh": str(refresh)}
+
+
+def identity_from_token(raw: str) -> Identity:
+    """Verify an access token and resolve its tenant; raises an ApiError."""
+    try:
+        token = AccessToken(raw)
+    except TokenError as exc:
+        raise InvalidToken() from exc
+    claims = dict(token.payload)
+    try:
+        user_id = uuid.UUID(str(claims["user_id"]))
+        tenant_id = uuid.UUID(str(claims["tenant_id"]))
+        role = str(claims["role"])
+        str(claims["jti"]), str(claims["sid"])
+    except (KeyError, ValueError) as exc:
+        raise InvalidToken() from exc
+    if revocation.is_revoked(claims):
+        raise TokenRevoked()
+    tenant = get_tenant(tenant_id)
+    if tenant is None or tenant.status in (
+        Tenant.Status.FAILED,
+        Tenant.Status.DELETING,
+    ):
+        raise InvalidToken()
+    if tenant.status == Tenant.Status.SUSPENDED:
+        raise TenantSuspended()
+    if tenant.status != Tenant.Status.ACTIVE:
+        raise InvalidToken()
+    return Identity(user_id=user_id, tenant=tenant, role=role, claims=claims)
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or ""
+
+
+def check_named_tenant(named: object, tenant: Tenant) -> None:
+    """A tenant named in a header or parameter must be the token's own."""
+    if named in (None, ""):
+        return
+    if str(named).strip().lower() not in {str(tenant.id), tenant.id.hex, tenant.slug}:
+        raise TenantMismatch()
+
+
+class TenantJWTAuthentication(BaseAuthentication):
+    """Reads what TenantMiddleware verified; never picks a tenant by itself."""
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, Identity] | None:
+        django_request = request._request
+        error = getattr(django_request, "auth_error", None)
+        if error is not None:
+            raise error
+        identity: Identity | None = getattr(django_request, "identity", None)
+        if identity is None:
+            return None
+        if request.method not in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            data = request.data
+            if isinstance(data, dict):
+                check_named_tenant(data.get("tenant"), identity.tenant)
+        return TokenUser(identity), identity
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

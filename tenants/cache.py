@@ -1,0 +1,166 @@
+"""Cache keys scoped by tenant, and a Redis cache behind a circuit breaker.
+
+With Redis stopped, every cache call falls back at once (a miss, a no-op write)
+instead of failing the request; after a cooldown one call is let through
+(half-open) and the first success closes the breaker again.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+
+from tenants.context import current_tenant
+
+REGISTRY_PREFIX = "registry:"
+
+
+def tenant_key(key: str, key_prefix: str, version: int) -> str:
+    """Every key carries its tenant (or `global` for registry data)."""
+    if key.startswith(REGISTRY_PREFIX):
+        scope = "global"
+    else:
+        tenant = current_tenant()
+        scope = "global" if tenant is None else tenant.id.hex
+    return f"{key_prefix}:{scope}:{version}:{key}"
+
+
+class CircuitBreaker:
+    """Open after `threshold` consecutive failures; probe again after `cooldown`."""
+
+    def __init__(self, threshold: int, cooldown: float) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._failures = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        if self._open_until == 0.0:
+            return "closed"
+        return "open" if time.monotonic() < self._open_until else "half-open"
+
+    def allow(self) -> bool:
+        if self._open_until == 0.0:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now < self._open_until:
+                return False
+            # Half-open: this caller probes; the others wait another cooldown.
+            self._open_until = now + self.cooldown
+            return True
+
+    def record_success(self) -> None:
+        if self._failures or self._open_until:
+            with self._lock:
+                self._failures = 0
+                self._open_until = 0.0
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self.threshold or self._open_until:
+                self._open_until = time.monotonic() + self.cooldown
+
+    def reset(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._open_until = 0.0
+
+
+breaker = CircuitBreaker(
+    threshold=getattr(settings, "CACHE_BREAKER_THRESHOLD", 3),
+    cooldown=getattr(settings, "CACHE_BREAKER_COOLDOWN_SECONDS", 5.0),
+)
+
+_FAILURES = (ConnectionInterrupted, RedisError, socket.timeout, OSError)
+_MISSING = object()
+
+
+def _guarded(name: str, fallback: Any = None):
+    parent = getattr(RedisCache, name)
+
+    def method(self: BreakerRedisCache, *args: Any, **kwargs: Any) -> Any:
+        if not breaker.allow():
+            return self._fallback(name, fallback, args, kwargs)
+        try:
+            result = parent(self, *args, **kwargs)
+        except _FAILURES:
+            breaker.record_failure()
+            return self._fallback(name, fallback, args, kwargs)
+        breaker.record_success()
+        return result
+
+    method.__name__ = name
+    return method
+
+
+class BreakerRedisCache(RedisCache):
+    """django-redis whose failures cost no request (see module docstring)."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = dict(params.get("OPTIONS", {}))
+        options["IGNORE_EXCEPTIONS"] = False  # the breaker decides, not omit_exception
+        pool_kwargs = dict(options.get("CONNECTION_POOL_KWARGS", {}))
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # redis-py retries with backoff by default: seconds per call while down.
+        pool_kwargs.setdefault("retry", Retry(NoBackoff(), 0))
+        options["CONNECTION_POOL_KWARGS"] = pool_kwargs
+        super().__init__(server, {**params, "OPTIONS": options})
+
+    @staticmethod
+    def _fallback(name: str, fallback: Any, args: tuple, kwargs: dict) -> Any:
+        if name == "get":
+            return kwargs.get("default", args[1] if len(args) > 1 else None)
+        return fallback() if callable(fallback) else fallback
+
+    get = _guarded("get")
+    set = _guarded("set", False)
+    add = _guarded("add", False)
+    delete = _guarded("delete", False)
+    get_many = _guarded("get_many", dict)
+    set_many = _guarded("set_many", list)
+    delete_many = _guarded("delete_many", 0)
+    incr = _guarded("incr")
+    decr = _guarded("decr")
+    has_key = _guarded("has_key", False)
+    touch = _guarded("touch", False)
+    ttl = _guarded("ttl")
+    expire = _guarded("expire", False)
+
+    def clear(self) -> None:
+        # FLUSHDB would wipe every tenant's keys.
+        raise NotImplementedError("cache.clear() is refused; bump a key version.")
+
+    def ping(self) -> bool:
+        """Whether Redis answers now (used by /readyz and the half-open probe)."""
+        try:
+            ok = bool(self.client.get_client(write=True).ping())
+        except _FAILURES:
+            breaker.record_failure()
+            return False
+        breaker.record_success()
+        return ok
+
+
+def cache_state() -> str:
+    """`ok`, or `degraded` while Redis is failing and the fallback serves."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    if not isinstance(backend, BreakerRedisCache):
+        return "ok"
+    if breaker.state == "open":
+        return "degraded"
+    return "ok" if backend.ping() else "degraded"

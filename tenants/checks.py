@@ -1,0 +1,50 @@
+"""Start-up invariants: without the router or the middleware, isolation is gone."""
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, register
+
+ROUTER = "tenants.router.TenantRouter"
+MIDDLEWARE = "tenants.middleware.TenantMiddleware"
+
+
+@register()
+def tenancy_installed(app_configs=None, **kwargs) -> list[Error]:
+    errors = []
+    if ROUTER not in settings.DATABASE_ROUTERS:
+        errors.append(
+            Error(f"{ROUTER} is missing from DATABASE_ROUTERS.", id="tenants.E001")
+        )
+    elif settings.DATABASE_ROUTERS[0] != ROUTER:
+        errors.append(Error(f"{ROUTER} must be the first router.", id="tenants.E002"))
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE not in middleware:
+        errors.append(
+            Error(f"{MIDDLEWARE} is missing from MIDDLEWARE.", id="tenants.E003")
+        )
+    else:
+        session = "django.contrib.sessions.middleware.SessionMiddleware"
+        if session in middleware and middleware.index(session) < middleware.index(
+            MIDDLEWARE
+        ):
+            errors.append(
+                Error(f"{MIDDLEWARE} must come before {session}.", id="tenants.E004")
+            )
+    labels = {config.label for config in apps.get_app_configs()}
+    for label in settings.TENANT_APPS:
+        if label not in labels:
+            errors.append(
+                Error(
+                    f"TENANT_APPS names {label!r}, which is not installed.",
+                    id="tenants.E005",
+                )
+            )
+    for alias, config in settings.DATABASES.items():
+        if config.get("ATOMIC_REQUESTS"):
+            errors.append(
+                Error(
+                    f"ATOMIC_REQUESTS on {alias!r} would open every tenant alias.",
+                    id="tenants.E006",
+                )
+            )
+    return errors

@@ -1,0 +1,260 @@
+"""Tenant database aliases, registered on demand and bounded per process.
+
+Django computes `connections.settings` once and keeps one wrapper per thread and
+alias, so aliases added at runtime need care (docs/architecture.md):
+
+- each tenant has one stable alias, never reused for another database;
+- the settings dict is replaced copy-on-write, never mutated, because other
+  threads iterate it (close_old_connections, make_view_atomic);
+- at most TENANT_CONNECTION_LRU_SIZE aliases stay registered; the least recently
+  used alias with no active context is evicted, and aliases idle for
+  TENANT_CONNECTION_IDLE_SECONDS are swept by a background thread;
+- eviction closes the alias's pool process-wide; wrappers are per thread, so
+  each thread drops its own stale wrappers when it next leaves a context.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _AliasState:
+    refs: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+_lock = threading.RLock()
+_state: OrderedDict[str, _AliasState] = OrderedDict()
+_local = threading.local()
+_sweeper: threading.Thread | None = None
+_sweeper_stop = threading.Event()
+
+
+def normalise(alias: str, config: dict) -> dict:
+    """Fill in every key Django expects (a partial dict fails at first query)."""
+    return connections.configure_settings({DEFAULT_DB_ALIAS: {}, alias: config})[alias]
+
+
+def _publish(new: dict) -> None:
+    # `settings` is a cached_property: assigning replaces the cached dict.
+    connections._settings = new
+    connections.settings = new
+
+
+def registered_aliases() -> list[str]:
+    """Tenant aliases registered in this process, least recently used first."""
+    with _lock:
+        return list(_state)
+
+
+def acquire(alias: str, make_config: Callable[[], dict]) -> str:
+    """Register `alias` if needed and pin it until `release(alias)`."""
+    _ensure_sweeper()
+    with _lock:
+        if alias not in _state:
+            config = normalise(alias, make_config())
+            config["ATOMIC_REQUESTS"] = False
+            _publish({**connections.settings, alias: config})
+            _state[alias] = _AliasState()
+        st = _state[alias]
+        st.refs += 1
+        st.last_used = time.monotonic()
+        _state.move_to_end(alias)
+        victims = _pick_victims_locked(time.monotonic(), include_lru=True)
+        _unpublish_locked(victims)
+    for victim in victims:
+        _close_globally(victim)
+    _drop_stale_wrapper(alias)
+    _touched().add(alias)
+    return alias
+
+
+def release(alias: str) -> None:
+    """Unpin an alias; its connection in this thread goes back (to the pool)."""
+    with _lock:
+        st = _state.get(alias)
+        if st is not None:
+            st.refs = max(0, st.refs - 1)
+            st.last_used = time.monotonic()
+    wrapper = getattr(connections._connections, alias, None)
+    if wrapper is not None and not wrapper.in_atomic_block:
+        wrapper.close()
+    release_stale_wrappers()
+
+
+def forget(alias: str) -> None:
+    """Unregister an alias now (its database moved or was dropped)."""
+    with _lock:
+        present = alias in _state
+        _unpublish_locked([alias] if present else [])
+    if present:
+        _close_globally(alias)
+    release_stale_wrappers()
+
+
+def forget_all() -> None:
+    """Unregister every tenant alias (tests, worker shutdown)."""
+    with _lock:
+        victims = list(_state)
+        _unpublish_locked(victims)
+    for victim in victims:
+        _close_globally(victim)
+    release_stale_wrappers()
+
+
+def sweep_idle() -> list[str]:
+    """Close aliases idle longer than the timeout; returns what was closed."""
+    with _lock:
+        victims = _pick_victims_locked(time.monotonic(), include_lru=False)
+        _unpublish_locked(victims)
+    for victim in victims:
+        _close_globally(victim)
+    return victims
+
+
+def release_stale_wrappers(**_: object) -> None:
+    """Close this thread's wrappers for aliases no longer registered."""
+    touched = _touched()
+    for alias in list(touched):
+        if alias in connections.settings:
+            continue
+        touched.discard(alias)
+        try:
+            wrapper = getattr(connections._connections, alias)
+        except AttributeError:
+            continue
+        try:
+            wrapper.close()
+        except Exception:  # a dead connection still has to go
+            logger.debug("closing stale wrapper %s failed", alias, exc_info=True)
+        delattr(connections._connections, alias)
+
+
+def _touched() -> set[str]:
+    touched = getattr(_local, "aliases", None)
+    if touched is None:
+        touched = _local.aliases = set()
+    return touched
+
+
+def _pick_victims_locked(now: float, *, include_lru: bool) -> list[str]:
+    idle = settings.TENANT_CONNECTION_IDLE_SECONDS
+    victims = [
+        alias
+        for alias, st in _state.items()
+        if st.refs == 0 and now - st.last_used >= idle
+    ]
+    if include_lru:
+        over = len(_state) - len(victims) - settings.TENANT_CONNECTION_LRU_SIZE
+        for alias, st in _state.items():  # oldest first
+            if over <= 0:
+                break
+            if st.refs == 0 and alias not in victims:
+                victims.append(alias)
+                over -= 1
+    return victims
+
+
+def _unpublish_locked(victims: list[str]) -> None:
+    if not victims:
+        return
+    gone = set(victims)
+    _publish({k: v for k, v in connections.settings.items() if k not in gone})
+    for alias in victims:
+        _state.pop(alias, None)
+
+
+def _close_globally(alias: str) -> None:
+    """Close what the process holds for `alias`; callable from any thread."""
+    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
+
+    pool = PGWrapper._connection_pools.pop(alias, None)
+    if pool is not None:
+        try:
+            pool.close(timeout=2)
+        except Exception:
+            logger.warning("closing pool of %s failed", alias, exc_info=True)
+    # The calling thread's own wrapper can be closed right away.
+    try:
+        wrapper = getattr(connections._connections, alias)
+    except AttributeError:
+        return
+    try:
+        wrapper.close()
+    except Exception:
+        logger.debug("closing wrapper %s failed", alias, exc_info=True)
+    delattr(connections._connections, alias)
+    _touched().discard(alias)
+
+
+def _drop_stale_wrapper(alias: str) -> None:
+    """A wrapper built from an older registration must not be reused."""
+    try:
+        wrapper = getattr(connections._connections, alias)
+    except AttributeError:
+        return
+    if wrapper.settings_dict is not connections.settings[alias]:
+        try:
+            wrapper.close()
+        finally:
+            delattr(connections._connections, alias)
+
+
+def _sweep_interval() -> float:
+    return max(0.2, min(settings.TENANT_CONNECTION_IDLE_SECONDS / 4, 60.0))
+
+
+def _sweep_forever() -> None:
+    last = time.monotonic()
+    # Wake every second so that a changed timeout takes effect promptly.
+    while not _sweeper_stop.wait(min(1.0, _sweep_interval())):
+        if time.monotonic() - last < _sweep_interval():
+            continue
+        last = time.monotonic()
+        try:
+            sweep_idle()
+        except Exception:
+            logger.exception("idle tenant connection sweep failed")
+
+
+def _ensure_sweeper() -> None:
+    global _sweeper
+    if _sweeper is not None and _sweeper.is_alive():
+        return
+    with _lock:
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper_stop.clear()
+            _sweeper = threading.Thread(
+                target=_sweep_forever, name="tenant-idle-sweeper", daemon=True
+            )
+            _sweeper.start()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not use its parent's pools, threads or aliases."""
+    global _lock, _sweeper
+    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
+
+    _lock = threading.RLock()
+    _sweeper = None
+    for alias in list(_state):
+        PGWrapper._connection_pools.pop(alias, None)  # parent's; never close here
+    if _state:
+        _publish({k: v for k, v in connections.settings.items() if k not in _state})
+    _state.clear()
+    _local.__dict__.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,49 @@
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from psycopg import sql
+
+from tenants.provisioning import sync_configured_servers
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the registry database if it is missing, migrate it, and register "
+        "the servers of TENANT_DB_SERVERS."
+    )
+
+    def handle(self, *args, **options):
+        registry = settings.DATABASES["default"]
+        if registry["ENGINE"] == "django.db.backends.postgresql":
+            self._create_pg_database(registry)
+        elif registry["ENGINE"] == "django.db.backends.sqlite3":
+            settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", verbosity=options["verbosity"], interactive=False)
+        sync_configured_servers()
+        self.stdout.write("registry ready")
+
+    def _create_pg_database(self, registry: dict) -> None:
+        try:
+            conn = psycopg.connect(
+                host=registry["HOST"] or None,
+                port=registry["PORT"] or None,
+                user=registry["USER"] or None,
+                password=registry["PASSWORD"] or None,
+                dbname="postgres",
+                autocommit=True,
+                connect_timeout=5,
+            )
+        except psycopg.OperationalError as exc:
+            raise CommandError(f"Cannot reach the registry server: {exc}") from exc
+        with conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [registry["NAME"]]
+            ).fetchone()
+            if not exists:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {}").format(
+                        sql.Identifier(registry["NAME"])
+                    )
+                )
+                self.stdout.write(f"created registry database {registry['NAME']}")

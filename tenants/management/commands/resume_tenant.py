@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.services import (
+    InvalidTransition,
+    TenantNotFound,
+    get_by_slug,
+    resume_tenant,
+)
+
+
+class Command(BaseCommand):
+    help = "Resume a suspended tenant."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+
+    def handle(self, *args, **options):
+        try:
+            tenant = resume_tenant(tenant=get_by_slug(options["slug"]))
+        except (TenantNotFound, InvalidTransition) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{tenant.slug} is {tenant.status}")

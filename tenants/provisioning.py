@@ -1,0 +1,330 @@
+"""Creating tenants (`provision_tenant`) and finishing or undoing stuck ones.
+
+States: provisioning -> active (-> suspended / deleting); failed. Each step is
+ordered so that a crash anywhere leaves something `reconcile_tenants` can find:
+the registry row is written first, the database second, `active` last.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tenants import connections
+from tenants.context import tenant_context
+from tenants.migrating import (
+    current_fingerprint,
+    ensure_template,
+    is_current,
+    migrate_alias,
+)
+from tenants.models import DatabaseServer, Tenant
+from tenants.secrets import encrypt, generate_password
+from tenants.servers import ServerUnavailable, backend_for, tenant_database_pattern
+
+logger = logging.getLogger(__name__)
+
+LIVE_STATUSES = (
+    Tenant.Status.PROVISIONING,
+    Tenant.Status.ACTIVE,
+    Tenant.Status.SUSPENDED,
+    Tenant.Status.DELETING,
+)
+
+# Called with (step, tenant) after each step; tests use it to crash mid-way.
+step_hooks: list[Callable[[str, Tenant], None]] = []
+
+# Database creation is short but holds server connections; a burst of
+# registrations queues here instead of exhausting the server's connection slots.
+_creating = threading.BoundedSemaphore(settings.PROVISIONING_CONCURRENCY)
+
+
+class ProvisioningError(Exception):
+    """The tenant could not be created; nothing of it is left behind."""
+
+
+class NoServerAvailable(ProvisioningError):
+    """No active database server has room."""
+
+
+def _step(name: str, tenant: Tenant) -> None:
+    for hook in step_hooks:
+        hook(name, tenant)
+
+
+def sync_configured_servers() -> None:
+    """Make sure every server named in TENANT_DB_SERVERS has a registry row."""
+    urls = settings.TENANT_DB_SERVERS
+    known = set(
+        DatabaseServer.objects.filter(url__in=urls).values_list("url", flat=True)
+    )
+    for url in urls:
+        if url in known:
+            continue
+        base = slugify(url.split("@")[-1].replace(":", "-").replace("/", "-"))[:50]
+        name = base or "server"
+        while DatabaseServer.objects.filter(name=name).exists():
+            name = f"{base}-{secrets.token_hex(2)}"
+        DatabaseServer.objects.get_or_create(
+            url=url,
+            defaults={"name": name, "capacity": settings.TENANT_SERVER_CAPACITY},
+        )
+
+
+def choose_server() -> DatabaseServer:
+    """The active server with the most room left."""
+    sync_configured_servers()
+    servers = DatabaseServer.objects.filter(active=True).annotate(
+        used=Count("tenants", filter=Q(tenants__status__in=LIVE_STATUSES))
+    )
+    best = max(servers, key=lambda s: s.capacity - s.used, default=None)
+    if best is None or best.capacity - best.used <= 0:
+        raise NoServerAvailable("No active database server has room for a tenant.")
+    return best
+
+
+def unique_slug(name: str, wanted: str | None = None) -> str:
+    base = slugify(wanted or name)[:40].strip("-") or "church"
+    slug = base
+    while (
+        Tenant.objects.filter(slug=slug).exclude(status=Tenant.Status.FAILED).exists()
+    ):
+        slug = f"{base}-{secrets.token_hex(2)}"
+    return slug
+
+
+def _place(
+    *, name: str, slug: str | None, server: DatabaseServer | None, **fields: str
+) -> Tenant:
+    """Write the registry row (status provisioning) on the chosen server."""
+    server = server or choose_server()
+    for _ in range(5):
+        tenant = Tenant(
+            name=name.strip(),
+            slug=unique_slug(name, slug),
+            status=Tenant.Status.PROVISIONING,
+            server=server,
+            **fields,
+        )
+        tenant.database_name = f"{settings.TENANT_DB_PREFIX}{tenant.id.hex}"
+        if server.engine == "postgresql":
+            tenant.database_user = tenant.database_name
+            tenant.database_password = encrypt(generate_password())
+        try:
+            with transaction.atomic():
+                tenant.save(force_insert=True)
+        except IntegrityError:
+            if slug:
+                raise ProvisioningError(f"The slug {slug!r} is taken.") from None
+            continue  # a concurrent registration took the slug; pick another
+        return tenant
+    raise ProvisioningError("Could not find a free slug.")
+
+
+def provision_tenant(
+    *,
+    name: str,
+    slug: str | None = None,
+    timezone_name: str = "America/New_York",
+    country: str = "US",
+    plan: str = "starter",
+    server: DatabaseServer | None = None,
+) -> Tenant:
+    """Create a tenant and its database; returns it `active` or raises."""
+    if slug is not None and (not slug or slugify(slug) != slug):
+        raise ProvisioningError(f"{slug!r} is not a valid slug.")
+    if (
+        slug
+        and Tenant.objects.filter(slug=slug)
+        .exclude(status=Tenant.Status.FAILED)
+        .exists()
+    ):
+        raise ProvisioningError(f"The slug {slug!r} is taken.")
+    tenant = _place(
+        name=name,
+        slug=slug,
+        server=server,
+        timezone=timezone_name,
+        country=country,
+        plan=plan,
+    )
+    _step("placed", tenant)
+    try:
+        with _creating:
+            _create_database(tenant)
+            _step("database_created", tenant)
+            fingerprint = _migrate_new(tenant)
+        _step("migrated", tenant)
+        updated = Tenant.objects.filter(
+            pk=tenant.pk, status=Tenant.Status.PROVISIONING
+        ).update(
+            status=Tenant.Status.ACTIVE,
+            migration_fingerprint=fingerprint,
+            migrated_at=timezone.now(),
+        )
+        if not updated:
+            raise ProvisioningError("The tenant was changed while it was provisioned.")
+        _step("activated", tenant)
+    except Exception as exc:
+        logger.exception("provisioning %s failed", tenant.slug)
+        discard_tenant(tenant)
+        raise ProvisioningError(f"Provisioning {tenant.slug} failed: {exc}") from exc
+    tenant.refresh_from_db()
+    return tenant
+
+
+def _create_database(tenant: Tenant) -> None:
+    backend = backend_for(tenant.server)
+    backend.ping()
+    password = _password(tenant)
+    if ensure_template(tenant.server):
+        try:
+            backend.clone_template(
+                name=tenant.database_name, user=tenant.database_user, password=password
+            )
+            return
+        except ServerUnavailable:
+            raise
+        except Exception:
+            logger.warning(
+                "clone failed for %s; creating it empty", tenant.slug, exc_info=True
+            )
+            backend.drop_database(name=tenant.database_name, user=tenant.database_user)
+    backend.create_database(
+        name=tenant.database_name, user=tenant.database_user, password=password
+    )
+
+
+def _password(tenant: Tenant) -> str:
+    from tenants.secrets import decrypt
+
+    return decrypt(tenant.database_password) if tenant.database_password else ""
+
+
+def _migrate_new(tenant: Tenant) -> str:
+    """Make sure the new database is current (a no-op check after a clone)."""
+    fingerprint = current_fingerprint()
+    try:
+        with tenant_context(tenant):
+            if not is_current(tenant.alias):
+                migrate_alias(tenant.alias)
+    finally:
+        # The first requests for a new tenant rarely land on this process.
+        connections.forget(tenant.alias)
+    return fingerprint
+
+
+def discard_tenant(tenant: Tenant) -> None:
+    """Undo a tenant that never became active: no database, no role, row `failed`."""
+    connections.forget(tenant.alias)
+    try:
+        backend_for(tenant.server).drop_database(
+            name=tenant.database_name, user=tenant.database_user
+        )
+    except Exception:
+        # The reconciler retries: it drops databases with no live tenant row.
+        logger.exception("dropping the database of %s failed", tenant.slug)
+    Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.FAILED)
+
+
+def drop_tenant_database(tenant: Tenant) -> None:
+    """Drop the database of a tenant in `deleting` and remove its registry rows."""
+    connections.forget(tenant.alias)
+    backend_for(tenant.server).drop_database(
+        name=tenant.database_name, user=tenant.database_user
+    )
+    tenant.delete()
+
+
+@dataclass
+class ReconcileReport:
+    activated: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    orphans_dropped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport:
+    """Finish or clean up tenants stuck mid-way; drop databases nobody owns."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.TENANT_PROVISIONING_GRACE_SECONDS)
+    cutoff = timezone.now() - older_than
+    report = ReconcileReport()
+    stuck = Tenant.objects.select_related("server").filter(updated_at__lte=cutoff)
+    for tenant in stuck.filter(status=Tenant.Status.PROVISIONING):
+        try:
+            _reconcile_provisioning(tenant, report)
+        except Exception as exc:
+            report.errors.append(f"{tenant.slug}: {exc}")
+    for tenant in stuck.filter(status=Tenant.Status.DELETING):
+        try:
+            drop_tenant_database(tenant)
+            report.deleted.append(tenant.slug)
+        except Exception as exc:
+            report.errors.append(f"{tenant.slug}: {exc}")
+    _drop_orphans(cutoff, report)
+    return report
+
+
+def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
+    backend = backend_for(tenant.server)
+    if backend.database_exists(tenant.database_name):
+        try:
+            with tenant_context(tenant):
+                complete = is_current(tenant.alias)
+        except Exception:
+            complete = False
+        if complete:
+            Tenant.objects.filter(
+                pk=tenant.pk, status=Tenant.Status.PROVISIONING
+            ).update(
+                status=Tenant.Status.ACTIVE,
+                migration_fingerprint=current_fingerprint(),
+                migrated_at=timezone.now(),
+            )
+            report.activated.append(tenant.slug)
+            return
+    discard_tenant(tenant)
+    report.failed.append(tenant.slug)
+
+
+def _drop_orphans(cutoff, report: ReconcileReport) -> None:
+    """Drop prefixed databases/roles with no live tenant (that are not brand new)."""
+    pattern = tenant_database_pattern()
+    for server in DatabaseServer.objects.filter(active=True):
+        backend = backend_for(server)
+        try:
+            present = {name for name in backend.list_databases() if pattern.match(name)}
+        except ServerUnavailable as exc:
+            report.errors.append(f"{server.name}: {exc}")
+            continue
+        if not present:
+            continue
+        owned = dict(
+            Tenant.objects.filter(database_name__in=present).values_list(
+                "database_name", "status"
+            )
+        )
+        recent = set(
+            Tenant.objects.filter(
+                database_name__in=present, updated_at__gt=cutoff
+            ).values_list("database_name", flat=True)
+        )
+        for name in sorted(present):
+            status = owned.get(name)
+            if status in LIVE_STATUSES or name in recent:
+                continue
+            user = name if server.engine == "postgresql" else ""
+            backend.drop_database(name=name, user=user)
+            report.orphans_dropped.append(name)

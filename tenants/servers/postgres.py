@@ -1,0 +1,206 @@
+"""Tenant databases on a PostgreSQL server, each owned by its own login role.
+
+The template's objects belong to a NOLOGIN role; a clone hands them to the
+tenant's role (REASSIGN OWNED), and CONNECT is revoked from PUBLIC, so a
+tenant's credentials open its own database and no other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from django.conf import settings
+from psycopg import errors, sql
+
+from tenants.servers.base import ServerUnavailable, template_name
+
+CONNECT_TIMEOUT = 3
+CLONE_ATTEMPTS = 20
+
+
+class PostgresServer:
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = str(parts.port or 5432)
+        self.user = unquote(parts.username or "postgres")
+        self.password = unquote(parts.password or "")
+        self.maintenance_db = parts.path.lstrip("/") or "postgres"
+
+    @property
+    def template_owner(self) -> str:
+        return f"{settings.TENANT_DB_PREFIX}template_owner"
+
+    @contextmanager
+    def _connect(self, dbname: str | None = None) -> Iterator[psycopg.Connection]:
+        try:
+            conn = psycopg.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password or None,
+                dbname=dbname or self.maintenance_db,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+            )
+        except psycopg.OperationalError as exc:
+            raise ServerUnavailable(f"{self.host}:{self.port}: {exc}") from exc
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def ping(self) -> None:
+        with self._connect() as conn:
+            conn.execute("SELECT 1")
+
+    def tenant_settings(self, name: str, user: str, password: str) -> dict:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": user or self.user,
+            "PASSWORD": password if user else self.password,
+            "HOST": self.host,
+            "PORT": self.port,
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {
+                "connect_timeout": CONNECT_TIMEOUT,
+                # psycopg_pool's defaults cost 4 connections and 4 threads per
+                # pool; tenant pools start empty and stay small.
+                "pool": {
+                    "min_size": 0,
+                    "max_size": settings.TENANT_POOL_MAX_SIZE,
+                    "num_workers": 1,
+                    "timeout": 5,
+                    "max_idle": 120,
+                    "max_lifetime": 1800,
+                    "reconnect_timeout": 10,
+                },
+            },
+        }
+
+    def template_settings(self) -> dict:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": template_name(),
+            "USER": self.user,
+            "PASSWORD": self.password,
+            "HOST": self.host,
+            "PORT": self.port,
+            "OPTIONS": {
+                "connect_timeout": CONNECT_TIMEOUT,
+                "assume_role": self.template_owner,
+            },
+        }
+
+    def _exists(self, conn: psycopg.Connection, name: str) -> bool:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return row.fetchone() is not None
+
+    def open_template(self) -> None:
+        tmpl, owner = (
+            sql.Identifier(template_name()),
+            sql.Identifier(self.template_owner),
+        )
+        with self._connect() as conn:
+            try:
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
+            except errors.DuplicateObject:
+                pass
+            if not self._exists(conn, template_name()):
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(tmpl)
+                )
+                with self._connect(template_name()) as tconn:
+                    tconn.execute(
+                        sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(
+                            owner
+                        )
+                    )
+            conn.execute(
+                sql.SQL(
+                    "ALTER DATABASE {} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true"
+                ).format(tmpl)
+            )
+
+    def close_template(self) -> None:
+        tmpl = sql.Identifier(template_name())
+        with self._connect() as conn:
+            conn.execute(
+                sql.SQL(
+                    "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
+                ).format(tmpl)
+            )
+
+    def _create_role(self, conn: psycopg.Connection, user: str, password: str) -> None:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(user), sql.Literal(password)
+            )
+        )
+
+    def clone_template(self, *, name: str, user: str, password: str) -> None:
+        ident, role = sql.Identifier(name), sql.Identifier(user)
+        with self._connect() as conn:
+            self._create_role(conn, user, password)
+            create = sql.SQL(
+                "CREATE DATABASE {} OWNER {} TEMPLATE {} STRATEGY WAL_LOG"
+            ).format(ident, role, sql.Identifier(template_name()))
+            for attempt in range(CLONE_ATTEMPTS):
+                try:
+                    conn.execute(create)
+                    break
+                except errors.ObjectInUse:
+                    # Someone is connected to the template (it is being migrated).
+                    if attempt == CLONE_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+        with self._connect(name) as conn:
+            owner = sql.Identifier(self.template_owner)
+            conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(owner, role))
+            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(owner))
+
+    def create_database(self, *, name: str, user: str, password: str) -> None:
+        ident, role = sql.Identifier(name), sql.Identifier(user)
+        with self._connect() as conn:
+            self._create_role(conn, user, password)
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                    ident, role
+                )
+            )
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+
+    def drop_database(self, *, name: str, user: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
+            if user:
+                conn.execute(
+                    sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user))
+                )
+
+    def database_exists(self, name: str) -> bool:
+        with self._connect() as conn:
+            return self._exists(conn, name)
+
+    def list_databases(self) -> set[str]:
+        prefix = settings.TENANT_DB_PREFIX.replace("_", r"\_")
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s "
+                "UNION SELECT rolname FROM pg_roles WHERE rolname LIKE %s",
+                [f"{prefix}%", f"{prefix}%"],
+            ).fetchall()
+        names = {row[0] for row in rows}
+        names.discard(template_name())
+        names.discard(self.template_owner)
+        return names

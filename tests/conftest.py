@@ -1,0 +1,247 @@
+"""Test fixtures: a real registry, real tenant databases, named personas.
+
+Every test that touches tenants gets the `registry` fixture: a transactional
+registry (flushed afterwards) and tenant databases created by the real
+provisioning service, dropped again at teardown. Tenant databases cannot join
+Django's per-test transaction (they appear at runtime), so they are made and
+dropped instead; cloning a template keeps that cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+from rest_framework.test import APIClient
+
+BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs the PostgreSQL run")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def service_missing(what: str) -> None:
+    """Fail under REQUIRE_SERVICES (CI), skip otherwise."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tenant_settings(tmp_path_factory):
+    """Names and places no other run (or the dev setup) uses."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
+    settings.TENANT_DB_PREFIX = f"test{worker}_{os.getpid() % 100000}_"
+    if not ON_POSTGRES:
+        directory = tmp_path_factory.mktemp("tenants")
+        settings.TENANT_DB_SERVERS = [f"sqlite:///{directory}"]
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def registry(transactional_db, django_db_blocker):
+    """A clean registry; tenant databases made during the test are dropped after."""
+    from tenants import connections
+    from tenants.cache import breaker
+
+    blocked = BaseDatabaseWrapper.ensure_connection
+    real = django_db_blocker._real_ensure_connection
+
+    def ensure_connection(self, *args, **kwargs):
+        # Tenant aliases appear at runtime; Django's test case would refuse them.
+        if self.alias != "default":
+            return real(self, *args, **kwargs)
+        return blocked(self, *args, **kwargs)
+
+    breaker.reset()
+    with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", ensure_connection):
+        try:
+            yield
+        finally:
+            _drop_tenant_databases()
+            connections.forget_all()
+
+
+def _drop_tenant_databases() -> None:
+    from tenants import connections
+    from tenants.models import DatabaseServer, Tenant
+    from tenants.servers import backend_for, tenant_database_pattern
+
+    connections.forget_all()
+    pattern = tenant_database_pattern()
+    for server in DatabaseServer.objects.all():
+        backend = backend_for(server)
+        try:
+            names = {n for n in backend.list_databases() if pattern.match(n)}
+        except Exception:
+            continue  # a server the test stopped
+        names |= set(
+            Tenant.objects.filter(server=server).values_list("database_name", flat=True)
+        )
+        for name in names:
+            user = name if server.engine == "postgresql" else ""
+            try:
+                backend.drop_database(name=name, user=user)
+            except Exception:
+                pass
+
+
+# --- personas ---------------------------------------------------------------
+
+
+@dataclass
+class Persona:
+    """A tenant with one logged-in user and an API client carrying their token."""
+
+    tenant: object
+    user: object
+    role: str
+    tokens: dict
+    client: APIClient
+
+    @property
+    def access(self) -> str:
+        return self.tokens["access"]
+
+
+def make_tenant(name: str, **kwargs):
+    from tenants.provisioning import provision_tenant
+
+    return provision_tenant(name=name, **kwargs)
+
+
+def make_persona(tenant, *, role: str = "owner", email: str | None = None) -> Persona:
+    from tenants.auth import issue_tokens
+    from tenants.models import Membership, User
+
+    email = email or f"{role}-{uuid.uuid4().hex[:6]}@{tenant.slug}.example"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(
+        email,
+        "correct horse battery staple",
+        first_name=role.title(),
+        last_name="Tester",
+    )
+    Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
+    tokens = issue_tokens(user_id=user.id, tenant=tenant, role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    return Persona(tenant=tenant, user=user, role=role, tokens=tokens, client=client)
+
+
+@pytest.fixture
+def tenant_a(registry):
+    return make_tenant("Grace Chapel")
+
+
+@pytest.fixture
+def tenant_b(registry):
+    return make_tenant("Hope Fellowship")
+
+
+@pytest.fixture
+def alice(tenant_a) -> Persona:
+    """Owner of tenant A."""
+    return make_persona(tenant_a, role="owner")
+
+
+@pytest.fixture
+def bob(tenant_b) -> Persona:
+    """Owner of tenant B."""
+    return make_persona(tenant_b, role="owner")
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+# --- services the tests start themselves ----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a spare port, that it may stop."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_server():
+    if shutil.which("redis-server") is None:
+        service_missing("redis-server")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
