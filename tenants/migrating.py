@@ -6,6 +6,7 @@ import hashlib
 import logging
 import multiprocessing
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -243,6 +244,11 @@ def _run(tenant_ids: list[str], parallel: int) -> Iterator[TenantOutcome]:
     if pool is not None:
         pool.close()
     context = multiprocessing.get_context("fork")
+    # Our own threads (the idle sweeper) hold no lock the children need: the
+    # connection manager re-creates its lock after fork.
+    warnings.filterwarnings(
+        "ignore", "This process .* is multi-threaded", DeprecationWarning
+    )
     with context.Pool(
         min(parallel, len(tenant_ids)), initializer=_forked_worker
     ) as workers:

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -97,12 +98,16 @@ def _drop_tenant_databases() -> None:
         names |= set(
             Tenant.objects.filter(server=server).values_list("database_name", flat=True)
         )
-        for name in names:
-            user = name if server.engine == "postgresql" else ""
+        user_of = (lambda n: n) if server.engine == "postgresql" else (lambda n: "")
+
+        def drop(name, backend=backend, user_of=user_of):
             try:
-                backend.drop_database(name=name, user=user)
+                backend.drop_database(name=name, user=user_of(name))
             except Exception:
                 pass
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, names))
 
 
 # --- personas ---------------------------------------------------------------

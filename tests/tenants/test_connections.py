@@ -1,0 +1,166 @@
+"""The connection manager: aliases on demand, LRU bound, idle close, thread safety."""
+
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+from django.db import connections as django_connections
+
+from members.models import Member
+from tenants import connections
+from tenants.context import tenant_context
+from tests.conftest import make_tenant
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_registered_alias_is_a_complete_django_config(tenant_a):
+    with tenant_context(tenant_a):
+        config = django_connections.settings[tenant_a.alias]
+    expected = django_connections.configure_settings({"default": {}})["default"]
+    assert set(config) >= set(expected)
+    assert config["ATOMIC_REQUESTS"] is False
+
+
+def test_aliases_stay_within_the_lru_bound(registry, settings):
+    settings.TENANT_CONNECTION_LRU_SIZE = 3
+    tenants = [make_tenant(f"Church {i}") for i in range(6)]
+    for tenant in tenants:
+        with tenant_context(tenant):
+            Member.objects.count()
+        assert len(connections.registered_aliases()) <= 3
+
+    assert connections.registered_aliases() == [t.alias for t in tenants[-3:]]
+    assert tenants[0].alias not in django_connections.settings
+
+
+def test_an_alias_in_use_is_never_evicted(registry, settings):
+    settings.TENANT_CONNECTION_LRU_SIZE = 1
+    busy, *others = [make_tenant(f"Church {i}") for i in range(3)]
+    with tenant_context(busy):
+        for other in others:
+            with _in_thread(other):
+                pass
+        assert busy.alias in connections.registered_aliases()
+        assert Member.objects.count() == 0  # still usable
+
+
+class _in_thread:
+    """Use another tenant from another thread while the caller holds its own."""
+
+    def __init__(self, tenant):
+        self.tenant = tenant
+
+    def __enter__(self):
+        def use():
+            with tenant_context(self.tenant):
+                Member.objects.count()
+            django_connections.close_all()
+
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_idle_aliases_are_closed_by_the_sweeper(registry, settings):
+    tenants = [make_tenant(f"Church {i}") for i in range(3)]
+    for tenant in tenants:
+        with tenant_context(tenant):
+            Member.objects.count()
+    assert len(connections.registered_aliases()) == 3
+
+    settings.TENANT_CONNECTION_IDLE_SECONDS = 1
+
+    assert wait_until(lambda: connections.registered_aliases() == [])
+
+
+def test_a_thread_drops_its_wrapper_of_an_evicted_alias(tenant_a):
+    resume, evicted, done = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with tenant_context(tenant_a):
+            Member.objects.count()
+            seen["first"] = django_connections[tenant_a.alias]
+        resume.set()
+        evicted.wait()
+        with tenant_context(tenant_a):  # re-registered: a fresh wrapper
+            Member.objects.count()
+            seen["second"] = django_connections[tenant_a.alias]
+        django_connections.close_all()
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    resume.wait()
+    connections.forget(tenant_a.alias)
+    evicted.set()
+    done.wait()
+    thread.join()
+    assert seen["first"] is not seen["second"]
+    assert seen["second"].settings_dict is not seen["first"].settings_dict
+
+
+@pytest.mark.postgres
+def test_connections_never_exceed_the_bound_over_many_tenants(registry, settings):
+    settings.TENANT_CONNECTION_LRU_SIZE = 10
+    settings.TENANT_POOL_MAX_SIZE = 2
+    bound = 10 * 2
+    tenants = [make_tenant(f"Church {i}") for i in range(105)]
+    prefix = settings.TENANT_DB_PREFIX
+    default = django_connections["default"].settings_dict
+    monitor = psycopg.connect(
+        host=default["HOST"],
+        port=default["PORT"],
+        user=default["USER"],
+        dbname="postgres",
+        autocommit=True,
+    )
+
+    def tenant_connections() -> int:
+        return monitor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s",
+            [prefix.replace("_", r"\_") + "%"],
+        ).fetchone()[0]
+
+    peak, stop = [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], tenant_connections())
+
+    def work(seed: int):
+        rng = random.Random(seed)
+        for _ in range(150):
+            with tenant_context(rng.choice(tenants)):
+                Member.objects.count()
+        django_connections.close_all()
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop.set()
+    sampler.join()
+
+    assert 0 < peak[0] <= bound
+    assert len(connections.registered_aliases()) <= 10
+
+    settings.TENANT_CONNECTION_IDLE_SECONDS = 1
+    assert wait_until(lambda: tenant_connections() == 0)
+    monitor.close()
