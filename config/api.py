@@ -86,7 +86,8 @@ class OptionalSlashRouter(SimpleRouter):
     """Every route answers with and without its trailing slash, without redirects."""
 
     def __init__(self) -> None:
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        self.trailing_slash = "/?"  # the constructor only knows "/" or ""
 
 
 def api_path(route: str, view: Any, name: str | None = None) -> URLPattern:

@@ -14,6 +14,7 @@ urlpatterns = [
         "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"
     ),
     path("api/", include("tenants.urls")),
+    path("api/", include("members.urls")),
 ]
 
 handler400 = json_error_view(400, "bad_request", "Bad request.")

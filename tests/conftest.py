@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
 
+ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -56,6 +57,43 @@ def _tenant_settings(tmp_path_factory):
         directory = tmp_path_factory.mktemp("tenants")
         settings.TENANT_DB_SERVERS = [f"sqlite:///{directory}"]
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+    yield
+    if ON_POSTGRES:
+        for url in settings.TENANT_DB_SERVERS:
+            _drop_everything_prefixed(url, settings.TENANT_DB_PREFIX)
+
+
+def _drop_everything_prefixed(url: str, prefix: str) -> None:
+    """Session end: the templates and anything else this run created."""
+    import psycopg
+    from psycopg import sql
+
+    from tenants.servers.postgres import PostgresServer
+
+    server = PostgresServer(url)
+    like = prefix.replace("_", r"\_") + "%"
+    try:
+        conn = psycopg.connect(
+            host=server.host,
+            port=server.port,
+            user=server.user,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.OperationalError:
+        return
+    with conn:
+        for (name,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [like]
+        ).fetchall():
+            ident = sql.Identifier(name)
+            conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
+        for (name,) in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [like]
+        ).fetchall():
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture
@@ -250,3 +288,75 @@ def redis_server():
     server.start()
     yield server
     server.close()
+
+
+class PostgresCluster:
+    """A second PostgreSQL server (pg_createcluster) that a test may stop."""
+
+    def __init__(self) -> None:
+        self.version = sorted(os.listdir("/etc/postgresql"))[-1]
+        self.name = f"ct{os.getpid()}"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._ctl(
+            "pg_createcluster",
+            self.version,
+            self.name,
+            "-p",
+            str(self.port),
+            "--",
+            "--auth=trust",
+        )
+        self.start()
+
+    def start(self) -> None:
+        self._ctl(
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            self.version,
+            self.name,
+            "start",
+        )
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        self._ctl(
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            self.version,
+            self.name,
+            "stop",
+            "-m",
+            "fast",
+        )
+
+    def drop(self) -> None:
+        subprocess.run(
+            ["pg_dropcluster", "--stop", self.version, self.name],
+            capture_output=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="session")
+def second_postgres():
+    if not ON_POSTGRES:
+        pytest.skip("needs the PostgreSQL run")
+    if shutil.which("pg_createcluster") is None or not os.path.isdir("/etc/postgresql"):
+        service_missing("pg_createcluster (a second PostgreSQL server)")
+    cluster = PostgresCluster()
+    try:
+        cluster.create()
+    except subprocess.CalledProcessError as exc:
+        cluster.drop()
+        service_missing(f"a second PostgreSQL cluster ({exc.stderr!r})")
+    yield cluster
+    cluster.drop()

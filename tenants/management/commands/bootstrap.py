@@ -36,14 +36,23 @@ class Command(BaseCommand):
             )
         except psycopg.OperationalError as exc:
             raise CommandError(f"Cannot reach the registry server: {exc}") from exc
+        name = sql.Identifier(registry["NAME"])
         with conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [registry["NAME"]]
             ).fetchone()
             if not exists:
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {}").format(
-                        sql.Identifier(registry["NAME"])
-                    )
-                )
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
                 self.stdout.write(f"created registry database {registry['NAME']}")
+            # Tenant roles (and anyone else) must not even connect to the registry.
+            try:
+                conn.execute(
+                    sql.SQL("GRANT CONNECT ON DATABASE {} TO CURRENT_USER").format(name)
+                )
+                conn.execute(
+                    sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(name)
+                )
+            except psycopg.errors.InsufficientPrivilege:
+                self.stderr.write(
+                    "could not revoke CONNECT on the registry from PUBLIC"
+                )

@@ -1,0 +1,89 @@
+from django.db import transaction
+from rest_framework import serializers
+
+from branches.models import Branch
+from members.models import Member, MemberTag
+from members.phones import InvalidPhone, to_e164
+from tenants.context import require_tenant
+
+
+class TagListField(serializers.ListField):
+    child = serializers.CharField(max_length=50, allow_blank=False)
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=50, **kwargs)
+
+    def to_representation(self, value):
+        if hasattr(value, "all"):
+            return sorted(tag.name for tag in value.all())
+        return value
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    branch = serializers.PrimaryKeyRelatedField(
+        queryset=Branch.objects.all(), allow_null=True, required=False
+    )
+    tags = TagListField(source="tag_links", required=False)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "phone",
+            "email",
+            "branch",
+            "tags",
+            "status",
+            "opted_out",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "opted_out", "created_at", "updated_at"]
+        extra_kwargs = {
+            "phone": {"validators": []},  # uniqueness is checked on the E.164 form
+            "notes": {"max_length": 5000},
+        }
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            phone = to_e164(value, require_tenant().country)
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        clash = Member.objects.filter(phone=phone)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(
+                "A member with this phone already exists."
+            )
+        return phone
+
+    def validate_tags(self, value: list[str]) -> list[str]:
+        return sorted({tag.strip() for tag in value if tag.strip()})
+
+    def _save_tags(self, member: Member, tags: list[str] | None) -> None:
+        if tags is None:
+            return
+        member.tag_links.exclude(name__in=tags).delete()
+        existing = set(member.tag_links.values_list("name", flat=True))
+        MemberTag.objects.bulk_create(
+            [MemberTag(member=member, name=t) for t in tags if t not in existing]
+        )
+
+    def create(self, validated_data):
+        tags = validated_data.pop("tag_links", None)
+        with transaction.atomic(using=require_tenant().alias):
+            member = super().create(validated_data)
+            self._save_tags(member, tags)
+        return member
+
+    def update(self, instance, validated_data):
+        tags = validated_data.pop("tag_links", None)
+        with transaction.atomic(using=require_tenant().alias):
+            member = super().update(instance, validated_data)
+            self._save_tags(member, tags)
+        return member

@@ -1,0 +1,6 @@
+from config.api import OptionalSlashRouter
+from members.views import MemberViewSet
+
+router = OptionalSlashRouter()
+router.register("members", MemberViewSet, basename="member")
+urlpatterns = router.urls

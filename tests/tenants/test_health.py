@@ -1,0 +1,35 @@
+"""Liveness and readiness."""
+
+
+def test_healthz(anon):
+    for path in ("/healthz", "/healthz/"):
+        response = anon.get(path)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_each_dependency(anon, registry):
+    response = anon.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"registry": "ok", "cache": "ok", "broker": "ok"}
+
+
+def test_readyz_is_503_only_when_the_registry_is_down(anon, registry, monkeypatch):
+    monkeypatch.setattr("tenants.views._registry_state", lambda: "down")
+    response = anon.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "down"
+
+    monkeypatch.setattr("tenants.views._registry_state", lambda: "ok")
+    monkeypatch.setattr("tenants.views.cache_state", lambda: "degraded")
+    response = anon.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+
+
+def test_unknown_paths_answer_json(anon):
+    response = anon.get("/no/such/path")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
