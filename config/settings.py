@@ -213,11 +213,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tenants.auth.TenantJWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Tokens only: a browser session (the admin's) names no tenant.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.TenantJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasTenant"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -244,6 +242,9 @@ SIMPLE_JWT = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
 
 SMS_BACKEND = env("SMS_BACKEND", "console")
+# Per account and per client address; see tenants/ratelimit.py. "off" for benchmarks.
+RATE_LIMITS = env("RATE_LIMITS", "")
+MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)
 
 # --- Misc ------------------------------------------------------------------
 

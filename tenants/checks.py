@@ -47,4 +47,10 @@ def tenancy_installed(app_configs=None, **kwargs) -> list[Error]:
                     id="tenants.E006",
                 )
             )
+    from tenants.ratelimit import parse_limits
+
+    try:
+        parse_limits(settings.RATE_LIMITS)
+    except ValueError as exc:
+        errors.append(Error(f"RATE_LIMITS: {exc}", id="tenants.E007"))
     return errors

@@ -69,6 +69,9 @@ class Tenant(models.Model):
     database_password = models.TextField(blank=True, default="")  # encrypted
     timezone = models.CharField(max_length=64, default="America/New_York")
     country = models.CharField(max_length=2, default="US")
+    # Registration creates the owner when the tenant becomes active; a tenant
+    # stuck before that is cleaned up, not finished, by the reconciler.
+    awaiting_owner = models.BooleanField(default=False)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
     migration_seconds = models.FloatField(null=True, blank=True)

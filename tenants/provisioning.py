@@ -139,8 +139,13 @@ def provision_tenant(
     country: str = "US",
     plan: str = "starter",
     server: DatabaseServer | None = None,
+    before_activate: Callable[[Tenant], None] | None = None,
 ) -> Tenant:
-    """Create a tenant and its database; returns it `active` or raises."""
+    """Create a tenant and its database; returns it `active` or raises.
+
+    `before_activate` runs in the registry transaction that activates the tenant
+    (registration creates the owner there): both happen, or neither.
+    """
     if slug is not None and (not slug or slugify(slug) != slug):
         raise ProvisioningError(f"{slug!r} is not a valid slug.")
     if (
@@ -157,6 +162,7 @@ def provision_tenant(
         timezone=timezone_name,
         country=country,
         plan=plan,
+        awaiting_owner=before_activate is not None,
     )
     _step("placed", tenant)
     try:
@@ -165,15 +171,21 @@ def provision_tenant(
             _step("database_created", tenant)
             fingerprint = _migrate_new(tenant)
         _step("migrated", tenant)
-        updated = Tenant.objects.filter(
-            pk=tenant.pk, status=Tenant.Status.PROVISIONING
-        ).update(
-            status=Tenant.Status.ACTIVE,
-            migration_fingerprint=fingerprint,
-            migrated_at=timezone.now(),
-        )
-        if not updated:
-            raise ProvisioningError("The tenant was changed while it was provisioned.")
+        with transaction.atomic():
+            if before_activate is not None:
+                before_activate(tenant)
+            updated = Tenant.objects.filter(
+                pk=tenant.pk, status=Tenant.Status.PROVISIONING
+            ).update(
+                status=Tenant.Status.ACTIVE,
+                awaiting_owner=False,
+                migration_fingerprint=fingerprint,
+                migrated_at=timezone.now(),
+            )
+            if not updated:
+                raise ProvisioningError(
+                    "The tenant was changed while it was provisioned."
+                )
         _step("activated", tenant)
     except Exception as exc:
         logger.exception("provisioning %s failed", tenant.slug)
@@ -279,7 +291,7 @@ def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport
 
 def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
     backend = backend_for(tenant.server)
-    if backend.database_exists(tenant.database_name):
+    if not tenant.awaiting_owner and backend.database_exists(tenant.database_name):
         try:
             with tenant_context(tenant):
                 complete = is_current(tenant.alias)

@@ -64,7 +64,7 @@ def _load_into_redis(redis: BreakerRedisCache) -> None:
 
 
 def _store(keys: Iterable[str], expires_at: dt.datetime) -> None:
-    keys = list(keys)
+    keys = sorted(set(keys))
     if not keys:
         return
     Revocation.objects.bulk_create(
@@ -78,6 +78,13 @@ def _store(keys: Iterable[str], expires_at: dt.datetime) -> None:
         redis.set_many({_cache_key(key): 1 for key in keys}, _ttl(expires_at))
 
 
+def mirror(key: str, expires_at: dt.datetime) -> None:
+    """Copy a revocation already written to the registry into Redis."""
+    redis = _redis()
+    if redis is not None:
+        redis.set(_cache_key(key), 1, _ttl(expires_at))
+
+
 def _horizon() -> dt.datetime:
     """Nothing issued now outlives this (the refresh token lifetime)."""
     return timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
@@ -89,7 +96,7 @@ def revoke_jti(jti: str, expires_at: dt.datetime) -> None:
 
 def revoke_sessions(sessions: Iterable[uuid.UUID | str]) -> None:
     """Refuse every access and refresh token of these login sessions."""
-    sids = [str(sid) for sid in sessions]
+    sids = sorted({str(sid) for sid in sessions})
     LoginSession.objects.filter(pk__in=sids, revoked_at=None).update(
         revoked_at=timezone.now()
     )

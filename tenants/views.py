@@ -1,9 +1,33 @@
-"""Liveness and readiness."""
+"""Health probes, and the auth and staff endpoints (thin: parse, call, serialize)."""
 
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from tenants import accounts, staff
 from tenants.cache import cache_state
+from tenants.models import User
+from tenants.permissions import IsTenantAdmin
+from tenants.serializers import (
+    CodeSerializer,
+    LoginSerializer,
+    LogoutSerializer,
+    MfaVerifySerializer,
+    PasswordSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    StaffCreateSerializer,
+    StaffSerializer,
+    StaffUpdateSerializer,
+    tenant_data,
+    user_data,
+)
+
+# --- health ---
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -49,3 +73,187 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": overall, "checks": checks}, status=503 if overall == "down" else 200
     )
+
+
+# --- auth ---
+
+
+def _address(request: Request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _parsed(serializer_class, request: Request, **context) -> dict:
+    serializer = serializer_class(data=request.data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _login_answer(result: accounts.LoginResult) -> dict:
+    if result.mfa_token:
+        return {"mfa_required": True, "mfa_token": result.mfa_token}
+    return {
+        **result.tokens,
+        "tenant": tenant_data(result.tenant),
+        "user": user_data(result.user, result.role),
+    }
+
+
+class PublicView(APIView):
+    """Reachable without a token; a stale Authorization header is ignored."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicView):
+    def post(self, request: Request) -> Response:
+        from tenants import ratelimit
+
+        ratelimit.check("register", f"address:{_address(request)}")
+        data = _parsed(RegisterSerializer, request)
+        result = accounts.register(
+            organization_name=data["organization_name"],
+            email=data["email"],
+            password=data["password"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            timezone_name=data["timezone"],
+            country=data["country"],
+        )
+        return Response(_login_answer(result), status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(LoginSerializer, request)
+        result = accounts.login(
+            email=data["email"],
+            password=data["password"],
+            tenant=data.get("tenant"),
+            address=_address(request),
+        )
+        return Response(_login_answer(result))
+
+
+class MfaVerifyView(PublicView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(MfaVerifySerializer, request)
+        result = accounts.mfa_verify(
+            mfa_token=data["mfa_token"], code=data["code"], address=_address(request)
+        )
+        return Response(_login_answer(result))
+
+
+class RefreshView(PublicView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(RefreshSerializer, request)
+        return Response(accounts.refresh(raw=data["refresh"]))
+
+
+class LogoutView(APIView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(LogoutSerializer, request)
+        accounts.logout(identity=request.auth, raw_refresh=data.get("refresh"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    def get(self, request: Request) -> Response:
+        identity = request.auth
+        user = User.objects.get(pk=identity.user_id)
+        return Response(
+            {
+                "user": user_data(user, identity.role),
+                "tenant": tenant_data(identity.tenant),
+                "role": identity.role,
+            }
+        )
+
+
+class PasswordView(APIView):
+    def post(self, request: Request) -> Response:
+        user = User.objects.get(pk=request.auth.user_id)
+        data = _parsed(PasswordSerializer, request, user=user)
+        accounts.change_password(
+            identity=request.auth,
+            old_password=data["old_password"],
+            new_password=data["new_password"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _invalid_code():
+    from rest_framework.exceptions import ValidationError
+
+    return ValidationError({"code": ["The code is not valid."]})
+
+
+class MfaSetupView(APIView):
+    def post(self, request: Request) -> Response:
+        user = User.objects.get(pk=request.auth.user_id)
+        return Response(accounts.mfa_setup(user=user))
+
+
+class MfaEnableView(APIView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(CodeSerializer, request)
+        user = User.objects.get(pk=request.auth.user_id)
+        if not accounts.mfa_enable(user=user, code=data["code"]):
+            raise _invalid_code()
+        return Response({"mfa_enabled": True})
+
+
+class MfaDisableView(APIView):
+    def post(self, request: Request) -> Response:
+        data = _parsed(CodeSerializer, request)
+        user = User.objects.get(pk=request.auth.user_id)
+        if not accounts.mfa_disable(user=user, code=data["code"]):
+            raise _invalid_code()
+        return Response({"mfa_enabled": False})
+
+
+# --- staff ---
+
+
+class StaffListView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    def get(self, request: Request) -> Response:
+        from config.api import Pagination
+
+        paginator = Pagination()
+        page = paginator.paginate_queryset(staff.staff_of(request.auth.tenant), request)
+        return paginator.get_paginated_response(StaffSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = _parsed(StaffCreateSerializer, request)
+        membership = staff.add_staff(
+            tenant=request.auth.tenant, actor_role=request.auth.role, **data
+        )
+        return Response(
+            StaffSerializer(membership).data, status=status.HTTP_201_CREATED
+        )
+
+
+class StaffDetailView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    def get(self, request: Request, user_id: str) -> Response:
+        membership = staff.get_member(tenant=request.auth.tenant, user_id=user_id)
+        return Response(StaffSerializer(membership).data)
+
+    def patch(self, request: Request, user_id: str) -> Response:
+        data = _parsed(StaffUpdateSerializer, request)
+        membership = staff.change_staff(
+            tenant=request.auth.tenant,
+            actor_role=request.auth.role,
+            user_id=user_id,
+            **data,
+        )
+        return Response(StaffSerializer(membership).data)
+
+    def delete(self, request: Request, user_id: str) -> Response:
+        staff.remove_staff(
+            tenant=request.auth.tenant, actor_role=request.auth.role, user_id=user_id
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -112,12 +112,28 @@ def registry(transactional_db, django_db_blocker):
         return blocked(self, *args, **kwargs)
 
     breaker.reset()
+    _forget_rate_limits()
     with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", ensure_connection):
         try:
             yield
         finally:
             _drop_tenant_databases()
             connections.forget_all()
+
+
+def _forget_rate_limits() -> None:
+    """Every test starts with no attempts counted (the test client has one address)."""
+    from django.core.cache import caches
+
+    from tenants import ratelimit
+    from tenants.cache import REGISTRY_PREFIX
+
+    backend = caches["default"]
+    if hasattr(backend, "delete_pattern"):
+        backend.delete_pattern(f"{REGISTRY_PREFIX}rate:*")
+    else:
+        backend.clear()  # local memory: this process's own cache
+    ratelimit._local.clear()
 
 
 def _drop_tenant_databases() -> None:

@@ -1,0 +1,310 @@
+"""Identity services: registration, login (with MFA), refresh, logout, passwords."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import pyotp
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken, Token
+
+from config.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    ProvisioningFailed,
+    TenantRequired,
+    TenantSuspended,
+    TokenRevoked,
+)
+from tenants import ratelimit, revocation
+from tenants.auth import Identity, issue_tokens
+from tenants.lookup import get_tenant
+from tenants.models import Membership, Revocation, Tenant, User
+from tenants.provisioning import ProvisioningError, provision_tenant
+from tenants.secrets import decrypt, encrypt
+
+LOGIN_STATUSES = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
+
+
+class MfaToken(Token):
+    """Proof that the password checked out; good for one MFA verification."""
+
+    token_type = "mfa"
+    lifetime = dt.timedelta(seconds=settings.MFA_TOKEN_SECONDS)
+
+
+@dataclass
+class LoginResult:
+    """Tokens for a tenant, or an MFA challenge to answer first."""
+
+    user: User
+    tenant: Tenant | None = None
+    role: str = ""
+    tokens: dict[str, str] | None = None
+    mfa_token: str | None = None
+
+
+# --- registration ---------------------------------------------------------------
+
+
+def register(
+    *,
+    organization_name: str,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    timezone_name: str = "America/New_York",
+    country: str = "US",
+) -> LoginResult:
+    """Create a church, its database and its owner; all of it or none of it."""
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise EmailTaken()
+    hashed = make_password(password)  # before provisioning: nothing to undo if slow
+    created: dict[str, User] = {}
+
+    def create_owner(tenant: Tenant) -> None:
+        user = User.objects.create(
+            email=email, password=hashed, first_name=first_name, last_name=last_name
+        )
+        Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.OWNER)
+        created["user"] = user
+
+    try:
+        tenant = provision_tenant(
+            name=organization_name,
+            timezone_name=timezone_name,
+            country=country,
+            before_activate=create_owner,
+        )
+    except ProvisioningError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            raise EmailTaken() from exc  # a concurrent registration won the email
+        raise ProvisioningFailed(headers={"Retry-After": "5"}) from exc
+    user = created["user"]
+    tokens = issue_tokens(user_id=user.id, tenant=tenant, role=Membership.Role.OWNER)
+    return LoginResult(
+        user=user, tenant=tenant, role=Membership.Role.OWNER, tokens=tokens
+    )
+
+
+# --- login ----------------------------------------------------------------------
+
+
+def _memberships(user: User):
+    return Membership.objects.select_related("tenant", "tenant__server").filter(
+        user=user, tenant__status__in=LOGIN_STATUSES
+    )
+
+
+def tenant_summary(tenant: Tenant) -> dict[str, str]:
+    return {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}
+
+
+def login(
+    *, email: str, password: str, tenant: str | None, address: str
+) -> LoginResult:
+    """Check the password, then pick the tenant; uniform errors before that."""
+    email = (email or "").strip().lower()
+    ratelimit.check("login", f"account:{email}", f"address:{address}")
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        User().set_password(password)  # the same work as a real check: no timing hint
+        raise InvalidCredentials()
+    if not user.check_password(password) or not user.is_active:
+        raise InvalidCredentials()
+    memberships = list(_memberships(user))
+    if not memberships:
+        raise InvalidCredentials()
+    membership = _pick(memberships, tenant)
+    if membership.tenant.status == Tenant.Status.SUSPENDED:
+        raise TenantSuspended()
+    ratelimit.reset("login", f"account:{email}")
+    if user.mfa_enabled:
+        token = MfaToken()
+        token["user_id"] = str(user.id)
+        token["tenant_id"] = str(membership.tenant_id)
+        return LoginResult(user=user, mfa_token=str(token))
+    return _session(user, membership)
+
+
+def _pick(memberships: list[Membership], named: str | None) -> Membership:
+    if named:
+        wanted = str(named).strip().lower()
+        for membership in memberships:
+            tenant = membership.tenant
+            if wanted in {str(tenant.id), tenant.id.hex, tenant.slug}:
+                return membership
+    elif len(memberships) == 1:
+        return memberships[0]
+    raise TenantRequired(
+        extra={"tenants": [tenant_summary(m.tenant) for m in memberships]}
+    )
+
+
+def _session(user: User, membership: Membership) -> LoginResult:
+    tokens = issue_tokens(
+        user_id=user.id, tenant=membership.tenant, role=membership.role
+    )
+    return LoginResult(
+        user=user, tenant=membership.tenant, role=membership.role, tokens=tokens
+    )
+
+
+# --- MFA ------------------------------------------------------------------------
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret)
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The time step a code belongs to, within one step either side of now."""
+    code = str(code or "").strip()
+    if not code.isdigit():
+        return None
+    totp = _totp(secret)
+    now = timezone.now()
+    for offset in (0, -1, 1):
+        moment = now + dt.timedelta(seconds=offset * totp.interval)
+        if totp.verify(code, for_time=moment, valid_window=0):
+            return totp.timecode(moment)
+    return None
+
+
+def _accept_code(user: User, secret: str, code: str) -> bool:
+    """A valid code, never accepted before (replay of a used code is refused)."""
+    step = _matching_step(secret, code)
+    if step is None:
+        return False
+    # Conditional update: two requests racing with the same code; one wins.
+    return bool(
+        User.objects.filter(pk=user.pk)
+        .exclude(mfa_last_step__gte=step)
+        .update(mfa_last_step=step)
+    )
+
+
+def mfa_setup(*, user: User) -> dict[str, str]:
+    from config.errors import Conflict
+
+    if user.mfa_enabled:
+        raise Conflict("MFA is already enabled; disable it first.")
+    secret = pyotp.random_base32()
+    user.mfa_secret = encrypt(secret)
+    user.save(update_fields=["mfa_secret"])
+    uri = _totp(secret).provisioning_uri(name=user.email, issuer_name="churchtext")
+    return {"secret": secret, "otpauth_url": uri}
+
+
+def mfa_enable(*, user: User, code: str) -> bool:
+    if not user.mfa_secret or user.mfa_enabled:
+        return False
+    if not _accept_code(user, decrypt(user.mfa_secret), code):
+        return False
+    User.objects.filter(pk=user.pk).update(mfa_enabled=True)
+    return True
+
+
+def mfa_disable(*, user: User, code: str) -> bool:
+    if not user.mfa_enabled or not _accept_code(user, decrypt(user.mfa_secret), code):
+        return False
+    User.objects.filter(pk=user.pk).update(
+        mfa_enabled=False, mfa_secret="", mfa_last_step=None
+    )
+    return True
+
+
+def mfa_verify(*, mfa_token: str, code: str, address: str) -> LoginResult:
+    try:
+        token = MfaToken(mfa_token)
+        user_id, tenant_id = token["user_id"], token["tenant_id"]
+    except (TokenError, KeyError) as exc:
+        raise InvalidToken() from exc
+    ratelimit.check("mfa", f"account:{user_id}", f"address:{address}")
+    user = User.objects.filter(pk=user_id, is_active=True, mfa_enabled=True).first()
+    membership = (
+        _memberships(user).filter(tenant_id=tenant_id).first() if user else None
+    )
+    if user is None or membership is None:
+        raise InvalidToken()
+    if not _accept_code(user, decrypt(user.mfa_secret), code):
+        raise InvalidCredentials("The code is not valid.")
+    if not _claim(f"jti:{token['jti']}", token):
+        raise TokenRevoked()  # this MFA token was already used
+    return _session(user, membership)
+
+
+# --- tokens ---------------------------------------------------------------------
+
+
+def _claim(key: str, token: Token) -> bool:
+    """Mark a single-use token used; False if it already was."""
+    expires = dt.datetime.fromtimestamp(token["exp"], tz=dt.UTC)
+    try:
+        with transaction.atomic():
+            Revocation.objects.create(key=key, expires_at=expires)
+    except IntegrityError:
+        return False
+    revocation.mirror(key, expires)
+    return True
+
+
+def refresh(*, raw: str) -> dict[str, str]:
+    """Rotate: the refresh token is spent, a new pair for the same session is issued."""
+    try:
+        token = RefreshToken(raw)
+        claims = dict(token.payload)
+        user_id, sid = uuid.UUID(claims["user_id"]), claims["sid"]
+    except (TokenError, KeyError, ValueError) as exc:
+        raise InvalidToken() from exc
+    if revocation.is_revoked(claims):
+        # Spent already (or its session ended): a replayed refresh token ends
+        # the session it belongs to, whoever holds the newer one.
+        revocation.revoke_sessions([sid])
+        raise TokenRevoked()
+    tenant = get_tenant(claims.get("tenant_id"))
+    if tenant is None or tenant.status not in LOGIN_STATUSES:
+        raise InvalidToken()
+    if tenant.status == Tenant.Status.SUSPENDED:
+        raise TenantSuspended()
+    membership = Membership.objects.filter(
+        user_id=user_id, tenant=tenant, user__is_active=True
+    ).first()
+    if membership is None:
+        raise TokenRevoked()
+    if not _claim(f"jti:{claims['jti']}", token):
+        # A refresh token used twice was stolen or replayed: end the session.
+        revocation.revoke_sessions([sid])
+        raise TokenRevoked()
+    return issue_tokens(user_id=user_id, tenant=tenant, role=membership.role, sid=sid)
+
+
+def logout(*, identity: Identity, raw_refresh: str | None) -> None:
+    """End the caller's session: its access and refresh tokens are refused."""
+    sessions = [identity.claims["sid"]]
+    if raw_refresh:
+        try:
+            token = RefreshToken(raw_refresh, verify=True)
+            if token.get("user_id") == str(identity.user_id):
+                sessions.append(token["sid"])
+        except (TokenError, KeyError):
+            pass  # the caller's own session still ends
+    revocation.revoke_sessions(sessions)
+
+
+def change_password(
+    *, identity: Identity, old_password: str, new_password: str
+) -> None:
+    user = User.objects.get(pk=identity.user_id)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    revocation.revoke_user_sessions(user.id, except_sid=identity.claims["sid"])

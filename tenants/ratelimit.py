@@ -1,0 +1,107 @@
+"""Fixed-window rate limits on login, register and MFA, per account and per address.
+
+Counters live in the cache (shared through Redis); while Redis is failing they
+are kept in this process, so the limits still hold, if only per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+from config.errors import TooManyRequests
+from tenants.cache import REGISTRY_PREFIX, breaker
+
+DEFAULTS = {"login": "10/15m", "register": "20/h", "mfa": "10/15m"}
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: int
+
+
+@functools.cache
+def parse_limits(spec: str) -> dict[str, Limit | None]:
+    """Parse `login=10/15m,register=20/h`; keys left out keep their default."""
+    if spec.strip().lower() == "off":
+        return dict.fromkeys(DEFAULTS)
+    raw = dict(DEFAULTS)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        if name.strip() not in DEFAULTS:
+            raise ValueError(f"unknown rate limit {name!r}")
+        raw[name.strip()] = value.strip()
+    limits: dict[str, Limit | None] = {}
+    for name, value in raw.items():
+        match = re.fullmatch(r"(\d+)/(\d*)([smh])", value)
+        if not match:
+            raise ValueError(
+                f"bad rate limit {name}={value!r} (use N/s, N/m, N/15m, N/h)"
+            )
+        count, multiple, unit = match.groups()
+        limits[name] = Limit(int(count), int(multiple or 1) * _UNITS[unit])
+    return limits
+
+
+_local: dict[str, tuple[int, float]] = {}
+_local_lock = threading.Lock()
+
+
+def _hit_locally(key: str, window: int) -> int:
+    now = time.time()
+    with _local_lock:
+        count, expires = _local.get(key, (0, now + window))
+        if now >= expires:
+            count, expires = 0, now + window
+        _local[key] = (count + 1, expires)
+        if len(_local) > 100_000:  # a flood of addresses: forget expired windows
+            for stale in [k for k, (_, e) in _local.items() if e <= now]:
+                del _local[stale]
+        return count + 1
+
+
+def _hit(key: str, window: int) -> int:
+    if breaker.state != "open":
+        try:
+            cache.add(key, 0, window)
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            count = None
+        if isinstance(count, int):  # None: Redis failed, count here instead
+            return count
+    return _hit_locally(key, window)
+
+
+def check(scope: str, *identities: str) -> None:
+    """Count one attempt for each identity; raise 429 when any is over its limit."""
+    limit = parse_limits(settings.RATE_LIMITS).get(scope)
+    if limit is None:
+        return
+    window_start = int(time.time()) // limit.seconds * limit.seconds
+    retry_after = window_start + limit.seconds - int(time.time())
+    for identity in identities:
+        if not identity:
+            continue
+        key = f"{REGISTRY_PREFIX}rate:{scope}:{identity}:{window_start}"
+        if _hit(key, limit.seconds) > limit.count:
+            raise TooManyRequests(headers={"Retry-After": str(max(1, retry_after))})
+
+
+def reset(scope: str, identity: str) -> None:
+    """Forget an identity's attempts (a successful login clears its account)."""
+    limit = parse_limits(settings.RATE_LIMITS).get(scope)
+    if limit is None:
+        return
+    window_start = int(time.time()) // limit.seconds * limit.seconds
+    key = f"{REGISTRY_PREFIX}rate:{scope}:{identity}:{window_start}"
+    cache.delete(key)
+    with _local_lock:
+        _local.pop(key, None)
