@@ -109,6 +109,9 @@ _registry = dj_database_url.parse(
     env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'registry.sqlite3'}")
 )
 if _registry["ENGINE"] == "django.db.backends.sqlite3":
+    # System checks open the registry before any command runs: the directory
+    # of the embedded default must exist on a fresh checkout.
+    Path(_registry["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _registry["OPTIONS"] = {**SQLITE_OPTIONS, **_registry.get("OPTIONS", {})}
     # A file, not memory: Celery workers started by the tests must see it too.
     _registry["TEST"] = {"NAME": str(VAR_DIR / "test_registry.sqlite3")}

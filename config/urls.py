@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("api/", include("tenants.urls")),
     path("api/", include("members.urls")),
+    path("api/", include("branches.urls")),
 ]
 
 handler400 = json_error_view(400, "bad_request", "Bad request.")

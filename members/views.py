@@ -1,11 +1,21 @@
-from django.db.models import Q
-from rest_framework import viewsets
+import uuid
 
+from django.db.models import Q
+from django.http import StreamingHttpResponse
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from config.errors import PayloadTooLarge
+from members.csvio import export_rows, import_members
 from members.models import Member
 from members.phones import digits
 from members.serializers import MemberSerializer
 
-ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone"}
+ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
 class MemberViewSet(viewsets.ModelViewSet):
@@ -33,15 +43,39 @@ class MemberViewSet(viewsets.ModelViewSet):
             qs = qs.filter(opted_out=opted == "true")
         ordering = params.get("ordering", "")
         if ordering.lstrip("-") in ORDERINGS:
-            qs = qs.order_by(ordering, "id")
-        else:
-            qs = qs.order_by("last_name", "first_name", "id")
-        return qs
+            return qs.order_by(ordering, "id")
+        return qs.order_by("last_name", "first_name", "id")
+
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_csv(self, request):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": ["Upload a CSV file in the `file` field."]})
+        if upload.size > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"Files are limited to {MAX_IMPORT_BYTES} bytes.")
+        report = import_members(upload.read())
+        return Response(report.__dict__)
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        members = (
+            Member.objects.select_related("branch")
+            .prefetch_related("tag_links")
+            .order_by("last_name", "first_name", "id")
+        )
+        response = StreamingHttpResponse(
+            export_rows(members.iterator(chunk_size=1000)), content_type="text/csv"
+        )
+        response["Content-Disposition"] = 'attachment; filename="members.csv"'
+        return response
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(value)
     except ValueError:

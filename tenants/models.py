@@ -44,6 +44,10 @@ class DatabaseServer(models.Model):
         return urlunsplit(parts._replace(netloc=netloc))
 
 
+def default_quiet_hours() -> dict[str, str]:
+    return {"start": "08:00", "end": "20:00"}
+
+
 class Tenant(models.Model):
     """A church. Its data lives in its own database on `server`."""
 
@@ -69,6 +73,11 @@ class Tenant(models.Model):
     database_password = models.TextField(blank=True, default="")  # encrypted
     timezone = models.CharField(max_length=64, default="America/New_York")
     country = models.CharField(max_length=2, default="US")
+    # The church's own settings live here, beside its routing data, so that a
+    # request reads them with the (cached) tenant record and no extra query.
+    phone_number = models.CharField(max_length=16, null=True, blank=True)
+    help_text = models.TextField(blank=True, default="")
+    quiet_hours = models.JSONField(null=True, blank=True, default=default_quiet_hours)
     # Registration creates the owner when the tenant becomes active; a tenant
     # stuck before that is cleaned up, not finished, by the reconciler.
     awaiting_owner = models.BooleanField(default=False)

@@ -176,3 +176,62 @@ class StaffUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+    def validate(self, data: dict) -> dict:
+        if data["start"] == data["end"]:
+            raise serializers.ValidationError("start and end must differ.")
+        return data
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        return {k: v.strftime("%H:%M") for k, v in value.items()}
+
+
+class ChurchSerializer(serializers.ModelSerializer):
+    """GET/PATCH /api/tenant."""
+
+    phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
+    quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
+    timezone = serializers.CharField(
+        max_length=64, validators=[validate_timezone], required=False
+    )
+    country = serializers.CharField(
+        max_length=2, validators=[validate_country], required=False
+    )
+    help_text = serializers.CharField(max_length=1000, allow_blank=True, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "status",
+            "timezone",
+            "country",
+            "phone_number",
+            "help_text",
+            "quiet_hours",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "status", "created_at"]
+
+    def validate_country(self, value: str) -> str:
+        return value.strip().upper()
+
+    def validate_phone_number(self, value: str | None) -> str | None:
+        from members.phones import InvalidPhone, to_e164
+
+        if value in (None, ""):
+            return None
+        country = self.initial_data.get("country") or self.instance.country
+        try:
+            return to_e164(value, str(country))
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc)) from exc

@@ -12,6 +12,7 @@ urlpatterns = [
     api_path("auth/mfa/enable", views.MfaEnableView.as_view(), name="mfa-enable"),
     api_path("auth/mfa/disable", views.MfaDisableView.as_view(), name="mfa-disable"),
     api_path("auth/mfa/verify", views.MfaVerifyView.as_view(), name="mfa-verify"),
+    api_path("tenant", views.ChurchView.as_view(), name="tenant"),
     api_path("users", views.StaffListView.as_view(), name="users"),
     api_path("users/(?P<user_id>[^/]+)", views.StaffDetailView.as_view(), name="user"),
 ]

@@ -13,6 +13,7 @@ from tenants.cache import cache_state
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
 from tenants.serializers import (
+    ChurchSerializer,
     CodeSerializer,
     LoginSerializer,
     LogoutSerializer,
@@ -210,6 +211,33 @@ class MfaDisableView(APIView):
         if not accounts.mfa_disable(user=user, code=data["code"]):
             raise _invalid_code()
         return Response({"mfa_enabled": False})
+
+
+# --- the church ---
+
+
+class ChurchView(APIView):
+    """The church's own settings; everyone reads, owners and admins change."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return super().get_permissions()
+        return [IsTenantAdmin()]
+
+    def get(self, request: Request) -> Response:
+        from tenants.lookup import get_tenant
+
+        return Response(ChurchSerializer(get_tenant(request.auth.tenant.id)).data)
+
+    def patch(self, request: Request) -> Response:
+        from tenants.church import update_church
+        from tenants.models import Tenant
+
+        current = Tenant.objects.get(pk=request.auth.tenant.id)
+        serializer = ChurchSerializer(current, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        updated = update_church(tenant=current, **serializer.validated_data)
+        return Response(ChurchSerializer(updated).data)
 
 
 # --- staff ---

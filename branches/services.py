@@ -1,0 +1,35 @@
+"""Branch writes that also touch the registry (their sending number)."""
+
+from __future__ import annotations
+
+from branches.models import Branch
+from tenants.context import require_tenant, tenant_atomic
+from tenants.numbers import claim_number, release_number
+
+
+def save_branch(*, branch: Branch, fields: dict) -> Branch:
+    """Create or update a branch; its number is claimed first, released last."""
+    tenant = require_tenant()
+    old_number = branch.phone_number if not branch._state.adding else None
+    new_number = fields.get("phone_number", old_number)
+    if new_number and new_number != old_number:
+        claim_number(tenant=tenant, number=new_number, branch_id=branch.id)
+    try:
+        with tenant_atomic():
+            for name, value in fields.items():
+                setattr(branch, name, value)
+            branch.save()
+    except Exception:
+        if new_number and new_number != old_number:
+            release_number(tenant=tenant, number=new_number)
+        raise
+    if old_number and old_number != new_number:
+        release_number(tenant=tenant, number=old_number)
+    return branch
+
+
+def delete_branch(*, branch: Branch) -> None:
+    """Members keep their place in the church: their branch becomes null."""
+    number = branch.phone_number
+    branch.delete()
+    release_number(tenant=require_tenant(), number=number)

@@ -1,0 +1,45 @@
+"""Sending numbers: each belongs to one tenant, so inbound messages can be routed.
+
+`tenant_for_number` is the second of the two doors from outside input into a
+tenant (the first is the verified token, tenants.auth.identity_from_token).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from config.errors import Conflict
+from tenants.models import SendingNumber, Tenant
+
+
+def claim_number(*, tenant: Tenant, number: str, branch_id: uuid.UUID | None) -> None:
+    """Record `number` as sending for `tenant` (the church itself, or one branch)."""
+    existing = SendingNumber.objects.filter(number=number).first()
+    if existing is not None:
+        if existing.tenant_id == tenant.id and existing.branch_id == branch_id:
+            return
+        raise Conflict("This number is already in use.")
+    try:
+        with transaction.atomic():
+            SendingNumber.objects.create(
+                number=number, tenant=tenant, branch_id=branch_id
+            )
+    except IntegrityError as exc:  # claimed at the same moment elsewhere
+        raise Conflict("This number is already in use.") from exc
+
+
+def release_number(*, tenant: Tenant, number: str | None) -> None:
+    if number:
+        SendingNumber.objects.filter(number=number, tenant=tenant).delete()
+
+
+def tenant_for_number(number: str) -> Tenant | None:
+    """The tenant a number sends for (active or not; callers check the status)."""
+    row = (
+        SendingNumber.objects.select_related("tenant", "tenant__server")
+        .filter(number=number)
+        .first()
+    )
+    return None if row is None else row.tenant
