@@ -1,4 +1,4 @@
-"""The church's own settings (name, time zone, country, number, help text, quiet hours)."""
+"""The church's own settings: name, time zone, country, number, help, quiet hours."""
 
 from __future__ import annotations
 

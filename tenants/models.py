@@ -75,7 +75,7 @@ class Tenant(models.Model):
     country = models.CharField(max_length=2, default="US")
     # The church's own settings live here, beside its routing data, so that a
     # request reads them with the (cached) tenant record and no extra query.
-    phone_number = models.CharField(max_length=16, null=True, blank=True)
+    phone_number = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
     help_text = models.TextField(blank=True, default="")
     quiet_hours = models.JSONField(null=True, blank=True, default=default_quiet_hours)
     # Registration creates the owner when the tenant becomes active; a tenant

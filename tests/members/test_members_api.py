@@ -28,7 +28,8 @@ def test_create_read_update_delete(alice):
     body = created.json()
     assert body["phone"] == "+14155550100"
     assert body["tags"] == ["choir", "youth"]
-    assert body["status"] == "active" and body["opted_out"] is False
+    assert body["status"] == "active"
+    assert body["opted_out"] is False
     path = f"/api/members/{body['id']}"
 
     assert alice.client.get(path).json()["last_name"] == "Lee"
@@ -38,7 +39,8 @@ def test_create_read_update_delete(alice):
         format="json",
     )
     assert put.status_code == 200
-    assert put.json()["tags"] == [] and put.json()["first_name"] == "Annie"
+    assert put.json()["tags"] == []
+    assert put.json()["first_name"] == "Annie"
     patched = alice.client.patch(
         path, {"opted_out": True, "status": "inactive"}, format="json"
     )
@@ -137,11 +139,14 @@ def test_pagination_bounds(alice):
             [Member(first_name=f"M{i:03}", phone=f"+1415555{i:04}") for i in range(130)]
         )
     first = alice.client.get("/api/members?page_size=1000").json()
-    assert first["count"] == 130 and len(first["results"]) == 100
-    assert first["next"] and first["previous"] is None
+    assert first["count"] == 130
+    assert len(first["results"]) == 100
+    assert first["next"]
+    assert first["previous"] is None
     assert len(alice.client.get("/api/members").json()["results"]) == 20
     past = alice.client.get("/api/members?page=99")
-    assert past.status_code == 404 and past.json()["code"] == "not_found"
+    assert past.status_code == 404
+    assert past.json()["code"] == "not_found"
     assert alice.client.get("/api/members?page_size=-5").status_code == 200
 
 
@@ -161,7 +166,8 @@ def test_import_creates_updates_skips_and_reports_bad_rows(alice):
         "Ed,,4155550104,,Atlantis,\n"
     )
     report = upload(alice.client, text).json()
-    assert report["created"] == 2 and report["updated"] == 0
+    assert report["created"] == 2
+    assert report["updated"] == 0
     assert [e["row"] for e in report["errors"]] == [4, 5, 6, 7]
 
     again = upload(alice.client, text).json()
