@@ -10,7 +10,7 @@ WORKERS ?= 4
 .PHONY: run serve worker test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.12/python3.13 not found)." >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (no python3.14, python3.13 or python3.12 found)." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

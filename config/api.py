@@ -40,13 +40,26 @@ def _translate(exc: Exception) -> exceptions.APIException | None:
         return PayloadTooLarge()
     if isinstance(exc, OperationalError | InterfaceError):
         tenant = current_tenant()
-        if tenant is not None:
+        if tenant is not None and not _usable(tenant.alias):
             from tenants.health import mark_server_down
 
             mark_server_down(tenant.server_id)
             return TenantUnavailable()
         return ServiceUnavailable(headers={"Retry-After": "10"})
     return None
+
+
+def _usable(alias: str) -> bool:
+    """Whether this thread's connection to `alias` works (or the registry failed)."""
+    from django.db import connections
+
+    wrapper = getattr(connections._connections, alias, None)
+    if wrapper is None or wrapper.connection is None:
+        return False
+    try:
+        return wrapper.is_usable()
+    except Exception:
+        return False
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -31,6 +31,24 @@ class NewTenantForm(forms.ModelForm):
     def _post_clean(self) -> None:
         pass  # the model instance is built by provision_tenant(), not by the form
 
+    def clean(self) -> dict:
+        # Provision here, so that a failure is shown on the form, not as a 500.
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.provisioned = provision_tenant(
+                name=data["name"],
+                slug=data.get("slug") or None,
+                plan=data["plan"],
+                timezone_name=data["timezone"],
+                country=data["country"],
+                server=data.get("server"),
+            )
+        except ProvisioningError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
@@ -78,19 +96,7 @@ class TenantAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        data = form.cleaned_data
-        try:
-            tenant = provision_tenant(
-                name=data["name"],
-                slug=data.get("slug") or None,
-                plan=data["plan"],
-                timezone_name=data["timezone"],
-                country=data["country"],
-                server=data.get("server"),
-            )
-        except ProvisioningError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            raise
+        tenant = form.provisioned
         # The admin goes on with `obj`: make it the row the service created.
         obj.__dict__.update({k: v for k, v in tenant.__dict__.items() if k != "_state"})
         obj._state.adding = False

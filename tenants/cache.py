@@ -41,6 +41,7 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
         self._lock = threading.Lock()
+        self.on_recovery: list = []  # called when Redis serves again after failing
 
     @property
     def state(self) -> str:
@@ -62,8 +63,12 @@ class CircuitBreaker:
     def record_success(self) -> None:
         if self._failures or self._open_until:
             with self._lock:
+                recovered = bool(self._failures or self._open_until)
                 self._failures = 0
                 self._open_until = 0.0
+            if recovered:
+                for callback in list(self.on_recovery):
+                    callback()
 
     def record_failure(self) -> None:
         with self._lock:

@@ -1,18 +1,40 @@
-"""Registry records needed on every request, cached so that routing costs no SQL."""
+"""Registry records needed on every request, cached so that routing costs no SQL.
+
+Tenant rows go to the shared cache without their server: a server URL can hold
+credentials, and servers are few, so each process keeps its own copy of them.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 from django.conf import settings
 from django.core.cache import cache
 
 from tenants.cache import REGISTRY_PREFIX
-from tenants.models import Tenant
+from tenants.models import DatabaseServer, Tenant
+
+SERVER_SECONDS = 60.0
+
+_servers: dict[int, tuple[float, DatabaseServer]] = {}
+_servers_lock = threading.Lock()
 
 
 def _key(tenant_id: uuid.UUID | str) -> str:
     return f"{REGISTRY_PREFIX}tenant:{tenant_id}"
+
+
+def get_server(server_id: int) -> DatabaseServer:
+    now = time.monotonic()
+    entry = _servers.get(server_id)
+    if entry is None or now - entry[0] > SERVER_SECONDS:
+        server = DatabaseServer.objects.get(pk=server_id)
+        with _servers_lock:
+            _servers[server_id] = (now, server)
+        return server
+    return entry[1]
 
 
 def get_tenant(tenant_id: uuid.UUID | str) -> Tenant | None:
@@ -23,9 +45,11 @@ def get_tenant(tenant_id: uuid.UUID | str) -> Tenant | None:
         return None
     tenant = cache.get(_key(tenant_id))
     if tenant is None:
-        tenant = Tenant.objects.select_related("server").filter(pk=tenant_id).first()
-        if tenant is not None:
-            cache.set(_key(tenant_id), tenant, settings.TENANT_RECORD_CACHE_SECONDS)
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            return None
+        cache.set(_key(tenant_id), tenant, settings.TENANT_RECORD_CACHE_SECONDS)
+    tenant.server = get_server(tenant.server_id)
     return tenant
 
 

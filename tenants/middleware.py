@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from config.errors import ApiError, TenantUnavailable, error_response
+from config.errors import (
+    ApiError,
+    ServiceUnavailable,
+    TenantUnavailable,
+    error_response,
+)
 from tenants.auth import bearer_token, check_named_tenant, identity_from_token
 from tenants.context import tenant_context
 from tenants.health import mark_server_up, server_is_down
@@ -25,6 +31,9 @@ class TenantMiddleware:
             identity = identity_from_token(raw)
             check_named_tenant(request.headers.get("X-Tenant-ID"), identity.tenant)
             check_named_tenant(request.GET.get("tenant"), identity.tenant)
+        except DatabaseError:
+            # The registry itself is unreachable: nobody can be identified.
+            return error_response(ServiceUnavailable(headers={"Retry-After": "10"}))
         except ApiError as exc:
             if exc.status_code == 401:
                 # Views that take no token (login, refresh) ignore a stale one;

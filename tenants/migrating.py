@@ -136,7 +136,7 @@ class FleetReport:
 
 
 def tenants_to_migrate(slugs: list[str] | None = None):
-    """Tenants with a database whose recorded fingerprint is not the current one."""
+    """Tenants that have a database to migrate (active or suspended)."""
     from tenants.models import Tenant
 
     qs = Tenant.objects.select_related("server").filter(

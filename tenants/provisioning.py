@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from tenants import connections
 from tenants.context import tenant_context
+from tenants.health import server_is_down
 from tenants.migrating import (
     current_fingerprint,
     ensure_template,
@@ -87,7 +88,8 @@ def choose_server() -> DatabaseServer:
     servers = DatabaseServer.objects.filter(active=True).annotate(
         used=Count("tenants", filter=Q(tenants__status__in=LIVE_STATUSES))
     )
-    best = max(servers, key=lambda s: s.capacity - s.used, default=None)
+    reachable = [s for s in servers if not server_is_down(s.id)]
+    best = max(reachable, key=lambda s: s.capacity - s.used, default=None)
     if best is None or best.capacity - best.used <= 0:
         raise NoServerAvailable("No active database server has room for a tenant.")
     return best
@@ -174,15 +176,7 @@ def provision_tenant(
         with transaction.atomic():
             if before_activate is not None:
                 before_activate(tenant)
-            updated = Tenant.objects.filter(
-                pk=tenant.pk, status=Tenant.Status.PROVISIONING
-            ).update(
-                status=Tenant.Status.ACTIVE,
-                awaiting_owner=False,
-                migration_fingerprint=fingerprint,
-                migrated_at=timezone.now(),
-            )
-            if not updated:
+            if not _activate(tenant, fingerprint):
                 raise ProvisioningError(
                     "The tenant was changed while it was provisioned."
                 )
@@ -193,6 +187,20 @@ def provision_tenant(
         raise ProvisioningError(f"Provisioning {tenant.slug} failed: {exc}") from exc
     tenant.refresh_from_db()
     return tenant
+
+
+def _activate(tenant: Tenant, fingerprint: str) -> bool:
+    """provisioning -> active, only from provisioning (a conditional update)."""
+    now = timezone.now()
+    return bool(
+        Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
+            status=Tenant.Status.ACTIVE,
+            awaiting_owner=False,
+            migration_fingerprint=fingerprint,
+            migrated_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def _create_database(tenant: Tenant) -> None:
@@ -236,8 +244,17 @@ def _migrate_new(tenant: Tenant) -> str:
     return fingerprint
 
 
-def discard_tenant(tenant: Tenant) -> None:
-    """Undo a tenant that never became active: no database, no role, row `failed`."""
+def discard_tenant(tenant: Tenant) -> bool:
+    """Undo a tenant that never became active: no database, no role, row `failed`.
+
+    Only a tenant still `provisioning` is discarded (the claim comes first): one
+    that was activated meanwhile keeps its database. Returns whether it was.
+    """
+    claimed = Tenant.objects.filter(
+        pk=tenant.pk, status=Tenant.Status.PROVISIONING
+    ).update(status=Tenant.Status.FAILED, updated_at=timezone.now())
+    if not claimed:
+        return False
     connections.forget(tenant.alias)
     try:
         backend_for(tenant.server).drop_database(
@@ -246,7 +263,7 @@ def discard_tenant(tenant: Tenant) -> None:
     except Exception:
         # The reconciler retries: it drops databases with no live tenant row.
         logger.exception("dropping the database of %s failed", tenant.slug)
-    Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.FAILED)
+    return True
 
 
 def drop_tenant_database(tenant: Tenant) -> None:
@@ -297,18 +314,11 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
                 complete = is_current(tenant.alias)
         except Exception:
             complete = False
-        if complete:
-            Tenant.objects.filter(
-                pk=tenant.pk, status=Tenant.Status.PROVISIONING
-            ).update(
-                status=Tenant.Status.ACTIVE,
-                migration_fingerprint=current_fingerprint(),
-                migrated_at=timezone.now(),
-            )
+        if complete and _activate(tenant, current_fingerprint()):
             report.activated.append(tenant.slug)
             return
-    discard_tenant(tenant)
-    report.failed.append(tenant.slug)
+    if discard_tenant(tenant):
+        report.failed.append(tenant.slug)
 
 
 def _drop_orphans(cutoff, report: ReconcileReport) -> None:

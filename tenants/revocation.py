@@ -3,7 +3,9 @@
 A revoked token must stay refused through a Redis outage and through a Redis
 restart that lost every key. The registry table is the truth; Redis holds a
 copy plus an `epoch` marker written after a full load, so that a Redis without
-the marker is never trusted to say "not revoked".
+the marker is never trusted to say "not revoked". A process that saw Redis fail
+(a write may have been lost) removes the marker as soon as Redis answers again,
+so the next check reloads the copy from the registry.
 """
 
 from __future__ import annotations
@@ -30,6 +32,15 @@ def _redis() -> BreakerRedisCache | None:
 
 def _cache_key(key: str) -> str:
     return f"{REGISTRY_PREFIX}revoked:{key}"
+
+
+def _distrust_redis_copy() -> None:
+    redis = _redis()
+    if redis is not None:
+        redis.delete(_EPOCH)
+
+
+breaker.on_recovery.append(_distrust_redis_copy)
 
 
 def _ttl(expires_at: dt.datetime) -> int:

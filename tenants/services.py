@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from tenants.lookup import invalidate_tenant
 from tenants.models import Tenant
 
@@ -27,7 +29,9 @@ def get_by_slug(slug: str) -> Tenant:
 
 
 def _move(tenant: Tenant, source: str, target: str) -> Tenant:
-    updated = Tenant.objects.filter(pk=tenant.pk, status=source).update(status=target)
+    updated = Tenant.objects.filter(pk=tenant.pk, status=source).update(
+        status=target, updated_at=timezone.now()
+    )
     tenant.refresh_from_db()
     if not updated:
         raise InvalidTransition(

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -20,6 +21,11 @@ def reachable(host: str, port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 def main() -> int:
@@ -45,8 +51,8 @@ def main() -> int:
             missing = [
                 service
                 for service, (host, port) in {
-                    "PostgreSQL": ("127.0.0.1", 5432),
-                    "Redis": ("127.0.0.1", 6379),
+                    "PostgreSQL": _address(PG_URL, 5432),
+                    "Redis": _address(REDIS_URL, 6379),
                 }.items()
                 if not reachable(host, port)
             ]

@@ -66,3 +66,15 @@ def test_paths_work_with_and_without_the_trailing_slash(alice):
         )
     assert alice.client.delete(f"/api/members/{member_id}").status_code == 204
     assert alice.client.get(f"/api/members/{member_id}/").status_code == 404
+
+
+def test_an_unreachable_registry_is_503_not_500(alice, monkeypatch):
+    from django.db import OperationalError
+
+    def down(tenant_id):
+        raise OperationalError("registry down")
+
+    monkeypatch.setattr("tenants.auth.get_tenant", down)
+    response = alice.client.get("/api/members")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"

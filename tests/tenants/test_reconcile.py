@@ -104,3 +104,13 @@ def test_orphan_databases_and_deleting_tenants_are_dropped(registry):
     assert not backend.database_exists(doomed.database_name)
     assert not Tenant.objects.filter(pk=doomed.pk).exists()
     assert_nothing_half_made()
+
+
+def test_discarding_never_touches_a_tenant_that_became_active(registry):
+    from tenants.provisioning import discard_tenant
+
+    tenant = make_tenant("Active")
+    assert discard_tenant(tenant) is False
+    tenant.refresh_from_db()
+    assert tenant.status == Tenant.Status.ACTIVE
+    assert backend_for(tenant.server).database_exists(tenant.database_name)

@@ -69,6 +69,28 @@ def test_revocation_survives_a_redis_outage_and_restart(own_redis, alice):
     assert alice.client.get("/api/members").status_code == 200
 
 
+def test_a_revocation_redis_missed_is_not_forgotten_when_it_returns(own_redis, alice):
+    """Redis frozen (data kept, writes lost), then back: its copy is not trusted."""
+    from tests.conftest import make_persona
+
+    assert alice.client.get("/api/members").status_code == 200  # epoch loaded
+    victim = make_persona(alice.tenant, role="staff")
+    assert victim.client.get("/api/members").status_code == 200
+
+    own_redis.pause()
+    try:
+        logout = victim.client.post("/api/auth/logout", {}, format="json")
+        assert logout.status_code == 204  # stored in the registry only
+        assert victim.client.get("/api/members").status_code == 401
+    finally:
+        own_redis.resume()
+    assert wait_until(lambda: _redis_serves() and breaker.state == "closed")
+    response = victim.client.get("/api/members")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    assert alice.client.get("/api/members").status_code == 200
+
+
 def _redis_serves() -> bool:
     return caches["default"].set("probe", 1) is True
 
