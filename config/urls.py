@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("tenants.urls")),
     path("api/", include("members.urls")),
     path("api/", include("branches.urls")),
+    path("api/", include("templates_app.urls")),
 ]
 
 handler400 = json_error_view(400, "bad_request", "Bad request.")

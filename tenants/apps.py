@@ -8,7 +8,7 @@ class TenantsConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished
 
-        from tenants import checks  # noqa: F401  (registers the system checks)
+        from tenants import checks, schema  # noqa: F401  (registers checks, schema)
         from tenants.connections import release_stale_wrappers
 
         # After Django's close_old_connections: drop wrappers of evicted aliases.

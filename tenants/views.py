@@ -2,7 +2,8 @@
 
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from tenants import accounts, staff
 from tenants.cache import cache_state
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
+from tenants.schema import MfaState, Session, TenantRef, TokenPair, UserRef, errors
 from tenants.serializers import (
     ChurchSerializer,
     CodeSerializer,
@@ -107,6 +109,10 @@ class PublicView(APIView):
 
 
 class RegisterView(PublicView):
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={201: Session, **errors(400, 409, 429, 503)},
+    )
     def post(self, request: Request) -> Response:
         from tenants import ratelimit
 
@@ -125,6 +131,9 @@ class RegisterView(PublicView):
 
 
 class LoginView(PublicView):
+    @extend_schema(
+        request=LoginSerializer, responses={200: Session, **errors(400, 401, 403, 429)}
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(LoginSerializer, request)
         result = accounts.login(
@@ -137,6 +146,9 @@ class LoginView(PublicView):
 
 
 class MfaVerifyView(PublicView):
+    @extend_schema(
+        request=MfaVerifySerializer, responses={200: Session, **errors(400, 401, 429)}
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(MfaVerifySerializer, request)
         result = accounts.mfa_verify(
@@ -146,12 +158,19 @@ class MfaVerifyView(PublicView):
 
 
 class RefreshView(PublicView):
+    @extend_schema(
+        request=RefreshSerializer, responses={200: TokenPair, **errors(400, 401, 403)}
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(RefreshSerializer, request)
         return Response(accounts.refresh(raw=data["refresh"]))
 
 
 class LogoutView(APIView):
+    @extend_schema(
+        request=LogoutSerializer,
+        responses={204: OpenApiResponse(None), **errors(400, 401)},
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(LogoutSerializer, request)
         accounts.logout(identity=request.auth, raw_refresh=data.get("refresh"))
@@ -159,6 +178,15 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Me",
+                {"user": UserRef, "tenant": TenantRef, "role": serializers.CharField()},
+            ),
+            **errors(401, 403),
+        }
+    )
     def get(self, request: Request) -> Response:
         identity = request.auth
         user = User.objects.get(pk=identity.user_id)
@@ -172,6 +200,10 @@ class MeView(APIView):
 
 
 class PasswordView(APIView):
+    @extend_schema(
+        request=PasswordSerializer,
+        responses={204: OpenApiResponse(None), **errors(400, 401)},
+    )
     def post(self, request: Request) -> Response:
         user = User.objects.get(pk=request.auth.user_id)
         data = _parsed(PasswordSerializer, request, user=user)
@@ -190,12 +222,32 @@ def _invalid_code():
 
 
 class MfaSetupView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "MfaSetup",
+                {
+                    "secret": serializers.CharField(),
+                    "otpauth_url": serializers.CharField(),
+                },
+            ),
+            **errors(401, 409),
+        },
+    )
     def post(self, request: Request) -> Response:
         user = User.objects.get(pk=request.auth.user_id)
         return Response(accounts.mfa_setup(user=user))
 
 
 class MfaEnableView(APIView):
+    @extend_schema(
+        request=CodeSerializer,
+        responses={
+            200: MfaState,
+            **errors(400, 401),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
         user = User.objects.get(pk=request.auth.user_id)
@@ -205,6 +257,13 @@ class MfaEnableView(APIView):
 
 
 class MfaDisableView(APIView):
+    @extend_schema(
+        request=CodeSerializer,
+        responses={
+            200: MfaState,
+            **errors(400, 401),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
         user = User.objects.get(pk=request.auth.user_id)
@@ -224,11 +283,16 @@ class ChurchView(APIView):
             return super().get_permissions()
         return [IsTenantAdmin()]
 
+    @extend_schema(responses={200: ChurchSerializer, **errors(401, 403)})
     def get(self, request: Request) -> Response:
         from tenants.lookup import get_tenant
 
         return Response(ChurchSerializer(get_tenant(request.auth.tenant.id)).data)
 
+    @extend_schema(
+        request=ChurchSerializer,
+        responses={200: ChurchSerializer, **errors(400, 401, 403, 409)},
+    )
     def patch(self, request: Request) -> Response:
         from tenants.church import update_church
         from tenants.models import Tenant
@@ -246,6 +310,7 @@ class ChurchView(APIView):
 class StaffListView(APIView):
     permission_classes = [IsTenantAdmin]
 
+    @extend_schema(responses={200: StaffSerializer(many=True), **errors(401, 403)})
     def get(self, request: Request) -> Response:
         from config.api import Pagination
 
@@ -253,6 +318,10 @@ class StaffListView(APIView):
         page = paginator.paginate_queryset(staff.staff_of(request.auth.tenant), request)
         return paginator.get_paginated_response(StaffSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=StaffCreateSerializer,
+        responses={201: StaffSerializer, **errors(400, 401, 403, 409)},
+    )
     def post(self, request: Request) -> Response:
         data = _parsed(StaffCreateSerializer, request)
         membership = staff.add_staff(
@@ -266,10 +335,18 @@ class StaffListView(APIView):
 class StaffDetailView(APIView):
     permission_classes = [IsTenantAdmin]
 
+    @extend_schema(
+        operation_id="users_detail",
+        responses={200: StaffSerializer, **errors(401, 403, 404)},
+    )
     def get(self, request: Request, user_id: str) -> Response:
         membership = staff.get_member(tenant=request.auth.tenant, user_id=user_id)
         return Response(StaffSerializer(membership).data)
 
+    @extend_schema(
+        request=StaffUpdateSerializer,
+        responses={200: StaffSerializer, **errors(400, 401, 403, 404, 409)},
+    )
     def patch(self, request: Request, user_id: str) -> Response:
         data = _parsed(StaffUpdateSerializer, request)
         membership = staff.change_staff(
@@ -280,6 +357,7 @@ class StaffDetailView(APIView):
         )
         return Response(StaffSerializer(membership).data)
 
+    @extend_schema(responses={204: OpenApiResponse(None), **errors(401, 403, 404, 409)})
     def delete(self, request: Request, user_id: str) -> Response:
         staff.remove_staff(
             tenant=request.auth.tenant, actor_role=request.auth.role, user_id=user_id
