@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError
+from django.urls import Resolver404, resolve
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from config.errors import (
@@ -25,7 +26,7 @@ class TenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         raw = bearer_token(request)
-        if raw is None:
+        if raw is None or not _uses_tenant(request):
             return self.get_response(request)
         try:
             identity = identity_from_token(raw)
@@ -52,6 +53,22 @@ class TenantMiddleware:
         if isinstance(response, StreamingHttpResponse):
             response.streaming_content = _stream_in(tenant, response.streaming_content)
         return response
+
+
+def _uses_tenant(request: HttpRequest) -> bool:
+    """Views marked `uses_tenant = False` (register, login, webhooks...) run in none.
+
+    They pick or create tenants themselves; a token a client sends along must
+    not put them inside another tenant.
+    """
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True
+    view_class = getattr(match.func, "cls", None) or getattr(
+        match.func, "view_class", None
+    )
+    return getattr(view_class, "uses_tenant", True)
 
 
 def _stream_in(tenant: Tenant, content: Iterator[bytes]) -> Iterator[bytes]:

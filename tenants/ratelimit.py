@@ -7,6 +7,7 @@ are kept in this process, so the limits still hold, if only per process.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import threading
 import time
@@ -80,6 +81,12 @@ def _hit(key: str, window: int) -> int:
     return _hit_locally(key, window)
 
 
+def _key(scope: str, identity: str, window_start: int) -> str:
+    # Identities are client input (an email typed at login): hash them.
+    digest = hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()[:32]
+    return f"{REGISTRY_PREFIX}rate:{scope}:{digest}:{window_start}"
+
+
 def check(scope: str, *identities: str) -> None:
     """Count one attempt for each identity; raise 429 when any is over its limit."""
     limit = parse_limits(settings.RATE_LIMITS).get(scope)
@@ -90,7 +97,7 @@ def check(scope: str, *identities: str) -> None:
     for identity in identities:
         if not identity:
             continue
-        key = f"{REGISTRY_PREFIX}rate:{scope}:{identity}:{window_start}"
+        key = _key(scope, identity, window_start)
         if _hit(key, limit.seconds) > limit.count:
             raise TooManyRequests(headers={"Retry-After": str(max(1, retry_after))})
 
@@ -101,7 +108,7 @@ def reset(scope: str, identity: str) -> None:
     if limit is None:
         return
     window_start = int(time.time()) // limit.seconds * limit.seconds
-    key = f"{REGISTRY_PREFIX}rate:{scope}:{identity}:{window_start}"
+    key = _key(scope, identity, window_start)
     cache.delete(key)
     with _local_lock:
         _local.pop(key, None)

@@ -102,8 +102,9 @@ def _login_answer(result: accounts.LoginResult) -> dict:
 
 
 class PublicView(APIView):
-    """Reachable without a token; a stale Authorization header is ignored."""
+    """Reachable without a token; an Authorization header is ignored entirely."""
 
+    uses_tenant = False  # TenantMiddleware enters no tenant for these
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

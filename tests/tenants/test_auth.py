@@ -514,3 +514,10 @@ def test_a_user_may_belong_to_several_tenants(alice, bob):
     carol = make_persona(bob.tenant, role="staff")
     assert alice.client.get(f"/api/users/{carol.user.id}").status_code == 404
     assert alice.client.get("/api/users/not-a-uuid").status_code == 404
+
+
+def test_registering_with_another_tenants_token_attached_works(alice, anon):
+    client = bearer(anon, alice.access)
+    response = register(client, email="second@church.example")
+    assert response.status_code == 201
+    assert response.json()["tenant"]["id"] != str(alice.tenant.id)
