@@ -4,7 +4,11 @@ from rest_framework.validators import UniqueValidator
 from members.models import Member
 from messaging.segments import count_segments
 from templates_app.models import MessageTemplate
-from templates_app.placeholders import PLACEHOLDERS, find_placeholders, invalid_placeholders
+from templates_app.placeholders import (
+    PLACEHOLDERS,
+    find_placeholders,
+    invalid_placeholders,
+)
 
 MAX_BODY = 1600
 
@@ -13,7 +17,7 @@ def validate_body(value: str) -> str:
     """Only the known placeholders; at most 1600 characters (Twilio's limit)."""
     bad = invalid_placeholders(value)
     if bad:
-        allowed = ", ".join("{%s}" % name for name in PLACEHOLDERS)
+        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
         raise serializers.ValidationError(
             f"Unknown placeholder(s) {', '.join(bad)}; use {allowed}."
         )
@@ -30,8 +34,9 @@ class TemplateSerializer(serializers.ModelSerializer):
             )
         ],
     )
-    body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False,
-                                 validators=[validate_body])
+    body = serializers.CharField(
+        max_length=MAX_BODY, trim_whitespace=False, validators=[validate_body]
+    )
     category = serializers.CharField(max_length=50, allow_blank=True, required=False)
     variables = serializers.SerializerMethodField()
     encoding = serializers.SerializerMethodField()
@@ -39,8 +44,17 @@ class TemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MessageTemplate
-        fields = ["id", "name", "body", "category", "variables", "encoding", "segments",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "body",
+            "category",
+            "variables",
+            "encoding",
+            "segments",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def get_variables(self, obj: MessageTemplate) -> list[str]:

@@ -20,5 +20,6 @@ class TemplateViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         member = serializer.validated_data["member"]
         text, info = render_for(template.body, member)
-        return Response({"body": text, "encoding": info.encoding,
-                         "segments": info.segments})
+        return Response(
+            {"body": text, "encoding": info.encoding, "segments": info.segments}
+        )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError
-from django.urls import Resolver404, resolve
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import Resolver404, resolve
 
 from config.errors import (
     ApiError,

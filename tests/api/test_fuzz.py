@@ -7,7 +7,6 @@ below 500 and, for errors, in the API's error shape.
 
 import os
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
