@@ -188,10 +188,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND") or None
+# With Redis as broker, a task a killed worker held comes back after this.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+}
 CELERY_BEAT_SCHEDULE = {
     "reconcile-tenants": {
         "task": "tenants.tasks.reconcile_tenants_task",
         "schedule": 300.0,
+    },
+    "sweep-due-messages": {
+        "task": "messaging.tasks.sweep_due_task",
+        "schedule": float(env("SMS_SWEEP_SECONDS", "30")),
     },
 }
 
@@ -245,6 +253,14 @@ SIMPLE_JWT = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440)
 
 SMS_BACKEND = env("SMS_BACKEND", "console")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL")  # only to point at a stand-in
+# Public base URL of this service, for provider callbacks and signature checks.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL")
+SMS_RATE_PER_NUMBER = float(env("SMS_RATE_PER_NUMBER", "1"))  # messages per second
+SMS_SEND_BATCH = env_int("SMS_SEND_BATCH", 100)
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 # Per account and per client address; see tenants/ratelimit.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")
 MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("members.urls")),
     path("api/", include("branches.urls")),
     path("api/", include("templates_app.urls")),
+    path("api/", include("messaging.urls")),
 ]
 
 handler400 = json_error_view(400, "bad_request", "Bad request.")

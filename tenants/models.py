@@ -81,6 +81,9 @@ class Tenant(models.Model):
     # Registration creates the owner when the tenant becomes active; a tenant
     # stuck before that is cleaned up, not finished, by the reconciler.
     awaiting_owner = models.BooleanField(default=False)
+    # When this tenant next has messages due (quiet hours, schedules, retries):
+    # the minutely sweep looks here instead of opening every tenant database.
+    next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
     migration_seconds = models.FloatField(null=True, blank=True)
@@ -210,3 +213,21 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class UsageRollup(models.Model):
+    """Each tenant's daily usage, copied here: operators need not open every tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage")
+    date = models.DateField()
+    messages = models.PositiveIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "date"], name="usage_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.date}"

@@ -69,7 +69,8 @@ def _hit_locally(key: str, window: int) -> int:
         return count + 1
 
 
-def _hit(key: str, window: int) -> int:
+def count_hit(key: str, window: int) -> int:
+    """Add one to a counter that lives `window` seconds; returns the new count."""
     if breaker.state != "open":
         try:
             cache.add(key, 0, window)
@@ -98,7 +99,7 @@ def check(scope: str, *identities: str) -> None:
         if not identity:
             continue
         key = _key(scope, identity, window_start)
-        if _hit(key, limit.seconds) > limit.count:
+        if count_hit(key, limit.seconds) > limit.count:
             raise TooManyRequests(headers={"Retry-After": str(max(1, retry_after))})
 
 

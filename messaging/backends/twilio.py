@@ -1,0 +1,64 @@
+"""Twilio's Messages API through the official `twilio` client."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from messaging.backends.base import (
+    OutboundSMS,
+    PermanentError,
+    SendResult,
+    SMSBackend,
+    TransientError,
+)
+
+TIMEOUT_SECONDS = 10
+
+
+class TwilioBackend(SMSBackend):
+    def __init__(self) -> None:
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS),
+        )
+        if settings.TWILIO_API_BASE_URL:  # a local stand-in for Twilio (tests)
+            self.client.api.base_url = settings.TWILIO_API_BASE_URL
+
+    def send(self, message: OutboundSMS) -> SendResult:
+        options = {"to": message.to, "from_": message.from_, "body": message.body}
+        if message.status_callback:
+            options["status_callback"] = message.status_callback
+        try:
+            created = self.client.messages.create(**options)
+        except TwilioRestException as exc:
+            raise _classify(exc) from exc
+        except TwilioException as exc:  # connection trouble: we cannot know more
+            raise TransientError(str(exc)) from exc
+        except OSError as exc:
+            raise TransientError(str(exc)) from exc
+        return SendResult(sid=created.sid, status=created.status or "queued")
+
+    def find_sent(self, message: OutboundSMS, since: dt.datetime) -> SendResult | None:
+        try:
+            candidates = self.client.messages.list(
+                to=message.to, from_=message.from_, date_sent_after=since, limit=50
+            )
+        except (TwilioException, OSError) as exc:
+            raise TransientError(str(exc)) from exc
+        for candidate in candidates:
+            if candidate.body == message.body:
+                return SendResult(sid=candidate.sid, status=candidate.status or "sent")
+        return None
+
+
+def _classify(exc: TwilioRestException) -> Exception:
+    code = str(exc.code or "")
+    if exc.status == 429 or exc.status >= 500 or code in {"20429", "30001"}:
+        return TransientError(exc.msg or "Twilio is busy", code=code)
+    return PermanentError(exc.msg or "Twilio refused the message", code=code)

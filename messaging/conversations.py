@@ -1,0 +1,81 @@
+"""Staff replies in a conversation: immediate (no quiet hours), never to an opt-out."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from config.errors import Conflict
+from messaging.models import Conversation, Message
+from messaging.optout import is_suppressed
+from messaging.segments import count_segments
+from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
+from tenants.models import SendingNumber
+
+
+def uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _from_number(conversation: Conversation) -> str:
+    """The number they last wrote to, else the member's branch's, else the church's."""
+    last_inbound = (
+        conversation.messages.filter(direction=Message.Direction.INBOUND)
+        .order_by("-created_at")
+        .values_list("to_number", flat=True)
+        .first()
+    )
+    if last_inbound:
+        return last_inbound
+    member = conversation.member
+    if member is not None and member.branch_id:
+        number = (
+            SendingNumber.objects.filter(branch_id=member.branch_id)
+            .values_list("number", flat=True)
+            .first()
+        )
+        if number:
+            return number
+    return require_tenant().phone_number or ""
+
+
+def reply(*, conversation: Conversation, body: str) -> Message:
+    if is_suppressed(conversation.phone) or (
+        conversation.member_id and conversation.member.opted_out
+    ):
+        raise Conflict(
+            "This number opted out; it can receive nothing until it opts in."
+        )
+    from_number = _from_number(conversation)
+    if not from_number:
+        raise Conflict("Set a sending number for the church first.")
+    info = count_segments(body)
+    now = timezone.now()
+    with tenant_atomic():
+        message = Message.objects.create(
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+            body=body,
+            segments=info.segments,
+            encoding=info.encoding,
+            member=conversation.member,
+            conversation=conversation,
+            to_number=conversation.phone,
+            from_number=from_number,
+            idempotency_key=f"reply:{uuid.uuid4()}",
+            send_after=now,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+        on_tenant_commit(lambda: _send_now(message.pk))
+    message.refresh_from_db()  # eager tasks may have sent it already
+    return message
+
+
+def _send_now(message_id: uuid.UUID) -> None:
+    from messaging.tasks import send_messages_task
+
+    send_messages_task.delay([str(message_id)])

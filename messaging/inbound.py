@@ -1,0 +1,145 @@
+"""Messages from members: conversations, compliance keywords, delivery receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError
+from django.db.models import F
+from django.utils import timezone
+
+from billing.usage import record_usage
+from members.models import Member
+from messaging import keywords
+from messaging.models import Conversation, Message
+from messaging.optout import opt_in, opt_out
+from messaging.segments import count_segments
+from tenants.context import require_tenant, tenant_atomic
+
+# Forward only: a late `sent` never overwrites `delivered`.
+RANK = {
+    "queued": 0,
+    "accepted": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+}
+CARRIER_OPT_OUT = "21610"
+
+
+@dataclass
+class InboundResult:
+    reply: str | None = None  # a compliance reply, sent back as TwiML
+    duplicate: bool = False
+
+
+def _conversation(phone: str) -> Conversation:
+    member = Member.objects.filter(phone=phone).first()
+    conversation, created = Conversation.objects.get_or_create(
+        phone=phone, defaults={"member": member}
+    )
+    if not created and conversation.member_id is None and member is not None:
+        conversation.member = member
+        conversation.save(update_fields=["member"])
+    return conversation
+
+
+def _help_text() -> str:
+    tenant = require_tenant()
+    detail = tenant.help_text.strip() or "Questions? Contact the church office."
+    return f"{tenant.name}: {detail} Reply STOP to opt out. Msg & data rates may apply."
+
+
+def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
+    """Store one inbound message (once per MessageSid) and act on keywords."""
+    tenant = require_tenant()
+    if Message.objects.filter(provider_sid=sid).exists():
+        return InboundResult(duplicate=True)
+    kind = keywords.classify(body)
+    try:
+        with tenant_atomic():
+            conversation = _conversation(from_)
+            info = count_segments(body)
+            Message.objects.create(
+                direction=Message.Direction.INBOUND,
+                status=Message.Status.RECEIVED,
+                body=body,
+                segments=info.segments or 1,
+                encoding=info.encoding,
+                member=conversation.member,
+                conversation=conversation,
+                to_number=to,
+                from_number=from_,
+                provider_sid=sid,
+            )
+            attention = keywords.possible_opt_out(body)
+            changes = {
+                "unread_count": F("unread_count") + 1,
+                "status": Conversation.Status.OPEN,
+                "updated_at": timezone.now(),
+            }
+            if attention:  # "please stop": for staff to decide, never automatic
+                changes["needs_attention"] = True
+            Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    except IntegrityError:
+        return InboundResult(duplicate=True)  # the same MessageSid, concurrently
+    reply = None
+    if kind == "opt_out":
+        opt_out(phone=from_, source="keyword")
+        reply = (
+            f"{tenant.name}: You are unsubscribed and will get no more "
+            "messages. Reply START to resubscribe."
+        )
+    elif kind == "opt_in":
+        opt_in(phone=from_)
+        reply = (
+            f"{tenant.name}: You are subscribed again. Reply HELP for help, "
+            "STOP to opt out. Msg & data rates may apply."
+        )
+    elif kind == "help":
+        reply = _help_text()
+    if reply:
+        _record_reply(conversation, reply, to, from_)
+    return InboundResult(reply=reply)
+
+
+def _record_reply(
+    conversation: Conversation, text: str, ours: str, theirs: str
+) -> None:
+    """The compliance reply goes out in the TwiML answer; keep it in the thread."""
+    info = count_segments(text)
+    Message.objects.create(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.SENT,
+        body=text,
+        segments=info.segments,
+        encoding=info.encoding,
+        member=conversation.member,
+        conversation=conversation,
+        to_number=theirs,
+        from_number=ours,
+        sent_at=timezone.now(),
+    )
+    record_usage(messages=1, segments=info.segments, day=timezone.now().date())
+
+
+def update_status(*, sid: str, status: str, error_code: str = "") -> bool:
+    """Apply a delivery receipt if it moves the message forward; False if unknown."""
+    message = Message.objects.filter(provider_sid=sid).first()
+    if message is None:
+        return False
+    rank = RANK.get(status)
+    if rank is None:
+        return True
+    lower = [name for name, value in RANK.items() if value < rank]
+    changes: dict = {"status": status if status != "accepted" else "queued"}
+    if error_code:
+        changes["error_code"] = error_code[:16]
+    if status == "delivered":
+        changes["delivered_at"] = timezone.now()
+    Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
+    if error_code == CARRIER_OPT_OUT:
+        opt_out(phone=message.to_number, source="carrier_21610")
+    return True

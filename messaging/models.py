@@ -1,0 +1,207 @@
+"""Broadcasts, messages (outbox and inbox), conversations, opt-outs, recurrence."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Broadcast(models.Model):
+    """One send to many members; expanded into one Message per recipient."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SCHEDULED = "scheduled"
+        CANCELED = "canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    body = models.TextField()
+    template_id = models.UUIDField(null=True, blank=True)
+    recipients = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    recurring_id = models.UUIDField(null=True, blank=True)
+    created_by = models.UUIDField(null=True, blank=True)  # a registry user id
+    recipient_count = models.PositiveIntegerField(default=0)
+    opted_out_skipped = models.PositiveIntegerField(default=0)
+    inactive_skipped = models.PositiveIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"])]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Conversation(models.Model):
+    """The thread with one phone number."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone = models.CharField(max_length=16, unique=True)
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    unread_count = models.PositiveIntegerField(default=0)
+    needs_attention = models.BooleanField(default=False)  # e.g. "please stop"
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Message(models.Model):
+    """An SMS in or out. Outbound rows are the outbox: written before sending."""
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound"
+        INBOUND = "inbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SENDING = "sending"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        UNDELIVERED = "undelivered"
+        FAILED = "failed"
+        CANCELED = "canceled"
+        RECEIVED = "received"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    status = models.CharField(max_length=11, choices=Status.choices)
+    body = models.TextField()
+    segments = models.PositiveSmallIntegerField(default=1)
+    encoding = models.CharField(max_length=5, default="GSM-7")
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    broadcast = models.ForeignKey(
+        Broadcast,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    conversation = models.ForeignKey(
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    to_number = models.CharField(max_length=16)
+    from_number = models.CharField(max_length=16, blank=True, default="")
+    # One key per (broadcast, member): a retried or redelivered task finds the
+    # row it already wrote instead of messaging the recipient again.
+    idempotency_key = models.CharField(
+        max_length=100, null=True, blank=True, unique=True
+    )
+    provider_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    error_code = models.CharField(max_length=16, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    send_after = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"]),
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["member", "-created_at"]),
+            models.Index(fields=["broadcast", "status"]),
+            models.Index(
+                fields=["send_after"],
+                name="message_due",
+                condition=Q(status__in=["queued", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.to_number}"
+
+
+class Suppression(models.Model):
+    """A phone that opted out (STOP, or the carrier said so): nothing more is sent."""
+
+    phone = models.CharField(max_length=16, primary_key=True)
+    source = models.CharField(max_length=20)  # keyword, carrier_21610, staff
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class RecurringMessage(models.Model):
+    """A broadcast repeated daily, weekly or monthly at a local time."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily"
+        WEEKLY = "weekly"
+        MONTHLY = "monthly"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    body = models.TextField(blank=True, default="")
+    template_id = models.UUIDField(null=True, blank=True)
+    recipients = models.JSONField(default=dict)
+    frequency = models.CharField(max_length=7, choices=Frequency.choices)
+    time = models.TimeField()
+    weekday = models.PositiveSmallIntegerField(null=True, blank=True)  # 0 = Monday
+    day = models.PositiveSmallIntegerField(null=True, blank=True)  # 1..31
+    timezone = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.frequency} at {self.time}"
+
+
+class RecurringRun(models.Model):
+    """One occurrence; the unique key makes two schedulers send it once."""
+
+    recurring = models.ForeignKey(
+        RecurringMessage, on_delete=models.CASCADE, related_name="runs"
+    )
+    scheduled_for = models.DateTimeField()
+    broadcast = models.ForeignKey(Broadcast, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recurring", "scheduled_for"], name="recurring_run_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recurring_id} at {self.scheduled_for}"

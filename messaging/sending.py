@@ -1,0 +1,345 @@
+"""Broadcasts: from recipients to one outbox row per person, then to the provider.
+
+The outbox row is written before any provider call, keyed by (broadcast,
+member); sending claims a row with a conditional update, so a retried task, a
+redelivered batch or a second worker never sends one row twice. A row left in
+`sending` by a killed worker is checked with the provider before it is sent
+again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from billing.usage import record_usage
+from members.models import Member
+from messaging.backends import OutboundSMS, PermanentError, TransientError, get_backend
+from messaging.models import Broadcast, Message, Suppression
+from messaging.ratelimit import wait_for_slot
+from messaging.schedule import allowed_at
+from templates_app.services import render_for
+from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
+from tenants.models import SendingNumber
+
+logger = logging.getLogger(__name__)
+
+STALE_SENDING = dt.timedelta(minutes=2)
+CARRIER_OPT_OUT = "21610"
+
+
+@dataclass
+class Recipients:
+    members: list[uuid.UUID] = field(default_factory=list)
+    branches: list[uuid.UUID] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    all: bool = False
+
+    def as_json(self) -> dict:
+        return {
+            "members": [str(m) for m in self.members],
+            "branches": [str(b) for b in self.branches],
+            "tags": self.tags,
+            "all": self.all,
+        }
+
+
+def suppressed_phones():
+    return Suppression.objects.values("phone")
+
+
+def resolve(recipients: Recipients) -> tuple[list[Member], int, int]:
+    """Members to message, and how many were skipped as opted out or inactive."""
+    if recipients.all:
+        chosen = Member.objects.all()
+    else:
+        chosen = Member.objects.filter(
+            Q(id__in=recipients.members)
+            | Q(branch_id__in=recipients.branches)
+            | Q(tag_links__name__in=recipients.tags)
+        ).distinct()
+    opted_out = Q(opted_out=True) | Q(phone__in=suppressed_phones())
+    skipped_opted_out = chosen.filter(opted_out).count()
+    skipped_inactive = (
+        chosen.exclude(opted_out).filter(status=Member.Status.INACTIVE).count()
+    )
+    eligible = list(
+        chosen.exclude(opted_out)
+        .filter(status=Member.Status.ACTIVE)
+        .select_related("branch")
+        .order_by("id")
+    )
+    return eligible, skipped_opted_out, skipped_inactive
+
+
+def check_ids_exist(recipients: Recipients) -> None:
+    """Unknown (or another tenant's) member and branch ids are a clear 400."""
+    from branches.models import Branch
+
+    errors = {}
+    for name, model, ids in (
+        ("members", Member, recipients.members),
+        ("branches", Branch, recipients.branches),
+    ):
+        found = {
+            str(pk)
+            for pk in model.objects.filter(pk__in=ids).values_list("pk", flat=True)
+        }
+        missing = sorted({str(i) for i in ids} - found)
+        if missing:
+            errors[f"recipients.{name}"] = [f"Unknown id(s): {', '.join(missing)}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _sending_numbers() -> tuple[str | None, dict[uuid.UUID, str]]:
+    tenant = require_tenant()
+    by_branch = dict(
+        SendingNumber.objects.filter(
+            tenant=tenant, branch_id__isnull=False
+        ).values_list("branch_id", "number")
+    )
+    return tenant.phone_number, by_branch
+
+
+def create_broadcast(
+    *,
+    body: str,
+    recipients: Recipients,
+    scheduled_at: dt.datetime | None = None,
+    template_id: uuid.UUID | None = None,
+    created_by: uuid.UUID | None = None,
+    recurring_id: uuid.UUID | None = None,
+) -> Broadcast:
+    """Write the broadcast and its outbox rows; sending starts after commit."""
+    tenant = require_tenant()
+    check_ids_exist(recipients)
+    members, skipped_opted_out, skipped_inactive = resolve(recipients)
+    if not members:
+        raise ValidationError(
+            {
+                "recipients": [
+                    "No one to send to: every recipient is opted out, "
+                    "inactive, or none were named."
+                ]
+            }
+        )
+    default_number, branch_numbers = _sending_numbers()
+    if not default_number and not branch_numbers:
+        raise ValidationError(
+            {"recipients": ["Set a sending number for the church first (/api/tenant)."]}
+        )
+    start = scheduled_at or timezone.now()
+    broadcast = Broadcast(
+        body=body,
+        template_id=template_id,
+        recipients=recipients.as_json(),
+        status=Broadcast.Status.SCHEDULED if scheduled_at else Broadcast.Status.QUEUED,
+        scheduled_at=scheduled_at,
+        created_by=created_by,
+        recurring_id=recurring_id,
+        opted_out_skipped=skipped_opted_out,
+        inactive_skipped=skipped_inactive,
+    )
+    rows = []
+    for member in members:
+        text, info = render_for(body, member)
+        zone = member.branch.timezone if member.branch_id else tenant.timezone
+        rows.append(
+            Message(
+                direction=Message.Direction.OUTBOUND,
+                status=Message.Status.QUEUED,
+                body=text,
+                segments=info.segments,
+                encoding=info.encoding,
+                member=member,
+                broadcast=broadcast,
+                to_number=member.phone,
+                from_number=branch_numbers.get(member.branch_id)
+                or default_number
+                or "",
+                idempotency_key=f"{broadcast.id}:{member.id}",
+                send_after=allowed_at(start, zone, tenant.quiet_hours),
+            )
+        )
+    broadcast.recipient_count = len(rows)
+    broadcast.segments = sum(row.segments for row in rows)
+    with tenant_atomic():
+        broadcast.save(force_insert=True)
+        Message.objects.bulk_create(rows, batch_size=1000)
+        first_due = min(row.send_after for row in rows)
+        on_tenant_commit(lambda: schedule_dispatch(first_due))
+    return broadcast
+
+
+def schedule_dispatch(due: dt.datetime) -> None:
+    """Send now what is due now; record the tenant's next due time for the sweep."""
+    from messaging.tasks import dispatch_due_task
+    from tenants.models import Tenant
+
+    tenant = require_tenant()
+    if due <= timezone.now():
+        dispatch_due_task.delay()
+    else:
+        Tenant.objects.filter(pk=tenant.pk).filter(
+            Q(next_send_at__isnull=True) | Q(next_send_at__gt=due)
+        ).update(next_send_at=due)
+
+
+def due_message_ids(now: dt.datetime, limit: int = 10_000) -> list[uuid.UUID]:
+    stale = now - STALE_SENDING
+    return list(
+        Message.objects.filter(
+            Q(status=Message.Status.QUEUED, send_after__lte=now)
+            | Q(status=Message.Status.SENDING, attempted_at__lte=stale),
+            direction=Message.Direction.OUTBOUND,
+        )
+        .order_by("send_after")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def next_due_after(now: dt.datetime) -> dt.datetime | None:
+    return (
+        Message.objects.filter(status=Message.Status.QUEUED, send_after__gt=now)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+
+
+def _claim(message_id: uuid.UUID, now: dt.datetime) -> Message | None:
+    """Take one row for sending; None if another worker has it or it is done."""
+    stale = now - STALE_SENDING
+    claimed = Message.objects.filter(
+        Q(status=Message.Status.QUEUED, send_after__lte=now)
+        | Q(status=Message.Status.SENDING, attempted_at__lte=stale),
+        pk=message_id,
+    ).update(
+        status=Message.Status.SENDING, attempted_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return Message.objects.select_related("member").get(pk=message_id)
+
+
+def _revisit_if_in_flight(message_id: uuid.UUID) -> None:
+    """A row another worker holds may be orphaned by a crash: look again later."""
+    attempted = (
+        Message.objects.filter(pk=message_id, status=Message.Status.SENDING)
+        .values_list("attempted_at", flat=True)
+        .first()
+    )
+    if attempted is not None:
+        schedule_dispatch(attempted + STALE_SENDING)
+
+
+def _outbound(message: Message) -> OutboundSMS:
+    callback = None
+    if settings.PUBLIC_BASE_URL:
+        callback = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/webhooks/sms/status"
+    return OutboundSMS(
+        to=message.to_number,
+        from_=message.from_number,
+        body=message.body,
+        key=str(message.id),
+        status_callback=callback,
+    )
+
+
+def send_messages(message_ids: list[uuid.UUID]) -> dict[str, int]:
+    """Send each claimable row once; returns counts by outcome."""
+    backend = get_backend()
+    outcome = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
+    sent_segments = 0
+    for message_id in message_ids:
+        now = timezone.now()
+        message = _claim(message_id, now)
+        if message is None:
+            outcome["skipped"] += 1
+            _revisit_if_in_flight(message_id)
+            continue
+        result = _send_one(backend, message)
+        outcome[result] += 1
+        if result == "sent":
+            sent_segments += message.segments
+    if outcome["sent"]:
+        record_usage(
+            messages=outcome["sent"], segments=sent_segments, day=timezone.now().date()
+        )
+    return outcome
+
+
+def _send_one(backend, message: Message) -> str:
+    rows = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    if Suppression.objects.filter(phone=message.to_number).exists() or (
+        message.member_id and message.member.opted_out
+    ):
+        rows.update(status=Message.Status.CANCELED, error_code="opted_out")
+        return "skipped"
+    outbound = _outbound(message)
+    if message.attempts > 1 and message.attempted_at:
+        # A previous attempt may have reached the provider before the crash.
+        try:
+            found = backend.find_sent(outbound, message.created_at)
+        except TransientError:
+            found = None
+        if found is not None:
+            rows.update(
+                status=Message.Status.SENT,
+                provider_sid=found.sid,
+                sent_at=timezone.now(),
+            )
+            return "sent"
+    wait_for_slot(message.from_number)
+    try:
+        result = backend.send(outbound)
+    except TransientError as exc:
+        if message.attempts >= settings.SMS_MAX_ATTEMPTS:
+            rows.update(status=Message.Status.FAILED, error_code=exc.code or "retries")
+            return "failed"
+        delay = exc.retry_after or min(600, 5 * 2**message.attempts)
+        rows.update(
+            status=Message.Status.QUEUED,
+            error_code=exc.code,
+            send_after=timezone.now() + dt.timedelta(seconds=delay),
+        )
+        schedule_dispatch(timezone.now() + dt.timedelta(seconds=delay))
+        return "retry"
+    except PermanentError as exc:
+        rows.update(status=Message.Status.FAILED, error_code=exc.code)
+        if exc.code == CARRIER_OPT_OUT:
+            from messaging.optout import opt_out
+
+            opt_out(phone=message.to_number, source="carrier_21610")
+        return "failed"
+    rows.update(
+        status=Message.Status.SENT,
+        provider_sid=result.sid,
+        sent_at=timezone.now(),
+        error_code="",
+    )
+    return "sent"
+
+
+def cancel_broadcast(broadcast: Broadcast) -> Broadcast:
+    """Stop a scheduled broadcast: its unsent messages are canceled."""
+    from config.errors import Conflict
+
+    with tenant_atomic():
+        locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
+        if locked.status != Broadcast.Status.SCHEDULED:
+            raise Conflict("Only a scheduled broadcast can be canceled.")
+        locked.status = Broadcast.Status.CANCELED
+        locked.save(update_fields=["status"])
+        Message.objects.filter(broadcast=locked, status=Message.Status.QUEUED).update(
+            status=Message.Status.CANCELED
+        )
+    return locked

@@ -1,0 +1,91 @@
+"""Provider webhooks: no token; verified by the provider's signature.
+
+The tenant is found from our own number in the request (`To` for inbound
+messages, `From` for delivery receipts) through the registry's number map:
+the second and last door from outside input into a tenant.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from messaging.inbound import receive, update_status
+from tenants.context import tenant_context
+from tenants.models import Tenant
+from tenants.numbers import tenant_for_number
+
+RECEIVING = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
+
+
+class TwilioWebhook(APIView):
+    uses_tenant = False  # the number decides, not a token
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser, MultiPartParser]
+
+    def verify(self, request: Request) -> None:
+        if settings.SMS_BACKEND != "twilio":
+            return
+        url = request.build_absolute_uri()
+        if settings.PUBLIC_BASE_URL:
+            url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+        if not signature or not validator.validate(url, request.POST, signature):
+            raise PermissionDenied("The request signature is not valid.")
+
+    def field(self, request: Request, name: str, *, required: bool = True) -> str:
+        value = request.POST.get(name, "")
+        if required and not value:
+            raise ValidationError({name: ["This field is required."]})
+        return value[:2000]
+
+    def tenant_of(self, number: str) -> Tenant:
+        tenant = tenant_for_number(number)
+        if tenant is None or tenant.status not in RECEIVING:
+            raise NotFound("No church sends from this number.")
+        return tenant
+
+
+def twiml(reply: str | None) -> HttpResponse:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+class InboundWebhook(TwilioWebhook):
+    def post(self, request: Request) -> HttpResponse:
+        self.verify(request)
+        sid = self.field(request, "MessageSid")
+        from_ = self.field(request, "From")
+        to = self.field(request, "To")
+        body = self.field(request, "Body", required=False)
+        with tenant_context(self.tenant_of(to)):
+            result = receive(sid=sid, from_=from_, to=to, body=body)
+        return twiml(result.reply)
+
+
+class StatusWebhook(TwilioWebhook):
+    def post(self, request: Request) -> HttpResponse:
+        self.verify(request)
+        sid = self.field(request, "MessageSid")
+        status = self.field(request, "MessageStatus")
+        number = self.field(request, "From", required=False)
+        tenant = tenant_for_number(number) if number else None
+        if tenant is not None:
+            with tenant_context(tenant):
+                update_status(
+                    sid=sid,
+                    status=status,
+                    error_code=self.field(request, "ErrorCode", required=False),
+                )
+        return HttpResponse(status=204)
