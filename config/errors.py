@@ -89,7 +89,12 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = str(key) if not prefix else f"{prefix}.{key}"
+            if not prefix:
+                name = str(key)
+            elif key == "non_field_errors":  # a nested object's own errors
+                name = prefix
+            else:
+                name = f"{prefix}.{key}"
             for k, v in _flatten(value, name).items():
                 out.setdefault(k, []).extend(v)
         return out
