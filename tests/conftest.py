@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
 
+pytest_plugins = ["tests.messaging.fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("TEST_BACKEND", "sqlite")
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

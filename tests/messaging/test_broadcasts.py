@@ -9,7 +9,7 @@ from messaging.models import Message, Suppression
 from messaging.sending import send_messages
 from tenants.context import tenant_context
 from tenants.models import Tenant, UsageRollup
-from tests.messaging.conftest import add_member, send
+from tests.messaging.fixtures import add_member, send
 
 
 def test_a_broadcast_renders_for_each_recipient_and_skips_the_ineligible(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from messaging.models import Broadcast, RecurringMessage
 from messaging.recurring import run_due
 from tenants.context import tenant_context
-from tests.messaging.conftest import add_member, send
+from tests.messaging.fixtures import add_member, send
 from tests.messaging.test_webhooks import inbound
 
 

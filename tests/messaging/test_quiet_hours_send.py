@@ -6,7 +6,7 @@ import time_machine
 
 from messaging.models import Message
 from tenants.context import tenant_context
-from tests.messaging.conftest import add_member, send
+from tests.messaging.fixtures import add_member, send
 
 NOW = dt.datetime(2026, 7, 15, 13, 0, tzinfo=dt.UTC)  # 09:00 NY, 06:00 AZ, 03:00 HI
 

@@ -9,7 +9,7 @@ from twilio.request_validator import RequestValidator
 from members.models import Member
 from messaging.models import Conversation, Message, Suppression
 from tenants.context import tenant_context
-from tests.messaging.conftest import CHURCH_NUMBER, add_member, send
+from tests.messaging.fixtures import CHURCH_NUMBER, add_member, send
 
 INBOUND = "/api/webhooks/sms/inbound"
 STATUS = "/api/webhooks/sms/status"
