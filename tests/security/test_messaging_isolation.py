@@ -1,4 +1,4 @@
-"""Messaging across tenants: ids, lists, and the webhooks that pick a tenant by number."""
+"""Messaging across tenants: ids, lists, and webhooks that pick a tenant by number."""
 
 import pytest
 from rest_framework.test import APIClient
