@@ -261,6 +261,7 @@ PUBLIC_BASE_URL = env("PUBLIC_BASE_URL")
 SMS_RATE_PER_NUMBER = float(env("SMS_RATE_PER_NUMBER", "1"))  # messages per second
 SMS_SEND_BATCH = env_int("SMS_SEND_BATCH", 100)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
+SMS_STALE_SENDING_SECONDS = env_int("SMS_STALE_SENDING_SECONDS", 120)
 # Per account and per client address; see tenants/ratelimit.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")
 MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)

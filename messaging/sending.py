@@ -31,7 +31,6 @@ from tenants.models import SendingNumber
 
 logger = logging.getLogger(__name__)
 
-STALE_SENDING = dt.timedelta(minutes=2)
 CARRIER_OPT_OUT = "21610"
 
 
@@ -193,8 +192,13 @@ def schedule_dispatch(due: dt.datetime) -> None:
         ).update(next_send_at=due)
 
 
+def stale_after() -> dt.timedelta:
+    """How long a row may sit in `sending` before a crash is presumed."""
+    return dt.timedelta(seconds=settings.SMS_STALE_SENDING_SECONDS)
+
+
 def due_message_ids(now: dt.datetime, limit: int = 10_000) -> list[uuid.UUID]:
-    stale = now - STALE_SENDING
+    stale = now - stale_after()
     return list(
         Message.objects.filter(
             Q(status=Message.Status.QUEUED, send_after__lte=now)
@@ -217,7 +221,7 @@ def next_due_after(now: dt.datetime) -> dt.datetime | None:
 
 def _claim(message_id: uuid.UUID, now: dt.datetime) -> Message | None:
     """Take one row for sending; None if another worker has it or it is done."""
-    stale = now - STALE_SENDING
+    stale = now - stale_after()
     claimed = Message.objects.filter(
         Q(status=Message.Status.QUEUED, send_after__lte=now)
         | Q(status=Message.Status.SENDING, attempted_at__lte=stale),
@@ -238,7 +242,7 @@ def _revisit_if_in_flight(message_id: uuid.UUID) -> None:
         .first()
     )
     if attempted is not None:
-        schedule_dispatch(attempted + STALE_SENDING)
+        schedule_dispatch(attempted + stale_after())
 
 
 def _outbound(message: Message) -> OutboundSMS:

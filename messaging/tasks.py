@@ -23,7 +23,7 @@ def send_messages_task(message_ids: list[str]) -> dict[str, int]:
 def dispatch_due_task() -> int:
     """Run due recurring messages, queue due sends, note when more are due."""
     from messaging.recurring import next_run_after, run_due
-    from messaging.sending import due_message_ids, next_due_after
+    from messaging.sending import due_message_ids, next_due_after, stale_after
     from tenants.context import require_tenant
     from tenants.models import Tenant
 
@@ -34,6 +34,10 @@ def dispatch_due_task() -> int:
     for start in range(0, len(ids), size):
         send_messages_task.delay(ids[start : start + size])
     upcoming = [t for t in (next_due_after(now), next_run_after(now)) if t]
+    if ids:
+        # A watchdog: if a worker dies holding a batch, the sweep comes back for
+        # its rows once they count as stale (the broker may take far longer).
+        upcoming.append(now + stale_after())
     if upcoming:
         soonest = min(upcoming)
         Tenant.objects.filter(pk=require_tenant().pk).filter(

@@ -73,9 +73,10 @@ def acquire(alias: str, make_config: Callable[[], dict]) -> str:
         st.last_used = time.monotonic()
         _state.move_to_end(alias)
         victims = _pick_victims_locked(time.monotonic(), include_lru=True)
-        _unpublish_locked(victims)
-    for victim in victims:
-        _close_globally(victim)
+        # Closed before the lock is released: another thread's new connection
+        # must not open while an evicted one still counts against the bound.
+        for victim, config in _unpublish_locked(victims):
+            _close_globally(victim, config)
     _drop_stale_wrapper(alias)
     _touched().add(alias)
     return alias
@@ -97,20 +98,16 @@ def release(alias: str) -> None:
 def forget(alias: str) -> None:
     """Unregister an alias now (its database moved or was dropped)."""
     with _lock:
-        present = alias in _state
-        _unpublish_locked([alias] if present else [])
-    if present:
-        _close_globally(alias)
+        for victim, config in _unpublish_locked([alias] if alias in _state else []):
+            _close_globally(victim, config)
     release_stale_wrappers()
 
 
 def forget_all() -> None:
     """Unregister every tenant alias (tests, worker shutdown)."""
     with _lock:
-        victims = list(_state)
-        _unpublish_locked(victims)
-    for victim in victims:
-        _close_globally(victim)
+        for victim, config in _unpublish_locked(list(_state)):
+            _close_globally(victim, config)
     release_stale_wrappers()
 
 
@@ -118,9 +115,8 @@ def sweep_idle() -> list[str]:
     """Close aliases idle longer than the timeout; returns what was closed."""
     with _lock:
         victims = _pick_victims_locked(time.monotonic(), include_lru=False)
-        _unpublish_locked(victims)
-    for victim in victims:
-        _close_globally(victim)
+        for victim, config in _unpublish_locked(victims):
+            _close_globally(victim, config)
     return victims
 
 
@@ -167,19 +163,27 @@ def _pick_victims_locked(now: float, *, include_lru: bool) -> list[str]:
     return victims
 
 
-def _unpublish_locked(victims: list[str]) -> None:
+def _unpublish_locked(victims: list[str]) -> list[tuple[str, dict]]:
+    """Remove aliases from the settings; returns each with its (old) config."""
     if not victims:
-        return
+        return []
     gone = set(victims)
-    _publish({k: v for k, v in connections.settings.items() if k not in gone})
+    current = connections.settings
+    removed = [(alias, current[alias]) for alias in victims if alias in current]
+    _publish({k: v for k, v in current.items() if k not in gone})
     for alias in victims:
         _state.pop(alias, None)
+    return removed
 
 
-def _close_globally(alias: str) -> None:
+def _close_globally(alias: str, config: dict) -> None:
     """Close what the process holds for `alias`; callable from any thread."""
     from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
 
+    # Wrappers left in other threads still hold this (now unpublished) dict.
+    # Without "pool" in it, closing them closes their connection directly;
+    # otherwise Django's `pool` property would quietly build a new pool.
+    config.get("OPTIONS", {}).pop("pool", None)
     pool = PGWrapper._connection_pools.pop(alias, None)
     if pool is not None:
         try:

@@ -172,6 +172,9 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
             time.perf_counter() - started,
             f"{type(exc).__name__}: {exc}"[:2000],
         )
+    finally:
+        # One pass over many tenants must not keep a connection to each.
+        connections.forget(tenant.alias)
     return TenantOutcome(
         str(tenant.id), tenant.slug, True, time.perf_counter() - started
     )

@@ -205,7 +205,6 @@ def _activate(tenant: Tenant, fingerprint: str) -> bool:
 
 def _create_database(tenant: Tenant) -> None:
     backend = backend_for(tenant.server)
-    backend.ping()
     password = _password(tenant)
     if ensure_template(tenant.server):
         try:

@@ -14,10 +14,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -386,3 +388,102 @@ def second_postgres():
         service_missing(f"a second PostgreSQL cluster ({exc.stderr!r})")
     yield cluster
     cluster.drop()
+
+
+# --- real Celery workers -------------------------------------------------------
+
+
+def worker_environment(broker_url: str, **extra: str) -> dict[str, str]:
+    """What a worker process needs to share this test's databases and broker."""
+    from django.db import connections as django_connections
+
+    registry_db = django_connections["default"].settings_dict
+    if registry_db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{registry_db['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{registry_db['USER']}@{registry_db['HOST']}:"
+            f"{registry_db['PORT']}/{registry_db['NAME']}"
+        )
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TENANT_DB_SERVERS": ",".join(settings.TENANT_DB_SERVERS),
+        "TENANT_DB_PREFIX": settings.TENANT_DB_PREFIX,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_RESULT_BACKEND": broker_url,
+        "REDIS_URL": "",
+        **extra,
+    }
+
+
+class CeleryWorker:
+    """`celery worker` in its own process group, so a test can kill it outright."""
+
+    def __init__(self, env: dict[str, str], *, concurrency: int = 2) -> None:
+        self.env = env
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CeleryWorker:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-I",
+                "tests.tenants.celery_tasks",
+                "--concurrency",
+                str(self.concurrency),
+                "--pool",
+                "prefork",
+                "-l",
+                "warning",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children: no cleanup, no acks."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process = None
+
+
+@contextmanager
+def publishing_to(broker_url: str):
+    """Point this process's Celery app at a real broker (its pools are cached)."""
+    from config.celery import app
+
+    def use(**conf):
+        app.conf.update(conf)
+        app._pool = None
+        app.amqp._producer_pool = None  # eager sends acquire a producer too
+        app._local.__dict__.pop("backend", None)
+
+    keys = ("broker_url", "result_backend", "task_always_eager")
+    previous = {k: app.conf[k] for k in keys}
+    use(broker_url=broker_url, result_backend=broker_url, task_always_eager=False)
+    try:
+        yield app
+    finally:
+        app.pool.force_close_all()
+        use(**previous)

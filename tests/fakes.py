@@ -21,6 +21,7 @@ class FakeTwilio:
         self.account_sid, self.token = account_sid, token
         self.created: list[dict] = []
         self.fail_next: list[tuple[int, int]] = []
+        self.delay = 0.0  # seconds to wait before answering a create (a slow API)
         self.lock = threading.Lock()
         fake = self
 
@@ -64,6 +65,8 @@ class FakeTwilio:
                             "status_callback": form.get("StatusCallback"),
                         }
                         fake.created.append(record)
+                if fake.delay:
+                    threading.Event().wait(fake.delay)
                 if failure is not None:
                     status, code = failure
                     return self._reply(

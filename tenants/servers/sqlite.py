@@ -55,6 +55,7 @@ class SQLiteServer:
         conn.close()
 
     def clone_template(self, *, name: str, user: str = "", password: str = "") -> None:
+        self.ping()
         source = self._file(template_name())
         if not source.exists():
             raise FileNotFoundError(f"template {source} is missing")

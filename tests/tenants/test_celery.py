@@ -1,18 +1,12 @@
 """TenantTask: the tenant travels with the task and nothing runs without one."""
 
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings as django_settings
-from django.db import connections as django_connections
 
 from config.celery import app
 from members.models import Member
 from tenants.context import NoTenantActive, tenant_atomic, tenant_context
 from tenants.models import Tenant
-from tests.conftest import ROOT
+from tests.conftest import CeleryWorker, publishing_to, worker_environment
 from tests.tenants.celery_tasks import add_member
 
 
@@ -73,69 +67,10 @@ def test_a_suspended_tenants_tasks_are_skipped(tenant_a):
 @pytest.fixture
 def celery_worker(registry, redis_server):
     """A real worker process on a Redis broker, sharing the test databases."""
-    registry_db = django_connections["default"].settings_dict
-    if registry_db["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{registry_db['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{registry_db['USER']}@{registry_db['HOST']}:"
-            f"{registry_db['PORT']}/{registry_db['NAME']}"
-        )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TENANT_DB_SERVERS": ",".join(django_settings.TENANT_DB_SERVERS),
-        "TENANT_DB_PREFIX": django_settings.TENANT_DB_PREFIX,
-        "CELERY_BROKER_URL": redis_server.url,
-        "CELERY_RESULT_BACKEND": redis_server.url,
-        "REDIS_URL": "",
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-I",
-            "tests.tenants.celery_tasks",
-            "--concurrency",
-            "2",
-            "--pool",
-            "prefork",
-            "-l",
-            "warning",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    previous = {
-        k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")
-    }
-    _use_conf(
-        broker_url=redis_server.url,
-        result_backend=redis_server.url,
-        task_always_eager=False,
-    )
-    try:
+    worker = CeleryWorker(worker_environment(redis_server.url)).start()
+    with publishing_to(redis_server.url):
         yield worker
-    finally:
-        app.pool.force_close_all()
-        _use_conf(**previous)
-        worker.terminate()
-        worker.wait(timeout=30)
-
-
-def _use_conf(**conf) -> None:
-    """Point the app elsewhere: its producer pool and result backend are cached."""
-    app.conf.update(conf)
-    app._pool = None
-    app.amqp._producer_pool = None  # eager sends acquire a producer too
-    app._local.__dict__.pop("backend", None)
+    worker.stop()
 
 
 def test_a_real_worker_runs_tenant_tasks_in_their_tenant(

@@ -130,3 +130,14 @@ def test_suspended_tenants_are_migrated_too(own_template, settings):
     settings.MIGRATION_MODULES = EXTRA
     migrate_tenants()
     assert TABLE in tables(tenant)
+
+
+def test_a_pass_over_many_tenants_keeps_no_connection_to_each(own_template, settings):
+    from tenants import connections
+
+    for i in range(3):
+        make_tenant(f"Church {i}")
+    settings.MIGRATION_MODULES = EXTRA
+    report = migrate_tenants(parallel=1)
+    assert len(report.migrated) == 3
+    assert connections.registered_aliases() == []
