@@ -121,6 +121,10 @@ class PostgresServer:
                             owner
                         )
                     )
+            # Migrations may create trusted extensions (pg_trgm for search).
+            conn.execute(
+                sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(tmpl, owner)
+            )
             conn.execute(
                 sql.SQL(
                     "ALTER DATABASE {} WITH IS_TEMPLATE false ALLOW_CONNECTIONS true"
