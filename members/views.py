@@ -2,7 +2,9 @@ import uuid
 
 from django.db.models import Q
 from django.http import StreamingHttpResponse
-from rest_framework import viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -46,6 +48,32 @@ class MemberViewSet(viewsets.ModelViewSet):
             return qs.order_by(ordering, "id")
         return qs.order_by("last_name", "first_name", "id")
 
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "MemberImport", {"file": serializers.FileField()}
+            )
+        },
+        responses={
+            200: inline_serializer(
+                "ImportReport",
+                {
+                    "created": serializers.IntegerField(),
+                    "updated": serializers.IntegerField(),
+                    "skipped": serializers.IntegerField(),
+                    "errors": serializers.ListField(
+                        child=inline_serializer(
+                            "ImportError",
+                            {
+                                "row": serializers.IntegerField(),
+                                "message": serializers.CharField(),
+                            },
+                        )
+                    ),
+                },
+            )
+        },
+    )
     @action(
         detail=False,
         methods=["post"],
@@ -61,6 +89,7 @@ class MemberViewSet(viewsets.ModelViewSet):
         report = import_members(upload.read())
         return Response(report.__dict__)
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
         members = (

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from templates_app.models import MessageTemplate
 from templates_app.serializers import MAX_BODY, validate_body
+from tenants.serializers import ClockField
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -157,7 +158,7 @@ class ReplySerializer(serializers.Serializer):
 
 class ScheduleSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=RecurringMessage.Frequency.choices)
-    time = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    time = ClockField()
     weekday = serializers.IntegerField(
         min_value=0, max_value=6, required=False, allow_null=True
     )
@@ -203,3 +204,25 @@ def recurring_data(recurring: RecurringMessage) -> dict:
         "last_run_at": recurring.last_run_at,
         "created_at": recurring.created_at,
     }
+
+
+class SendAccepted(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["queued", "scheduled"])
+    recipient_count = serializers.IntegerField()
+    opted_out_skipped = serializers.IntegerField()
+    segments = serializers.IntegerField()
+
+
+class RecurringOut(serializers.Serializer):
+    """The shape `recurring_data` returns (documentation only)."""
+
+    id = serializers.UUIDField()
+    body = serializers.CharField()
+    template = serializers.UUIDField(allow_null=True)
+    recipients = RecipientsSerializer()
+    schedule = ScheduleSerializer()
+    active = serializers.BooleanField()
+    next_run_at = serializers.DateTimeField(allow_null=True)
+    last_run_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()

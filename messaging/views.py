@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,11 +20,14 @@ from messaging.serializers import (
     BroadcastSerializer,
     ConversationSerializer,
     MessageSerializer,
+    RecurringOut,
     RecurringSerializer,
     ReplySerializer,
+    SendAccepted,
     SendSerializer,
     recurring_data,
 )
+from tenants.schema import paginated
 
 
 def _recipients(data: dict) -> sending.Recipients:
@@ -30,6 +35,7 @@ def _recipients(data: dict) -> sending.Recipients:
 
 
 class SendView(APIView):
+    @extend_schema(request=SendSerializer, responses={202: SendAccepted})
     def post(self, request):
         serializer = SendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,6 +109,18 @@ def _when(request, name: str):
 
 
 class HistoryView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("member", OpenApiTypes.UUID),
+            OpenApiParameter("direction", enum=Message.Direction.values),
+            OpenApiParameter("status", enum=Message.Status.values),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: paginated("MessagePage", MessageSerializer)},
+    )
     def get(self, request):
         params = request.query_params
         messages = Message.objects.order_by("-created_at", "id")
@@ -137,6 +155,15 @@ class ConversationViewSet(
             last_created=Subquery(latest.values("created_at")[:1]),
         ).order_by("-updated_at", "id")
 
+    @extend_schema(
+        responses={
+            200: paginated(
+                "ConversationThread",
+                MessageSerializer,
+                conversation=ConversationSerializer(),
+            )
+        }
+    )
     def retrieve(self, request, pk=None):
         conversation = self.get_object()
         paginator = Pagination()
@@ -173,7 +200,11 @@ class ConversationViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RecurringViewSet(viewsets.ViewSet):
+class RecurringViewSet(viewsets.GenericViewSet):
+    # For the schema only: reads and writes go through recurring_data/_save.
+    queryset = RecurringMessage.objects.all()
+    serializer_class = RecurringOut
+
     def _get(self, pk) -> RecurringMessage:
         from rest_framework.exceptions import NotFound
 
@@ -184,6 +215,9 @@ class RecurringViewSet(viewsets.ViewSet):
             raise NotFound("Not found.")
         return found
 
+    @extend_schema(
+        operation_id="messages_recurring_list", responses={200: RecurringOut(many=True)}
+    )
     def list(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(
@@ -191,6 +225,7 @@ class RecurringViewSet(viewsets.ViewSet):
         )
         return paginator.get_paginated_response([recurring_data(r) for r in page])
 
+    @extend_schema(request=RecurringSerializer, responses={201: RecurringOut})
     def create(self, request):
         item = self._save(
             RecurringMessage(created_by=request.auth.user_id),
@@ -199,6 +234,7 @@ class RecurringViewSet(viewsets.ViewSet):
         )
         return Response(recurring_data(item), status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: RecurringOut})
     def retrieve(self, request, pk=None):
         return Response(recurring_data(self._get(pk)))
 
@@ -207,6 +243,7 @@ class RecurringViewSet(viewsets.ViewSet):
             recurring_data(self._save(self._get(pk), request.data, partial=True))
         )
 
+    @extend_schema(responses={204: OpenApiResponse(None)})
     def destroy(self, request, pk=None):
         self._get(pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

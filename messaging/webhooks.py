@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -62,7 +65,32 @@ def twiml(reply: str | None) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
+InboundForm = inline_serializer(
+    "InboundSms",
+    {
+        "From": serializers.CharField(),
+        "To": serializers.CharField(),
+        "Body": serializers.CharField(required=False, allow_blank=True),
+        "MessageSid": serializers.CharField(),
+    },
+)
+StatusForm = inline_serializer(
+    "SmsStatus",
+    {
+        "MessageSid": serializers.CharField(),
+        "MessageStatus": serializers.CharField(),
+        "ErrorCode": serializers.CharField(required=False, allow_blank=True),
+        "From": serializers.CharField(required=False, allow_blank=True),
+    },
+)
+
+
 class InboundWebhook(TwilioWebhook):
+    @extend_schema(
+        request={"application/x-www-form-urlencoded": InboundForm},
+        responses={(200, "text/xml"): OpenApiTypes.STR},
+        auth=[],
+    )
     def post(self, request: Request) -> HttpResponse:
         self.verify(request)
         sid = self.field(request, "MessageSid")
@@ -75,6 +103,11 @@ class InboundWebhook(TwilioWebhook):
 
 
 class StatusWebhook(TwilioWebhook):
+    @extend_schema(
+        request={"application/x-www-form-urlencoded": StatusForm},
+        responses={204: OpenApiResponse(None)},
+        auth=[],
+    )
     def post(self, request: Request) -> HttpResponse:
         self.verify(request)
         sid = self.field(request, "MessageSid")

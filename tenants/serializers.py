@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 import phonenumbers
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.models import Membership, Tenant, User
@@ -178,9 +179,19 @@ class StaffUpdateSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "08:00"}
+)
+class ClockField(serializers.TimeField):
+    """A local wall-clock time written "HH:MM"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
 class QuietHoursSerializer(serializers.Serializer):
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
-    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    start = ClockField()
+    end = ClockField()
 
     def validate(self, data: dict) -> dict:
         if data["start"] == data["end"]:

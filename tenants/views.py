@@ -13,7 +13,15 @@ from tenants import accounts, staff
 from tenants.cache import cache_state
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
-from tenants.schema import MfaState, Session, TenantRef, TokenPair, UserRef, errors
+from tenants.schema import (
+    MfaState,
+    Session,
+    TenantRef,
+    TokenPair,
+    UserRef,
+    errors,
+    paginated,
+)
 from tenants.serializers import (
     ChurchSerializer,
     CodeSerializer,
@@ -311,7 +319,9 @@ class ChurchView(APIView):
 class StaffListView(APIView):
     permission_classes = [IsTenantAdmin]
 
-    @extend_schema(responses={200: StaffSerializer(many=True), **errors(401, 403)})
+    @extend_schema(
+        responses={200: paginated("StaffPage", StaffSerializer), **errors(401, 403)}
+    )
     def get(self, request: Request) -> Response:
         from config.api import Pagination
 

@@ -10,10 +10,23 @@ import os
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import given as hypothesis_given
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from config.wsgi import application
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+# Server errors and answers that break the schema (status, media type, body).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 SKIP = {
     # These answer for the caller's own account; fuzzing them would log the
     # fuzzing token out or change its password halfway through.
@@ -52,7 +65,7 @@ def test_no_operation_answers_a_server_error(alice):
         )
         @hypothesis_given(case=operation.as_strategy())
         def run(case):
-            response = case.call(headers=headers)
+            response = case.call_and_validate(headers=headers, checks=CHECKS)
             check(response)
 
         run()
