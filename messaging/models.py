@@ -130,6 +130,8 @@ class Message(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["-created_at"]),
+            models.Index(fields=["direction", "-created_at"]),
+            models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["conversation", "created_at"]),
             models.Index(fields=["member", "-created_at"]),
             models.Index(fields=["broadcast", "status"]),

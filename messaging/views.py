@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import Pagination
+from config.api import LargePagination, Pagination
 from messaging import conversations, recurring, sending
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.serializers import (
@@ -134,7 +134,7 @@ class HistoryView(APIView):
             messages = messages.filter(created_at__gte=since)
         if until := _when(request, "until"):
             messages = messages.filter(created_at__lt=until)
-        paginator = Pagination()
+        paginator = LargePagination()
         page = paginator.paginate_queryset(messages, request)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
 

@@ -114,7 +114,7 @@ class StatusWebhook(TwilioWebhook):
         status = self.field(request, "MessageStatus")
         number = self.field(request, "From", required=False)
         tenant = tenant_for_number(number) if number else None
-        if tenant is not None:
+        if tenant is not None and tenant.status in RECEIVING:
             with tenant_context(tenant):
                 update_status(
                     sid=sid,

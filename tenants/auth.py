@@ -38,7 +38,7 @@ class Identity:
 
 
 class TokenUser:
-    """`request.user` for token requests; the registry row loads only when asked."""
+    """`request.user` for token requests: what the token says, no registry query."""
 
     is_authenticated = True
     is_anonymous = False
@@ -48,15 +48,6 @@ class TokenUser:
         self.id = self.pk = identity.user_id
         self.role = identity.role
         self.tenant = identity.tenant
-        self._account = None
-
-    @property
-    def account(self):
-        from tenants.models import User
-
-        if self._account is None:
-            self._account = User.objects.get(pk=self.id)
-        return self._account
 
     def __str__(self) -> str:
         return str(self.id)
