@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import api_path, json_error_view
-from tenants.views import healthz, readyz
+from tenants.probes import healthz, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),

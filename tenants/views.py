@@ -1,7 +1,5 @@
-"""Health probes, and the auth and staff endpoints (thin: parse, call, serialize)."""
+"""The auth, church and staff endpoints (thin: parse, call a service, serialize)."""
 
-from django.db import connections
-from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -10,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants import accounts, staff
-from tenants.cache import cache_state
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
 from tenants.schema import (
@@ -37,54 +34,6 @@ from tenants.serializers import (
     tenant_data,
     user_data,
 )
-
-# --- health ---
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
-
-def _registry_state() -> str:
-    try:
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:
-        return "down"
-    return "ok"
-
-
-def _broker_state() -> str:
-    from django.conf import settings
-
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "ok"  # tasks run in-process
-    from config.celery import app
-
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=1)
-    except Exception:
-        return "degraded"
-    return "ok"
-
-
-def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {
-        "registry": _registry_state(),
-        "cache": cache_state(),
-        "broker": _broker_state(),
-    }
-    if checks["registry"] == "down":
-        overall = "down"
-    elif any(state != "ok" for state in checks.values()):
-        overall = "degraded"
-    else:
-        overall = "ok"
-    return JsonResponse(
-        {"status": overall, "checks": checks}, status=503 if overall == "down" else 200
-    )
-
 
 # --- auth ---
 

@@ -17,13 +17,13 @@ def test_readyz_reports_each_dependency(anon, registry):
 
 
 def test_readyz_is_503_only_when_the_registry_is_down(anon, registry, monkeypatch):
-    monkeypatch.setattr("tenants.views._registry_state", lambda: "down")
+    monkeypatch.setattr("tenants.probes._registry_state", lambda: "down")
     response = anon.get("/readyz")
     assert response.status_code == 503
     assert response.json()["status"] == "down"
 
-    monkeypatch.setattr("tenants.views._registry_state", lambda: "ok")
-    monkeypatch.setattr("tenants.views.cache_state", lambda: "degraded")
+    monkeypatch.setattr("tenants.probes._registry_state", lambda: "ok")
+    monkeypatch.setattr("tenants.probes.cache_state", lambda: "degraded")
     response = anon.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
