@@ -74,7 +74,12 @@ class RegisterView(PublicView):
     def post(self, request: Request) -> Response:
         from tenants import ratelimit
 
-        ratelimit.check("register", f"address:{_address(request)}")
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        ratelimit.check(
+            "register",
+            f"address:{_address(request)}",
+            f"account:{str(email or '')[:254].lower()}",
+        )
         data = _parsed(RegisterSerializer, request)
         result = accounts.register(
             organization_name=data["organization_name"],

@@ -521,3 +521,12 @@ def test_registering_with_another_tenants_token_attached_works(alice, anon):
     response = register(client, email="second@church.example")
     assert response.status_code == 201
     assert response.json()["tenant"]["id"] != str(alice.tenant.id)
+
+
+def test_registration_is_rate_limited_per_address(anon, registry, settings):
+    settings.RATE_LIMITS = "register=2/h"
+    assert register(anon, email="one@x.example").status_code == 201
+    assert register(anon, email="two@x.example").status_code == 201
+    third = register(anon, email="three@x.example")
+    assert third.status_code == 429
+    assert third["Retry-After"]
