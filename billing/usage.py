@@ -1,37 +1,37 @@
-"""Recording sent segments: per tenant per day, and a registry rollup for operators."""
+"""Sent segments per tenant per day (what billing charges), and a registry rollup.
+
+Usage is recomputed from the messages themselves (`sent_at`), never
+incremented: a batch a crashed worker half-sent, or sent twice in a race, still
+adds up exactly.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Count, Sum
 
 from billing.models import DailyUsage
 from tenants.context import require_tenant, tenant_atomic
 from tenants.models import UsageRollup
 
 
-def record_usage(*, messages: int, segments: int, day: dt.date) -> None:
-    """Add to today's counters in the tenant database and in the registry."""
-    if not messages and not segments:
-        return
-    tenant = require_tenant()
+def refresh_usage(*, day: dt.date) -> DailyUsage:
+    """Set `day`'s counters from the messages sent that (UTC) day."""
+    from messaging.models import Message
+
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    totals = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        sent_at__gte=start,
+        sent_at__lt=start + dt.timedelta(days=1),
+    ).aggregate(messages=Count("id"), segments=Sum("segments"))
+    values = {"messages": totals["messages"], "segments": totals["segments"] or 0}
     with tenant_atomic():
-        _add(DailyUsage.objects, {"date": day}, messages, segments)
+        usage, _ = DailyUsage.objects.update_or_create(date=day, defaults=values)
     with transaction.atomic():
-        _add(UsageRollup.objects, {"tenant": tenant, "date": day}, messages, segments)
-
-
-def _add(manager, key: dict, messages: int, segments: int) -> None:
-    changes = {
-        "messages": F("messages") + messages,
-        "segments": F("segments") + segments,
-    }
-    if manager.filter(**key).update(**changes):
-        return
-    try:
-        with transaction.atomic(using=manager.db):
-            manager.create(**key, messages=messages, segments=segments)
-    except IntegrityError:  # created concurrently: add to it instead
-        manager.filter(**key).update(**changes)
+        UsageRollup.objects.update_or_create(
+            tenant=require_tenant(), date=day, defaults=values
+        )
+    return usage

@@ -10,8 +10,9 @@ from config.errors import Conflict
 from messaging.models import Conversation, Message
 from messaging.optout import is_suppressed
 from messaging.segments import count_segments
+from messaging.sending import schedule_dispatch
 from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
-from tenants.models import SendingNumber
+from tenants.numbers import holds_number, numbers_of
 
 
 def uuid_or_none(value: str) -> uuid.UUID | None:
@@ -21,26 +22,26 @@ def uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
-def _from_number(conversation: Conversation) -> str:
-    """The number they last wrote to, else the member's branch's, else the church's."""
+def _from_number(conversation: Conversation) -> str | None:
+    """The number they last wrote to, else their branch's, else the church's.
+
+    Only numbers this church still holds: one released to another church would
+    route their answer into that church.
+    """
+    tenant = require_tenant()
     last_inbound = (
         conversation.messages.filter(direction=Message.Direction.INBOUND)
         .order_by("-created_at")
         .values_list("to_number", flat=True)
         .first()
     )
-    if last_inbound:
+    if last_inbound and holds_number(tenant, last_inbound):
         return last_inbound
+    default, by_branch = numbers_of(tenant)
     member = conversation.member
-    if member is not None and member.branch_id:
-        number = (
-            SendingNumber.objects.filter(branch_id=member.branch_id)
-            .values_list("number", flat=True)
-            .first()
-        )
-        if number:
-            return number
-    return require_tenant().phone_number or ""
+    if member is not None and member.branch_id in by_branch:
+        return by_branch[member.branch_id]
+    return default
 
 
 def reply(*, conversation: Conversation, body: str) -> Message:
@@ -70,12 +71,6 @@ def reply(*, conversation: Conversation, body: str) -> Message:
             send_after=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
-        on_tenant_commit(lambda: _send_now(message.pk))
+        on_tenant_commit(lambda: schedule_dispatch(now))
     message.refresh_from_db()  # eager tasks may have sent it already
     return message
-
-
-def _send_now(message_id: uuid.UUID) -> None:
-    from messaging.tasks import send_messages_task
-
-    send_messages_task.delay([str(message_id)])

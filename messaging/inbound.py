@@ -1,4 +1,4 @@
-"""Messages from members: conversations, compliance keywords, delivery receipts."""
+"""Messages from members: conversations and compliance keywords."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from billing.usage import record_usage
+from billing.usage import refresh_usage
 from members.models import Member
 from messaging import keywords
 from messaging.models import Conversation, Message
@@ -58,7 +58,10 @@ def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
     if Message.objects.filter(provider_sid=sid).exists():
         return InboundResult(duplicate=True)
     kind = keywords.classify(body)
+    reply = None
     try:
+        # The message and what its keyword does commit together: a STOP is
+        # never stored without the opt-out (a retried webhook is a duplicate).
         with tenant_atomic():
             conversation = _conversation(from_)
             info = count_segments(body)
@@ -83,25 +86,26 @@ def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
             if attention:  # "please stop": for staff to decide, never automatic
                 changes["needs_attention"] = True
             Conversation.objects.filter(pk=conversation.pk).update(**changes)
+            if kind == "opt_out":
+                opt_out(phone=from_, source="keyword")
+                reply = (
+                    f"{tenant.name}: You are unsubscribed and will get no more "
+                    "messages. Reply START to resubscribe."
+                )
+            elif kind == "opt_in":
+                opt_in(phone=from_)
+                reply = (
+                    f"{tenant.name}: You are subscribed again. Reply HELP for "
+                    "help, STOP to opt out. Msg & data rates may apply."
+                )
+            elif kind == "help":
+                reply = _help_text()
+            if reply:
+                _record_reply(conversation, reply, to, from_)
     except IntegrityError:
         return InboundResult(duplicate=True)  # the same MessageSid, concurrently
-    reply = None
-    if kind == "opt_out":
-        opt_out(phone=from_, source="keyword")
-        reply = (
-            f"{tenant.name}: You are unsubscribed and will get no more "
-            "messages. Reply START to resubscribe."
-        )
-    elif kind == "opt_in":
-        opt_in(phone=from_)
-        reply = (
-            f"{tenant.name}: You are subscribed again. Reply HELP for help, "
-            "STOP to opt out. Msg & data rates may apply."
-        )
-    elif kind == "help":
-        reply = _help_text()
     if reply:
-        _record_reply(conversation, reply, to, from_)
+        refresh_usage(day=timezone.now().date())
     return InboundResult(reply=reply)
 
 
@@ -122,24 +126,3 @@ def _record_reply(
         from_number=ours,
         sent_at=timezone.now(),
     )
-    record_usage(messages=1, segments=info.segments, day=timezone.now().date())
-
-
-def update_status(*, sid: str, status: str, error_code: str = "") -> bool:
-    """Apply a delivery receipt if it moves the message forward; False if unknown."""
-    message = Message.objects.filter(provider_sid=sid).first()
-    if message is None:
-        return False
-    rank = RANK.get(status)
-    if rank is None:
-        return True
-    lower = [name for name, value in RANK.items() if value < rank]
-    changes: dict = {"status": status if status != "accepted" else "queued"}
-    if error_code:
-        changes["error_code"] = error_code[:16]
-    if status == "delivered":
-        changes["delivered_at"] = timezone.now()
-    Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
-    if error_code == CARRIER_OPT_OUT:
-        opt_out(phone=message.to_number, source="carrier_21610")
-    return True

@@ -135,6 +135,7 @@ class Message(models.Model):
             models.Index(fields=["conversation", "created_at"]),
             models.Index(fields=["member", "-created_at"]),
             models.Index(fields=["broadcast", "status"]),
+            models.Index(fields=["sent_at"]),
             models.Index(
                 fields=["send_after"],
                 name="message_due",

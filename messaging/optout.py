@@ -8,6 +8,9 @@ from members.models import Member
 from messaging.models import Message, Suppression
 from tenants.context import tenant_atomic
 
+# Twilio's "the recipient opted out at the carrier": never send to them again.
+CARRIER_OPT_OUT = "21610"
+
 
 def opt_out(*, phone: str, source: str) -> bool:
     """Suppress `phone`; returns whether it was newly suppressed."""

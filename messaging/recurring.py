@@ -43,12 +43,29 @@ def save_recurring(recurring: RecurringMessage) -> RecurringMessage:
 
 def run_due(now: dt.datetime) -> int:
     """Send every occurrence that is due; two schedulers still send each once."""
-    from messaging.sending import Recipients, create_broadcast
+    from messaging.sending import Recipients, create_broadcast, known_only
 
     sent = 0
     due = RecurringMessage.objects.filter(active=True, next_run_at__lte=now)
     for recurring in due:
         occurrence = recurring.next_run_at
+        body = recurring.body or _template_body(recurring)
+        if not body:
+            # Its template was deleted: stop, rather than send empty texts.
+            logger.warning("recurring %s paused: its template is gone", recurring.pk)
+            RecurringMessage.objects.filter(pk=recurring.pk).update(
+                active=False, next_run_at=None
+            )
+            continue
+        spec = recurring.recipients or {}
+        recipients = known_only(
+            Recipients(
+                members=spec.get("members", []),
+                branches=spec.get("branches", []),
+                tags=spec.get("tags", []),
+                all=spec.get("all", False),
+            )
+        )
         try:
             with tenant_atomic():
                 run = RecurringRun.objects.create(
@@ -58,21 +75,13 @@ def run_due(now: dt.datetime) -> int:
                     next_run_at=compute_next(recurring, max(now, occurrence)),
                     last_run_at=occurrence,
                 )
-                body = recurring.body or _template_body(recurring)
-                spec = recurring.recipients or {}
-                broadcast = create_broadcast(
+                run.broadcast = create_broadcast(
                     body=body,
-                    recipients=Recipients(
-                        members=spec.get("members", []),
-                        branches=spec.get("branches", []),
-                        tags=spec.get("tags", []),
-                        all=spec.get("all", False),
-                    ),
+                    recipients=recipients,
                     template_id=recurring.template_id,
                     created_by=recurring.created_by,
                     recurring_id=recurring.id,
                 )
-                run.broadcast = broadcast
                 run.save(update_fields=["broadcast"])
         except IntegrityError:
             continue  # another scheduler took this occurrence

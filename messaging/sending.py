@@ -19,19 +19,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from billing.usage import record_usage
+from billing.usage import refresh_usage
 from members.models import Member
 from messaging.backends import OutboundSMS, PermanentError, TransientError, get_backend
 from messaging.models import Broadcast, Message, Suppression
+from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.ratelimit import wait_for_slot
 from messaging.schedule import allowed_at
 from templates_app.services import render_for
 from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
-from tenants.models import SendingNumber
+from tenants.numbers import holds_number, numbers_of
 
 logger = logging.getLogger(__name__)
-
-CARRIER_OPT_OUT = "21610"
 
 
 @dataclass
@@ -78,6 +77,26 @@ def resolve(recipients: Recipients) -> tuple[list[Member], int, int]:
     return eligible, skipped_opted_out, skipped_inactive
 
 
+def known_only(recipients: Recipients) -> Recipients:
+    """The same recipients without ids that no longer exist (for recurring runs)."""
+    from branches.models import Branch
+
+    return Recipients(
+        members=list(
+            Member.objects.filter(pk__in=recipients.members).values_list(
+                "pk", flat=True
+            )
+        ),
+        branches=list(
+            Branch.objects.filter(pk__in=recipients.branches).values_list(
+                "pk", flat=True
+            )
+        ),
+        tags=recipients.tags,
+        all=recipients.all,
+    )
+
+
 def check_ids_exist(recipients: Recipients) -> None:
     """Unknown (or another tenant's) member and branch ids are a clear 400."""
     from branches.models import Branch
@@ -96,16 +115,6 @@ def check_ids_exist(recipients: Recipients) -> None:
             errors[f"recipients.{name}"] = [f"Unknown id(s): {', '.join(missing)}."]
     if errors:
         raise ValidationError(errors)
-
-
-def _sending_numbers() -> tuple[str | None, dict[uuid.UUID, str]]:
-    tenant = require_tenant()
-    by_branch = dict(
-        SendingNumber.objects.filter(
-            tenant=tenant, branch_id__isnull=False
-        ).values_list("branch_id", "number")
-    )
-    return tenant.phone_number, by_branch
 
 
 def create_broadcast(
@@ -130,10 +139,20 @@ def create_broadcast(
                 ]
             }
         )
-    default_number, branch_numbers = _sending_numbers()
-    if not default_number and not branch_numbers:
+    if not body.strip():
+        raise ValidationError({"body": ["The message is empty."]})
+    default_number, branch_numbers = numbers_of(tenant)
+    numberless = [
+        m for m in members if not (branch_numbers.get(m.branch_id) or default_number)
+    ]
+    if numberless:
         raise ValidationError(
-            {"recipients": ["Set a sending number for the church first (/api/tenant)."]}
+            {
+                "recipients": [
+                    f"{len(numberless)} recipient(s) have no sending number: "
+                    "give the church (/api/tenant) or their branch one."
+                ]
+            }
         )
     start = scheduled_at or timezone.now()
     broadcast = Broadcast(
@@ -179,17 +198,25 @@ def create_broadcast(
 
 
 def schedule_dispatch(due: dt.datetime) -> None:
-    """Send now what is due now; record the tenant's next due time for the sweep."""
+    """Record when this tenant next has work (the sweep's index); send now if due.
+
+    The record comes first: if the immediate dispatch fails (broker down), the
+    sweep still comes back for the rows once they count as stale.
+    """
     from messaging.tasks import dispatch_due_task
     from tenants.models import Tenant
 
     tenant = require_tenant()
-    if due <= timezone.now():
-        dispatch_due_task.delay()
-    else:
-        Tenant.objects.filter(pk=tenant.pk).filter(
-            Q(next_send_at__isnull=True) | Q(next_send_at__gt=due)
-        ).update(next_send_at=due)
+    now = timezone.now()
+    remember = due if due > now else now + stale_after()
+    Tenant.objects.filter(pk=tenant.pk).filter(
+        Q(next_send_at__isnull=True) | Q(next_send_at__gt=remember)
+    ).update(next_send_at=remember)
+    if due <= now:
+        try:
+            dispatch_due_task.delay()
+        except Exception:  # the sweep will pick the rows up
+            logger.exception("dispatching %s failed; left to the sweep", tenant.slug)
 
 
 def stale_after() -> dt.timedelta:
@@ -219,19 +246,28 @@ def next_due_after(now: dt.datetime) -> dt.datetime | None:
     )
 
 
-def _claim(message_id: uuid.UUID, now: dt.datetime) -> Message | None:
-    """Take one row for sending; None if another worker has it or it is done."""
-    stale = now - stale_after()
-    claimed = Message.objects.filter(
-        Q(status=Message.Status.QUEUED, send_after__lte=now)
-        | Q(status=Message.Status.SENDING, attempted_at__lte=stale),
-        pk=message_id,
+def _claim(message_id: uuid.UUID, now: dt.datetime) -> tuple[Message | None, bool]:
+    """Take one row for sending: (row, whether a crashed attempt may have sent it).
+
+    None if another worker has it or it is done.
+    """
+    fresh = Message.objects.filter(
+        pk=message_id, status=Message.Status.QUEUED, send_after__lte=now
     ).update(
         status=Message.Status.SENDING, attempted_at=now, attempts=F("attempts") + 1
     )
-    if not claimed:
-        return None
-    return Message.objects.select_related("member").get(pk=message_id)
+    orphaned = 0
+    if not fresh:
+        orphaned = Message.objects.filter(
+            pk=message_id,
+            status=Message.Status.SENDING,
+            attempted_at__lte=now - stale_after(),
+        ).update(attempted_at=now, attempts=F("attempts") + 1)
+    if not (fresh or orphaned):
+        return None, False
+    return Message.objects.select_related("member", "broadcast").get(
+        pk=message_id
+    ), bool(orphaned)
 
 
 def _revisit_if_in_flight(message_id: uuid.UUID) -> None:
@@ -248,7 +284,11 @@ def _revisit_if_in_flight(message_id: uuid.UUID) -> None:
 def _outbound(message: Message) -> OutboundSMS:
     callback = None
     if settings.PUBLIC_BASE_URL:
-        callback = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/webhooks/sms/status"
+        # Our id rides along: a receipt may arrive before we stored Twilio's sid.
+        callback = (
+            f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/webhooks/sms/status"
+            f"?message={message.id}"
+        )
     return OutboundSMS(
         to=message.to_number,
         from_=message.from_number,
@@ -261,36 +301,47 @@ def _outbound(message: Message) -> OutboundSMS:
 def send_messages(message_ids: list[uuid.UUID]) -> dict[str, int]:
     """Send each claimable row once; returns counts by outcome."""
     backend = get_backend()
-    outcome = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
-    sent_segments = 0
+    outcome = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0, "deferred": 0}
     for message_id in message_ids:
-        now = timezone.now()
-        message = _claim(message_id, now)
+        message, suspicious = _claim(message_id, timezone.now())
         if message is None:
             outcome["skipped"] += 1
             _revisit_if_in_flight(message_id)
             continue
-        result = _send_one(backend, message)
-        outcome[result] += 1
-        if result == "sent":
-            sent_segments += message.segments
+        outcome[_send_one(backend, message, suspicious=suspicious)] += 1
     if outcome["sent"]:
-        record_usage(
-            messages=outcome["sent"], segments=sent_segments, day=timezone.now().date()
-        )
+        refresh_usage(day=timezone.now().date())
     return outcome
 
 
-def _send_one(backend, message: Message) -> str:
+def _requeue(rows, when: dt.datetime, **changes: object) -> None:
+    rows.update(status=Message.Status.QUEUED, send_after=when, **changes)
+    schedule_dispatch(when)
+
+
+def _send_one(backend, message: Message, *, suspicious: bool) -> str:
     rows = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
+    tenant = require_tenant()
     if Suppression.objects.filter(phone=message.to_number).exists() or (
         message.member_id and message.member.opted_out
     ):
         rows.update(status=Message.Status.CANCELED, error_code="opted_out")
         return "skipped"
+    if not holds_number(tenant, message.from_number):
+        # The number went to another church: a reply to it would land there.
+        rows.update(status=Message.Status.FAILED, error_code="number_released")
+        return "failed"
+    if message.broadcast_id is not None:  # replies are exempt from quiet hours
+        zone = tenant.timezone
+        if message.member_id and message.member.branch_id:
+            zone = message.member.branch.timezone
+        opening = allowed_at(timezone.now(), zone, tenant.quiet_hours)
+        if opening > timezone.now():
+            _requeue(rows, opening)
+            return "deferred"
     outbound = _outbound(message)
-    if message.attempts > 1 and message.attempted_at:
-        # A previous attempt may have reached the provider before the crash.
+    if suspicious:
+        # The attempt that crashed may have reached the provider: ask first.
         try:
             found = backend.find_sent(outbound, message.created_at)
         except TransientError:
@@ -302,7 +353,9 @@ def _send_one(backend, message: Message) -> str:
                 sent_at=timezone.now(),
             )
             return "sent"
-    wait_for_slot(message.from_number)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Eager tasks run inside the request (the embedded default): no pacing.
+        wait_for_slot(message.from_number)
     try:
         result = backend.send(outbound)
     except TransientError as exc:
@@ -310,18 +363,13 @@ def _send_one(backend, message: Message) -> str:
             rows.update(status=Message.Status.FAILED, error_code=exc.code or "retries")
             return "failed"
         delay = exc.retry_after or min(600, 5 * 2**message.attempts)
-        rows.update(
-            status=Message.Status.QUEUED,
-            error_code=exc.code,
-            send_after=timezone.now() + dt.timedelta(seconds=delay),
+        _requeue(
+            rows, timezone.now() + dt.timedelta(seconds=delay), error_code=exc.code
         )
-        schedule_dispatch(timezone.now() + dt.timedelta(seconds=delay))
         return "retry"
     except PermanentError as exc:
         rows.update(status=Message.Status.FAILED, error_code=exc.code)
         if exc.code == CARRIER_OPT_OUT:
-            from messaging.optout import opt_out
-
             opt_out(phone=message.to_number, source="carrier_21610")
         return "failed"
     rows.update(
@@ -334,16 +382,20 @@ def _send_one(backend, message: Message) -> str:
 
 
 def cancel_broadcast(broadcast: Broadcast) -> Broadcast:
-    """Stop a scheduled broadcast: its unsent messages are canceled."""
+    """Stop a scheduled broadcast before its time: its messages are canceled."""
     from config.errors import Conflict
 
     with tenant_atomic():
-        locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
-        if locked.status != Broadcast.Status.SCHEDULED:
-            raise Conflict("Only a scheduled broadcast can be canceled.")
-        locked.status = Broadcast.Status.CANCELED
-        locked.save(update_fields=["status"])
-        Message.objects.filter(broadcast=locked, status=Message.Status.QUEUED).update(
-            status=Message.Status.CANCELED
-        )
-    return locked
+        canceled = Broadcast.objects.filter(
+            pk=broadcast.pk,
+            status=Broadcast.Status.SCHEDULED,
+            scheduled_at__gt=timezone.now(),
+        ).update(status=Broadcast.Status.CANCELED)
+        if not canceled:
+            raise Conflict(
+                "Only a broadcast still waiting for its time can be canceled."
+            )
+        Message.objects.filter(
+            broadcast=broadcast, status=Message.Status.QUEUED
+        ).update(status=Message.Status.CANCELED)
+    return Broadcast.objects.get(pk=broadcast.pk)

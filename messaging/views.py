@@ -125,7 +125,10 @@ class HistoryView(APIView):
         params = request.query_params
         messages = Message.objects.order_by("-created_at", "id")
         if member := params.get("member"):
-            messages = messages.filter(member_id=conversations.uuid_or_none(member))
+            member_id = conversations.uuid_or_none(member)
+            if member_id is None:
+                raise ValidationError({"member": ["Use a member id."]})
+            messages = messages.filter(member_id=member_id)
         if direction := params.get("direction"):
             messages = messages.filter(direction=direction)
         if state := params.get("status"):

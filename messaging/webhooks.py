@@ -20,7 +20,8 @@ from rest_framework.views import APIView
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from messaging.inbound import receive, update_status
+from messaging.inbound import receive
+from messaging.receipts import update_status
 from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.numbers import tenant_for_number
@@ -120,5 +121,6 @@ class StatusWebhook(TwilioWebhook):
                     sid=sid,
                     status=status,
                     error_code=self.field(request, "ErrorCode", required=False),
+                    message_id=request.query_params.get("message"),
                 )
         return HttpResponse(status=204)

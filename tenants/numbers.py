@@ -43,3 +43,22 @@ def tenant_for_number(number: str) -> Tenant | None:
         .first()
     )
     return None if row is None else row.tenant
+
+
+def numbers_of(tenant: Tenant) -> tuple[str | None, dict[uuid.UUID, str]]:
+    """The church's default number and its branches' numbers (the registry's view)."""
+    by_branch: dict[uuid.UUID, str] = {}
+    default = None
+    for number, branch_id in SendingNumber.objects.filter(tenant=tenant).values_list(
+        "number", "branch_id"
+    ):
+        if branch_id is None:
+            default = number
+        else:
+            by_branch[branch_id] = number
+    return default, by_branch
+
+
+def holds_number(tenant: Tenant, number: str) -> bool:
+    """Whether `number` still sends for `tenant` (it may have been released since)."""
+    return SendingNumber.objects.filter(tenant=tenant, number=number).exists()

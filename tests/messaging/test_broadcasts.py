@@ -189,19 +189,25 @@ def test_usage_is_recorded_per_tenant_per_day(church, outbox):
 
 
 def test_sends_from_one_number_are_paced(church, outbox, settings, monkeypatch):
+    for i in range(5):
+        add_member(church.client, f"+1415555010{i}")
+    later = (timezone.now() + dt.timedelta(hours=1)).isoformat()
+    send(church.client, body="paced", recipients={"all": True}, scheduled_at=later)
     settings.SMS_RATE_PER_NUMBER = 2
-    naps = []
-    monkeypatch.setattr("messaging.ratelimit.time.sleep", naps.append)
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a worker: pacing applies
     clock = [1_000_000.0]
-    monkeypatch.setattr("messaging.ratelimit.time.time", lambda: clock[0])
+    naps = []
 
     def nap(seconds):
         naps.append(seconds)
         clock[0] += seconds
 
+    monkeypatch.setattr("messaging.ratelimit.time.time", lambda: clock[0])
     monkeypatch.setattr("messaging.ratelimit.time.sleep", nap)
-    for i in range(5):
-        add_member(church.client, f"+1415555010{i}")
-    send(church.client, body="paced", recipients={"all": True})
+    with tenant_context(church.tenant):
+        ids = list(Message.objects.values_list("id", flat=True))
+        Message.objects.update(send_after=timezone.now())
+        result = send_messages(ids)
+    assert result["sent"] == 5
     assert len(outbox) == 5
     assert len(naps) == 2  # 2 per second: 5 messages need two more seconds

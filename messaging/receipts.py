@@ -1,0 +1,61 @@
+"""Delivery receipts: a message's status only moves forward."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from messaging.models import Message
+from messaging.optout import CARRIER_OPT_OUT, opt_out
+
+# A late `sent` never overwrites `delivered`.
+RANK = {
+    "queued": 0,
+    "accepted": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+}
+
+
+def _find(sid: str, message_id: str | None) -> Message | None:
+    message = Message.objects.filter(provider_sid=sid).first()
+    if message is None and message_id:
+        # A receipt can beat our own write of the sid: our id came in the URL.
+        try:
+            key = uuid.UUID(message_id)
+        except ValueError:
+            return None
+        message = Message.objects.filter(
+            pk=key, direction=Message.Direction.OUTBOUND, provider_sid__isnull=True
+        ).first()
+        if message is not None:
+            Message.objects.filter(pk=message.pk, provider_sid__isnull=True).update(
+                provider_sid=sid
+            )
+    return message
+
+
+def update_status(
+    *, sid: str, status: str, error_code: str = "", message_id: str | None = None
+) -> bool:
+    """Apply a receipt if it moves the message forward; False if the sid is unknown."""
+    message = _find(sid, message_id)
+    if message is None:
+        return False
+    rank = RANK.get(status)
+    if rank is None:
+        return True
+    lower = [name for name, value in RANK.items() if value < rank]
+    changes: dict = {"status": status if status != "accepted" else "queued"}
+    if error_code:
+        changes["error_code"] = error_code[:16]
+    if status == "delivered":
+        changes["delivered_at"] = timezone.now()
+    Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
+    if error_code == CARRIER_OPT_OUT:
+        opt_out(phone=message.to_number, source="carrier_21610")
+    return True
