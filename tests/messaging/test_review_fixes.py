@@ -1,4 +1,4 @@
-"""Edge cases in sending: numbers that move, lost STOPs, early receipts, late retries."""
+"""Sending edge cases: numbers that move, lost STOPs, early receipts, late retries."""
 
 import datetime as dt
 
