@@ -9,7 +9,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+)
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import URLPattern, re_path
 from django.utils.functional import cached_property
@@ -20,6 +26,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import set_rollback
 
 from config.errors import (
+    Conflict,
     PayloadTooLarge,
     ServiceUnavailable,
     TenantUnavailable,
@@ -41,9 +48,12 @@ def _translate(exc: Exception) -> exceptions.APIException | None:
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
         return PayloadTooLarge()
+    if isinstance(exc, IntegrityError):
+        # A unique value taken by a concurrent request after validation passed.
+        return Conflict("This conflicts with a change made at the same moment; retry.")
     if isinstance(exc, OperationalError | InterfaceError):
         tenant = current_tenant()
-        if tenant is not None and not _usable(tenant.alias):
+        if tenant is not None and not _tenant_reachable(tenant.alias):
             from tenants.health import mark_server_down
 
             mark_server_down(tenant.server_id)
@@ -52,14 +62,11 @@ def _translate(exc: Exception) -> exceptions.APIException | None:
     return None
 
 
-def _usable(alias: str) -> bool:
-    """Whether this thread's connection to `alias` works (or the registry failed)."""
-    from django.db import connections
-
-    wrapper = getattr(connections._connections, alias, None)
-    if wrapper is None or wrapper.connection is None:
-        return False
+def _tenant_reachable(alias: str) -> bool:
+    """Whether the tenant's own database answers (the error may be the registry's)."""
+    wrapper = connections[alias]
     try:
+        wrapper.ensure_connection()
         return wrapper.is_usable()
     except Exception:
         return False

@@ -1,14 +1,16 @@
 """Members to and from CSV: `first_name,last_name,phone,email,branch,tags`.
 
 Import matches by phone, so the same file twice creates nothing new; a bad row
-is reported with its line number and never stops the good ones. Export writes
-what import reads back unchanged.
+is reported with its line number and never stops the good ones (a file the csv
+module cannot read at all is a 400). Export writes what import reads back
+unchanged.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -112,9 +114,18 @@ def import_members(data: bytes) -> ImportReport:
     branches = {b.name.casefold(): b for b in Branch.objects.all()}
     report = ImportReport()
     rows: dict[str, _Row] = {}  # by phone: a repeated phone updates the earlier row
-    for index, record in enumerate(reader):
-        line = index + 2  # the header is line 1
-        if index >= MAX_ROWS:
+    records = iter(reader)
+    for index in range(MAX_ROWS + 1):
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field past the csv module's size limit
+            raise ValidationError(
+                {"file": [f"Line {reader.line_num}: unreadable CSV ({exc})."]}
+            ) from exc
+        line = reader.line_num  # the file's line (quoted fields may span lines)
+        if index == MAX_ROWS:
             report.errors.append({"row": line, "message": f"Over {MAX_ROWS} rows."})
             break
         try:
@@ -134,7 +145,7 @@ def _apply(rows: dict[str, _Row], report: ImportReport) -> None:
     for start in range(0, len(phones), 2000):
         for member in Member.objects.filter(phone__in=phones[start : start + 2000]):
             existing[member.phone] = member
-    tags_of: dict[int, set[str]] = {}
+    tags_of: dict[uuid.UUID, set[str]] = {}
     for start in range(0, len(phones), 2000):
         chunk = [existing[p].pk for p in phones[start : start + 2000] if p in existing]
         for member_id, name in MemberTag.objects.filter(
@@ -142,12 +153,17 @@ def _apply(rows: dict[str, _Row], report: ImportReport) -> None:
         ).values_list("member_id", "name"):
             tags_of.setdefault(member_id, set()).add(name)
 
+    from messaging.models import Suppression
+
+    suppressed = set(
+        Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True)
+    )
     new, changed, tag_rows, stale_tags = [], [], [], []
     now = timezone.now()
     for phone, row in rows.items():
         member = existing.get(phone)
         if member is None:
-            member = Member(phone=phone, **row.values)
+            member = Member(phone=phone, opted_out=phone in suppressed, **row.values)
             new.append(member)
             tag_rows += [MemberTag(member=member, name=t) for t in row.tags]
             continue

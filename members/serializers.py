@@ -1,9 +1,9 @@
-from django.db import transaction
 from rest_framework import serializers
 
 from branches.models import Branch
-from members.models import Member, MemberTag
+from members.models import Member
 from members.phones import InvalidPhone, to_e164
+from members.services import save_member
 from tenants.context import require_tenant
 
 
@@ -65,25 +65,8 @@ class MemberSerializer(serializers.ModelSerializer):
     def validate_tags(self, value: list[str]) -> list[str]:
         return sorted({tag.strip() for tag in value if tag.strip()})
 
-    def _save_tags(self, member: Member, tags: list[str] | None) -> None:
-        if tags is None:
-            return
-        member.tag_links.exclude(name__in=tags).delete()
-        existing = set(member.tag_links.values_list("name", flat=True))
-        MemberTag.objects.bulk_create(
-            [MemberTag(member=member, name=t) for t in tags if t not in existing]
-        )
-
     def create(self, validated_data):
-        tags = validated_data.pop("tag_links", None)
-        with transaction.atomic(using=require_tenant().alias):
-            member = super().create(validated_data)
-            self._save_tags(member, tags)
-        return member
+        return save_member(Member(), validated_data)
 
     def update(self, instance, validated_data):
-        tags = validated_data.pop("tag_links", None)
-        with transaction.atomic(using=require_tenant().alias):
-            member = super().update(instance, validated_data)
-            self._save_tags(member, tags)
-        return member
+        return save_member(instance, validated_data)

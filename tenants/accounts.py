@@ -304,7 +304,7 @@ def logout(*, identity: Identity, raw_refresh: str | None) -> None:
 def change_password(
     *, identity: Identity, old_password: str, new_password: str
 ) -> None:
-    user = User.objects.get(pk=identity.user_id)
+    user = User.objects.get(pk=identity.user_id)  # checked active by the view
     user.set_password(new_password)
     user.save(update_fields=["password"])
     revocation.revoke_user_sessions(user.id, except_sid=identity.claims["sid"])

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from tenants.migrating import migrate_tenant
 from tenants.models import DatabaseServer, Membership, SendingNumber, Tenant, User
 from tenants.provisioning import LIVE_STATUSES, ProvisioningError, provision_tenant
+from tenants.revocation import revoke_user_sessions
 from tenants.services import InvalidTransition, resume_tenant, suspend_tenant
 
 
@@ -185,6 +186,20 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
     readonly_fields = ["mfa_enabled"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            revoke_user_sessions(obj.id)  # a disabled account's tokens stop now
+
+    def delete_model(self, request, obj):
+        revoke_user_sessions(obj.id)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user_id in queryset.values_list("id", flat=True):
+            revoke_user_sessions(user_id)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(SendingNumber)

@@ -47,6 +47,13 @@ def tenancy_installed(app_configs=None, **kwargs) -> list[Error]:
                     id="tenants.E006",
                 )
             )
+    if settings.PRODUCTION and not settings.TWILIO_AUTH_TOKEN:
+        errors.append(
+            Error(
+                "Production needs TWILIO_AUTH_TOKEN: webhooks are verified with it.",
+                id="tenants.E008",
+            )
+        )
     from tenants.ratelimit import parse_limits
 
     try:

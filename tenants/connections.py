@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 class _AliasState:
     refs: int = 0
     last_used: float = field(default_factory=time.monotonic)
+    doomed: bool = False  # forgotten while in use: unregister at the last release
 
 
 _lock = threading.RLock()
@@ -89,6 +90,9 @@ def release(alias: str) -> None:
         if st is not None:
             st.refs = max(0, st.refs - 1)
             st.last_used = time.monotonic()
+            if st.doomed and st.refs == 0:
+                for victim, config in _unpublish_locked([alias]):
+                    _close_globally(victim, config)
     wrapper = getattr(connections._connections, alias, None)
     if wrapper is not None and not wrapper.in_atomic_block:
         wrapper.close()
@@ -96,10 +100,18 @@ def release(alias: str) -> None:
 
 
 def forget(alias: str) -> None:
-    """Unregister an alias now (its database moved or was dropped)."""
+    """Unregister an alias (its database moved or was dropped, or a one-off use).
+
+    An alias other threads are using is only marked: the last of them to
+    release it unregisters it, so nobody loses a connection mid-request.
+    """
     with _lock:
-        for victim, config in _unpublish_locked([alias] if alias in _state else []):
-            _close_globally(victim, config)
+        st = _state.get(alias)
+        if st is not None and st.refs > 0:
+            st.doomed = True
+        else:
+            for victim, config in _unpublish_locked([alias] if st else []):
+                _close_globally(victim, config)
     release_stale_wrappers()
 
 

@@ -65,10 +65,8 @@ def _uses_tenant(request: HttpRequest) -> bool:
         match = resolve(request.path_info)
     except Resolver404:
         return True
-    view_class = getattr(match.func, "cls", None) or getattr(
-        match.func, "view_class", None
-    )
-    return getattr(view_class, "uses_tenant", True)
+    view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    return getattr(view or match.func, "uses_tenant", True)
 
 
 def _stream_in(tenant: Tenant, content: Iterator[bytes]) -> Iterator[bytes]:

@@ -182,21 +182,20 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
 
 @contextmanager
 def _tenant_lock(tenant) -> Iterator[None]:
-    """Django takes no migration lock: two runs must not migrate one database."""
-    conn = django_connections["default"]
-    if conn.vendor != "postgresql":
+    """Django takes no migration lock: two runs must not migrate one database.
+
+    A transaction-level advisory lock on the registry: it ends with the
+    transaction, whatever happens to this process's pooled connection.
+    """
+    if django_connections["default"].vendor != "postgresql":
         yield
         return
     key = int(tenant.id.hex[:15], 16)
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+    with transaction.atomic(), django_connections["default"].cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
         if not cursor.fetchone()[0]:
             raise RuntimeError("another migration of this tenant is running")
-    try:
         yield
-    finally:
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def record_outcome(outcome: TenantOutcome) -> None:

@@ -23,6 +23,7 @@ from tenants.cache import REGISTRY_PREFIX, BreakerRedisCache, breaker
 from tenants.models import LoginSession, Revocation
 
 _EPOCH = f"{REGISTRY_PREFIX}revocations:epoch"
+_LOADING = f"{REGISTRY_PREFIX}revocations:loading"
 
 
 def _redis() -> BreakerRedisCache | None:
@@ -63,15 +64,33 @@ def is_revoked(claims: dict[str, Any]) -> bool:
 
 
 def _load_into_redis(redis: BreakerRedisCache) -> None:
-    """Copy every live revocation into Redis, then mark Redis complete."""
-    now = timezone.now()
-    for key, expires_at in (
-        Revocation.objects.filter(expires_at__gt=now)
-        .values_list("key", "expires_at")
-        .iterator()
-    ):
-        redis.set(_cache_key(key), 1, _ttl(expires_at))
-    redis.set(_EPOCH, now.timestamp(), None)
+    """Copy every live revocation into Redis, then mark Redis complete.
+
+    One process does it (a short lock key); the others read the registry
+    meanwhile, which is always right, only slower.
+    """
+    if not redis.add(_LOADING, 1, 30):
+        return
+    try:
+        now = timezone.now()
+        batch: dict[str, int] = {}
+        rows = Revocation.objects.filter(expires_at__gt=now).values_list(
+            "key", flat=True
+        )
+        for key in rows.iterator():
+            batch[_cache_key(key)] = 1
+            if len(batch) >= 1000:
+                redis.set_many(batch, _horizon_seconds())
+                batch.clear()
+        if batch:
+            redis.set_many(batch, _horizon_seconds())
+        redis.set(_EPOCH, now.timestamp(), None)
+    finally:
+        redis.delete(_LOADING)
+
+
+def _horizon_seconds() -> int:
+    return int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds()) + 1
 
 
 def _store(keys: Iterable[str], expires_at: dt.datetime) -> None:

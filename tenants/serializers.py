@@ -145,12 +145,10 @@ class StaffCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(
         choices=Membership.Role.choices, default=Membership.Role.STAFF
     )
+    # Always required and validated, even when the email already has an account
+    # (then it is not used): the answer must not reveal which emails exist.
     password = serializers.CharField(
-        max_length=128,
-        required=False,
-        allow_blank=True,
-        trim_whitespace=False,
-        write_only=True,
+        max_length=128, trim_whitespace=False, write_only=True
     )
     first_name = serializers.CharField(
         max_length=150, required=False, default="", allow_blank=True
@@ -160,16 +158,15 @@ class StaffCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, data: dict) -> dict:
-        if data.get("password"):
-            candidate = User(
-                email=data["email"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-            )
-            try:
-                _password_errors(data["password"], candidate)
-            except serializers.ValidationError as exc:
-                raise serializers.ValidationError({"password": exc.detail}) from exc
+        candidate = User(
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+        )
+        try:
+            _password_errors(data["password"], candidate)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"password": exc.detail}) from exc
         return data
 
 

@@ -48,4 +48,7 @@ def suspend_tenant(*, tenant: Tenant) -> Tenant:
 
 
 def resume_tenant(*, tenant: Tenant) -> Tenant:
-    return _move(tenant, Tenant.Status.SUSPENDED, Tenant.Status.ACTIVE)
+    resumed = _move(tenant, Tenant.Status.SUSPENDED, Tenant.Status.ACTIVE)
+    # Work skipped while suspended (sends, recurring) is due now.
+    Tenant.objects.filter(pk=tenant.pk).update(next_send_at=timezone.now())
+    return resumed

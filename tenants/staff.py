@@ -49,20 +49,21 @@ def add_staff(
     actor_role: str,
     email: str,
     role: str,
-    password: str | None = None,
+    password: str,
     first_name: str = "",
     last_name: str = "",
 ) -> Membership:
-    """Give a person a role here, creating their account if they have none."""
+    """Give a person a role here, creating their account if they have none.
+
+    The answer is the same whether or not the email already has an account (no
+    way to probe which emails exist); an existing account keeps its password
+    and name, which only its owner changes.
+    """
     _guard_owner_change(actor_role, role)
     email = email.strip().lower()
     with transaction.atomic():
         user = User.objects.select_for_update().filter(email=email).first()
         if user is None:
-            if not password:
-                from rest_framework.exceptions import ValidationError
-
-                raise ValidationError({"password": ["A new account needs a password."]})
             user = User.objects.create_user(
                 email, password, first_name=first_name, last_name=last_name
             )
@@ -93,13 +94,21 @@ def change_staff(
             # Tokens carry the role: the old ones must not outlive the change.
             revocation.revoke_user_sessions(membership.user_id, tenant_id=tenant.id)
         user = membership.user
-        changed = []
-        for field, value in (("first_name", first_name), ("last_name", last_name)):
-            if value is not None:
-                setattr(user, field, value)
-                changed.append(field)
+        changed = [
+            (field, value)
+            for field, value in (("first_name", first_name), ("last_name", last_name))
+            if value is not None and value != getattr(user, field)
+        ]
         if changed:
-            user.save(update_fields=changed)
+            if Membership.objects.filter(user=user).exclude(tenant=tenant).exists():
+                # The account is shared with another church: not ours to rename.
+                raise Conflict(
+                    "This person also belongs to another church; "
+                    "only they can change their name."
+                )
+            for field, value in changed:
+                setattr(user, field, value)
+            user.save(update_fields=[field for field, _ in changed])
     return membership
 
 

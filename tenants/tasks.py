@@ -12,6 +12,7 @@ from django.db import transaction
 
 from tenants.context import (
     NoTenantActive,
+    TenantSwitchRefused,
     current_tenant,
     require_tenant,
     tenant_context,
@@ -35,7 +36,11 @@ class TenantTask(DjangoTask):
         headers = dict(options.pop("headers", None) or {})
         tenant = current_tenant()
         if tenant is not None:
-            headers.setdefault(HEADER, str(tenant.id))
+            named = headers.setdefault(HEADER, str(tenant.id))
+            if named != str(tenant.id):
+                raise TenantSwitchRefused(
+                    f"{self.name} sent from {tenant.slug} for another tenant."
+                )
         if HEADER not in headers:
             raise NoTenantActive(
                 f"{self.name} is a tenant task: send it inside a tenant."
@@ -46,12 +51,6 @@ class TenantTask(DjangoTask):
         # DjangoTask's version waits for the registry's transaction, not the tenant's.
         tenant = require_tenant()
         transaction.on_commit(partial(self.delay, *args, **kwargs), using=tenant.alias)
-
-    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
-        tenant = require_tenant()
-        transaction.on_commit(
-            partial(self.apply_async, *args, **kwargs), using=tenant.alias
-        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from tenants.lookup import get_tenant

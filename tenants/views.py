@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import TokenRevoked
 from tenants import accounts, staff
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
@@ -36,6 +37,14 @@ from tenants.serializers import (
 )
 
 # --- auth ---
+
+
+def _account(request: Request) -> User:
+    """The caller's registry account; gone or disabled means its tokens are too."""
+    user = User.objects.filter(pk=request.auth.user_id, is_active=True).first()
+    if user is None:
+        raise TokenRevoked()
+    return user
 
 
 def _address(request: Request) -> str:
@@ -152,7 +161,7 @@ class MeView(APIView):
     )
     def get(self, request: Request) -> Response:
         identity = request.auth
-        user = User.objects.get(pk=identity.user_id)
+        user = _account(request)
         return Response(
             {
                 "user": user_data(user, identity.role),
@@ -168,7 +177,7 @@ class PasswordView(APIView):
         responses={204: OpenApiResponse(None), **errors(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        user = User.objects.get(pk=request.auth.user_id)
+        user = _account(request)
         data = _parsed(PasswordSerializer, request, user=user)
         accounts.change_password(
             identity=request.auth,
@@ -199,7 +208,7 @@ class MfaSetupView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = User.objects.get(pk=request.auth.user_id)
+        user = _account(request)
         return Response(accounts.mfa_setup(user=user))
 
 
@@ -213,7 +222,7 @@ class MfaEnableView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
-        user = User.objects.get(pk=request.auth.user_id)
+        user = _account(request)
         if not accounts.mfa_enable(user=user, code=data["code"]):
             raise _invalid_code()
         return Response({"mfa_enabled": True})
@@ -229,7 +238,7 @@ class MfaDisableView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
-        user = User.objects.get(pk=request.auth.user_id)
+        user = _account(request)
         if not accounts.mfa_disable(user=user, code=data["code"]):
             raise _invalid_code()
         return Response({"mfa_enabled": False})

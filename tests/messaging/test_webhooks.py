@@ -255,3 +255,12 @@ def test_the_inbound_webhook_checks_twilio_signatures(church, fake_twilio):
     }
     signed = _signed(INBOUND, with_port, fake_twilio.token, "http://testserver:80")
     assert client.post(INBOUND, with_port, **signed).status_code == 200
+
+
+def test_production_refuses_unverifiable_webhooks(church, settings):
+    settings.PRODUCTION = True
+    settings.TWILIO_AUTH_TOKEN = ""
+    response = inbound(church.client, "+14155550101", "STOP")
+    assert response.status_code == 403
+    with tenant_context(church.tenant):
+        assert not Suppression.objects.exists()

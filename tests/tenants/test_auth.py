@@ -459,7 +459,9 @@ def test_staff_management_by_role(alice):
     assert created.status_code == 201
     new_id = created.json()["id"]
     again = owner.post(
-        "/api/users", {"email": "new@x.example", "role": "staff"}, format="json"
+        "/api/users",
+        {"email": "new@x.example", "role": "staff", "password": PASSWORD},
+        format="json",
     )
     assert again.status_code == 409
     # admins cannot make owners
@@ -504,9 +506,16 @@ def test_removing_a_user_revokes_their_tokens(alice):
 
 def test_a_user_may_belong_to_several_tenants(alice, bob):
     response = alice.client.post(
-        "/api/users", {"email": bob.user.email, "role": "admin"}, format="json"
+        "/api/users",
+        {"email": bob.user.email, "role": "admin", "password": "ignored for existing"},
+        format="json",
     )
     assert response.status_code == 201
+    # a shared account is not renamed by one church
+    rename = alice.client.patch(
+        f"/api/users/{bob.user.id}", {"first_name": "Pwned"}, format="json"
+    )
+    assert rename.status_code == 409
     assert Membership.objects.filter(user=bob.user).count() == 2
     # bob's token for B is untouched; other tenants' users are invisible
     assert bob.client.get("/api/members").status_code == 200

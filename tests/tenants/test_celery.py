@@ -93,3 +93,12 @@ def test_a_real_worker_runs_tenant_tasks_in_their_tenant(
     headerless = app.send_task("tests.add_member", args=["+14155550102"])
     with pytest.raises(NoTenantActive):
         headerless.get(timeout=60)
+
+
+def test_a_task_cannot_be_addressed_to_another_tenant_from_inside_one(
+    tenant_a, tenant_b
+):
+    from tenants.context import TenantSwitchRefused
+
+    with tenant_context(tenant_a), pytest.raises(TenantSwitchRefused):
+        add_member.apply_async(args=["+1"], headers={"tenant_id": str(tenant_b.id)})

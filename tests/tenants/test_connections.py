@@ -164,3 +164,11 @@ def test_connections_never_exceed_the_bound_over_many_tenants(registry, settings
     settings.TENANT_CONNECTION_IDLE_SECONDS = 1
     assert wait_until(lambda: tenant_connections() == 0)
     monitor.close()
+
+
+def test_forgetting_an_alias_in_use_waits_for_its_last_user(tenant_a):
+    with tenant_context(tenant_a):
+        connections.forget(tenant_a.alias)  # e.g. an operator migrating it now
+        assert tenant_a.alias in django_connections.settings
+        assert Member.objects.count() == 0  # still works mid-request
+    assert tenant_a.alias not in django_connections.settings
