@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -138,6 +139,14 @@ class OptionalSlashRouter(SimpleRouter):
     def __init__(self) -> None:
         super().__init__()
         self.trailing_slash = "/?"  # the constructor only knows "/" or ""
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """A UUID from a query parameter or path segment, or None if it is not one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def api_path(route: str, view: Any, name: str | None = None) -> URLPattern:

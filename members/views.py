@@ -1,5 +1,3 @@
-import uuid
-
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -10,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from config.api import parse_uuid
 from config.errors import PayloadTooLarge
 from members.csvio import export_rows, import_members
 from members.models import Member
@@ -36,7 +35,8 @@ class MemberViewSet(viewsets.ModelViewSet):
                 match |= Q(phone__contains=number)
             qs = qs.filter(match)
         if branch := params.get("branch"):
-            qs = qs.filter(branch_id=branch) if _is_uuid(branch) else qs.none()
+            branch_id = parse_uuid(branch)
+            qs = qs.filter(branch_id=branch_id) if branch_id else qs.none()
         if tag := params.get("tag"):
             qs = qs.filter(tag_links__name=tag)
         if status := params.get("status"):
@@ -102,11 +102,3 @@ class MemberViewSet(viewsets.ModelViewSet):
         )
         response["Content-Disposition"] = 'attachment; filename="members.csv"'
         return response
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -15,13 +15,6 @@ from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
 from tenants.numbers import holds_number, numbers_of
 
 
-def uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
 def _from_number(conversation: Conversation) -> str | None:
     """The number they last wrote to, else their branch's, else the church's.
 
@@ -74,3 +67,11 @@ def reply(*, conversation: Conversation, body: str) -> Message:
         on_tenant_commit(lambda: schedule_dispatch(now))
     message.refresh_from_db()  # eager tasks may have sent it already
     return message
+
+
+def set_status(*, conversation: Conversation, status: str) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(status=status)
+
+
+def mark_read(*, conversation: Conversation) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)

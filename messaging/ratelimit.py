@@ -20,7 +20,8 @@ def wait_for_slot(number: str) -> None:
     while True:
         now = time.time()
         slot = int(now // window)
-        # Counters are scoped to the tenant (numbers belong to one tenant).
+        # Shared through the cache (keys scoped to the tenant, whose number it
+        # is); while Redis is down each process counts for itself.
         if count_hit(f"sms-rate:{number}:{slot}", math.ceil(window) + 1) <= capacity:
             return
         time.sleep((slot + 1) * window - now)

@@ -27,6 +27,36 @@ def compute_next(recurring: RecurringMessage, after: dt.datetime) -> dt.datetime
     )
 
 
+def merged_for_patch(current: dict, changes: dict) -> dict:
+    """A PATCH body completed with the current values (body and template exclude
+    each other: setting one clears the other)."""
+    merged = {**current, **changes}
+    if changes.get("body") and "template" not in changes:
+        merged["template"] = None
+    if changes.get("template") and "body" not in changes:
+        merged["body"] = ""
+    return merged
+
+
+def apply_validated(recurring: RecurringMessage, clean: dict) -> RecurringMessage:
+    """Copy validated fields (RecurringSerializer) onto the row and save it."""
+    from messaging.sending import Recipients
+    from tenants.context import require_tenant
+
+    schedule = clean["schedule"]
+    template = clean.get("template")
+    recurring.body = "" if template else clean["body"]
+    recurring.template_id = template.pk if template else None
+    recurring.recipients = Recipients(**clean["recipients"]).as_json()
+    recurring.frequency = schedule["frequency"]
+    recurring.time = schedule["time"]
+    recurring.weekday = schedule.get("weekday")
+    recurring.day = schedule.get("day")
+    recurring.timezone = schedule.get("timezone") or require_tenant().timezone
+    recurring.active = clean["active"]
+    return save_recurring(recurring)
+
+
 def save_recurring(recurring: RecurringMessage) -> RecurringMessage:
     """Save, keeping `next_run_at` in step with the schedule and `active`."""
     from messaging.sending import schedule_dispatch

@@ -1,12 +1,10 @@
-from zoneinfo import available_timezones
-
 from django.utils import timezone
 from rest_framework import serializers
 
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from templates_app.models import MessageTemplate
 from templates_app.serializers import MAX_BODY, validate_body
-from tenants.serializers import ClockField
+from tenants.serializers import ClockField, validate_timezone
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -165,12 +163,9 @@ class ScheduleSerializer(serializers.Serializer):
     day = serializers.IntegerField(
         min_value=1, max_value=31, required=False, allow_null=True
     )
-    timezone = serializers.CharField(max_length=64, required=False)
-
-    def validate_timezone(self, value: str) -> str:
-        if value not in available_timezones():
-            raise serializers.ValidationError("Use an IANA time zone.")
-        return value
+    timezone = serializers.CharField(
+        max_length=64, required=False, validators=[validate_timezone]
+    )
 
     def validate(self, data: dict) -> dict:
         if data["frequency"] == "weekly" and data.get("weekday") is None:

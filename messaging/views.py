@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import LargePagination, Pagination
+from config.api import LargePagination, Pagination, parse_uuid
 from messaging import conversations, recurring, sending
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.serializers import (
@@ -125,7 +125,7 @@ class HistoryView(APIView):
         params = request.query_params
         messages = Message.objects.order_by("-created_at", "id")
         if member := params.get("member"):
-            member_id = conversations.uuid_or_none(member)
+            member_id = parse_uuid(member)
             if member_id is None:
                 raise ValidationError({"member": ["Use a member id."]})
             messages = messages.filter(member_id=member_id)
@@ -183,7 +183,7 @@ class ConversationViewSet(
         if state not in Conversation.Status.values:
             raise ValidationError({"status": ["Use open or closed."]})
         conversation = self.get_object()
-        Conversation.objects.filter(pk=conversation.pk).update(status=state)
+        conversations.set_status(conversation=conversation, status=state)
         return Response(
             self.get_serializer(self.get_queryset().get(pk=conversation.pk)).data
         )
@@ -199,7 +199,7 @@ class ConversationViewSet(
 
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        Conversation.objects.filter(pk=self.get_object().pk).update(unread_count=0)
+        conversations.mark_read(conversation=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -211,9 +211,7 @@ class RecurringViewSet(viewsets.GenericViewSet):
     def _get(self, pk) -> RecurringMessage:
         from rest_framework.exceptions import NotFound
 
-        found = RecurringMessage.objects.filter(
-            pk=conversations.uuid_or_none(pk)
-        ).first()
+        found = RecurringMessage.objects.filter(pk=parse_uuid(pk)).first()
         if found is None:
             raise NotFound("Not found.")
         return found
@@ -252,28 +250,8 @@ class RecurringViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _save(self, item: RecurringMessage, data, *, partial: bool) -> RecurringMessage:
-        current = {} if item._state.adding else recurring_data(item)
-        if partial and isinstance(data, dict):
-            merged = {**current, **data}
-            if "body" in data and data.get("body") and "template" not in data:
-                merged["template"] = None
-            if data.get("template") and "body" not in data:
-                merged["body"] = ""
-            data = merged
+        if partial and isinstance(data, dict) and not item._state.adding:
+            data = recurring.merged_for_patch(recurring_data(item), data)
         serializer = RecurringSerializer(data=data)
         serializer.is_valid(raise_exception=True)
-        clean = serializer.validated_data
-        schedule = clean["schedule"]
-        template = clean.get("template")
-        item.body = "" if template else clean["body"]
-        item.template_id = template.pk if template else None
-        item.recipients = _recipients(clean["recipients"]).as_json()
-        item.frequency = schedule["frequency"]
-        item.time = schedule["time"]
-        item.weekday = schedule.get("weekday")
-        item.day = schedule.get("day")
-        from tenants.context import require_tenant
-
-        item.timezone = schedule.get("timezone") or require_tenant().timezone
-        item.active = clean["active"]
-        return recurring.save_recurring(item)
+        return recurring.apply_validated(item, serializer.validated_data)

@@ -6,11 +6,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-import pyotp
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
@@ -26,9 +24,10 @@ from config.errors import (
 from tenants import ratelimit, revocation
 from tenants.auth import Identity, issue_tokens
 from tenants.lookup import get_tenant
+from tenants.mfa import accept_code
 from tenants.models import Membership, Revocation, Tenant, User
 from tenants.provisioning import ProvisioningError, provision_tenant
-from tenants.secrets import decrypt, encrypt
+from tenants.secrets import decrypt
 
 LOGIN_STATUSES = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
 
@@ -162,67 +161,6 @@ def _session(user: User, membership: Membership) -> LoginResult:
 # --- MFA ------------------------------------------------------------------------
 
 
-def _totp(secret: str) -> pyotp.TOTP:
-    return pyotp.TOTP(secret)
-
-
-def _matching_step(secret: str, code: str) -> int | None:
-    """The time step a code belongs to, within one step either side of now."""
-    code = str(code or "").strip()
-    if not code.isdigit():
-        return None
-    totp = _totp(secret)
-    now = timezone.now()
-    for offset in (0, -1, 1):
-        moment = now + dt.timedelta(seconds=offset * totp.interval)
-        if totp.verify(code, for_time=moment, valid_window=0):
-            return totp.timecode(moment)
-    return None
-
-
-def _accept_code(user: User, secret: str, code: str) -> bool:
-    """A valid code, never accepted before (replay of a used code is refused)."""
-    step = _matching_step(secret, code)
-    if step is None:
-        return False
-    # Conditional update: two requests racing with the same code; one wins.
-    return bool(
-        User.objects.filter(pk=user.pk)
-        .exclude(mfa_last_step__gte=step)
-        .update(mfa_last_step=step)
-    )
-
-
-def mfa_setup(*, user: User) -> dict[str, str]:
-    from config.errors import Conflict
-
-    if user.mfa_enabled:
-        raise Conflict("MFA is already enabled; disable it first.")
-    secret = pyotp.random_base32()
-    user.mfa_secret = encrypt(secret)
-    user.save(update_fields=["mfa_secret"])
-    uri = _totp(secret).provisioning_uri(name=user.email, issuer_name="churchtext")
-    return {"secret": secret, "otpauth_url": uri}
-
-
-def mfa_enable(*, user: User, code: str) -> bool:
-    if not user.mfa_secret or user.mfa_enabled:
-        return False
-    if not _accept_code(user, decrypt(user.mfa_secret), code):
-        return False
-    User.objects.filter(pk=user.pk).update(mfa_enabled=True)
-    return True
-
-
-def mfa_disable(*, user: User, code: str) -> bool:
-    if not user.mfa_enabled or not _accept_code(user, decrypt(user.mfa_secret), code):
-        return False
-    User.objects.filter(pk=user.pk).update(
-        mfa_enabled=False, mfa_secret="", mfa_last_step=None
-    )
-    return True
-
-
 def mfa_verify(*, mfa_token: str, code: str, address: str) -> LoginResult:
     try:
         token = MfaToken(mfa_token)
@@ -236,7 +174,7 @@ def mfa_verify(*, mfa_token: str, code: str, address: str) -> LoginResult:
     )
     if user is None or membership is None:
         raise InvalidToken()
-    if not _accept_code(user, decrypt(user.mfa_secret), code):
+    if not accept_code(user, decrypt(user.mfa_secret), code):
         raise InvalidCredentials("The code is not valid.")
     if not _claim(f"jti:{token['jti']}", token):
         raise TokenRevoked()  # this MFA token was already used

@@ -32,10 +32,6 @@ class Identity:
     role: str
     claims: dict[str, Any]
 
-    @property
-    def jti(self) -> str:
-        return self.claims["jti"]
-
 
 class TokenUser:
     """`request.user` for token requests: what the token says, no registry query."""

@@ -1,7 +1,8 @@
 """Registry records needed on every request, cached so that routing costs no SQL.
 
 Tenant rows go to the shared cache without their server: a server URL can hold
-credentials, and servers are few, so each process keeps its own copy of them.
+the server's admin password (tenant passwords stay encrypted), and servers are
+few, so each process keeps its own copy of them.
 """
 
 from __future__ import annotations

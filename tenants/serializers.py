@@ -26,11 +26,17 @@ def validate_timezone(value: str) -> str:
     return value
 
 
-def validate_country(value: str) -> str:
-    value = value.strip().upper()
-    if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise serializers.ValidationError("Use an ISO 3166 alpha-2 country code.")
-    return value
+class CountryField(serializers.CharField):
+    """An ISO 3166 alpha-2 code that phonenumbers knows, stored upper-case."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=2, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data).strip().upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise serializers.ValidationError("Use an ISO 3166 alpha-2 country code.")
+        return value
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -51,12 +57,7 @@ class RegisterSerializer(serializers.Serializer):
         default="America/New_York",
         validators=[validate_timezone],
     )
-    country = serializers.CharField(
-        max_length=2, required=False, default="US", validators=[validate_country]
-    )
-
-    def validate_country(self, value: str) -> str:
-        return value.strip().upper()
+    country = CountryField(required=False, default="US")
 
     def validate(self, data: dict) -> dict:
         candidate = User(
@@ -208,9 +209,7 @@ class ChurchSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(
         max_length=64, validators=[validate_timezone], required=False
     )
-    country = serializers.CharField(
-        max_length=2, validators=[validate_country], required=False
-    )
+    country = CountryField(required=False)
     help_text = serializers.CharField(max_length=1000, allow_blank=True, required=False)
     name = serializers.CharField(max_length=200, required=False)
 
@@ -229,9 +228,6 @@ class ChurchSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["id", "slug", "status", "created_at"]
-
-    def validate_country(self, value: str) -> str:
-        return value.strip().upper()
 
     def validate_phone_number(self, value: str | None) -> str | None:
         from members.phones import InvalidPhone, to_e164

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import TokenRevoked
-from tenants import accounts, staff
+from tenants import accounts, mfa, staff
 from tenants.models import User
 from tenants.permissions import IsTenantAdmin
 from tenants.schema import (
@@ -209,7 +209,7 @@ class MfaSetupView(APIView):
     )
     def post(self, request: Request) -> Response:
         user = _account(request)
-        return Response(accounts.mfa_setup(user=user))
+        return Response(mfa.mfa_setup(user=user))
 
 
 class MfaEnableView(APIView):
@@ -223,7 +223,7 @@ class MfaEnableView(APIView):
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
         user = _account(request)
-        if not accounts.mfa_enable(user=user, code=data["code"]):
+        if not mfa.mfa_enable(user=user, code=data["code"]):
             raise _invalid_code()
         return Response({"mfa_enabled": True})
 
@@ -239,7 +239,7 @@ class MfaDisableView(APIView):
     def post(self, request: Request) -> Response:
         data = _parsed(CodeSerializer, request)
         user = _account(request)
-        if not accounts.mfa_disable(user=user, code=data["code"]):
+        if not mfa.mfa_disable(user=user, code=data["code"]):
             raise _invalid_code()
         return Response({"mfa_enabled": False})
 
