@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
@@ -33,6 +34,14 @@ from config.errors import (
     TenantUnavailable,
     error_body,
 )
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    # Django's Paginator is generic only in the stubs, not at runtime.
+    _Paginator = DjangoPaginator[Any]
+else:
+    _Paginator = DjangoPaginator
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +96,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     headers = dict(getattr(api_exc, "headers", {}) or {})
     if getattr(api_exc, "auth_header", None):
-        headers["WWW-Authenticate"] = api_exc.auth_header
+        # Set at runtime by DRF (APIView.handle_exception); undeclared in the stubs.
+        headers["WWW-Authenticate"] = api_exc.auth_header  # type: ignore[attr-defined]
     if getattr(api_exc, "wait", None):
-        headers["Retry-After"] = str(int(api_exc.wait))
+        # Throttled.wait exists at runtime but djangorestframework-stubs omit it.
+        headers["Retry-After"] = str(int(api_exc.wait))  # type: ignore[attr-defined]
     return Response(error_body(api_exc), status=api_exc.status_code, headers=headers)
 
 
-def json_error_view(status_code: int, code: str, message: str):
+def json_error_view(
+    status_code: int, code: str, message: str
+) -> Callable[..., JsonResponse]:
     def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
         return JsonResponse({"code": code, "message": message}, status=status_code)
 
@@ -106,7 +119,7 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
-class EstimatingPaginator(DjangoPaginator):
+class EstimatingPaginator(_Paginator):
     """Exact counts up to ESTIMATE_ABOVE rows; beyond, PostgreSQL's own estimate.
 
     Counting a million messages on every page costs ~90 ms here; a history page
@@ -118,7 +131,7 @@ class EstimatingPaginator(DjangoPaginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset = cast("QuerySet[Any]", self.object_list)  # only given querysets
         if connections[queryset.db].vendor == "postgresql":
             plan = json.loads(queryset.explain(format="json"))
             estimate = int(plan[0]["Plan"]["Plan Rows"])
@@ -151,4 +164,4 @@ def parse_uuid(value: object) -> uuid.UUID | None:
 
 def api_path(route: str, view: Any, name: str | None = None) -> URLPattern:
     """A path that matches with or without the trailing slash."""
-    return re_path(rf"^{route.rstrip('/')}/?$", view, name=name)
+    return cast(URLPattern, re_path(rf"^{route.rstrip('/')}/?$", view, name=name))

@@ -12,14 +12,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@task_postrun.connect
+@task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _drop_stale_tenant_wrappers(**_: object) -> None:
     from tenants.connections import release_stale_wrappers
 
     release_stale_wrappers()
 
 
-@worker_process_shutdown.connect
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _close_tenant_aliases(**_: object) -> None:
     from tenants.connections import forget_all
 

@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 class ApiError(exceptions.APIException):
     """An error with a stable machine `code`; subclasses fix status and code."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "bad_request"
     default_detail = "The request could not be processed."
 
@@ -119,7 +119,7 @@ def error_body(exc: exceptions.APIException) -> dict[str, Any]:
         general = fields.pop("non_field_errors", None)
         message = general[0] if general else "Invalid input."
         return {"code": code, "message": message, "fields": fields}
-    detail = exc.detail
+    detail: object = exc.detail
     if isinstance(detail, list | dict):
         detail = next(iter(_flatten(detail).values()), [""])[0]
     return {

@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -242,7 +243,7 @@ SPECTACULAR_SETTINGS = {
         "tenants.schema.add_error_responses",
     ],
 }
-SIMPLE_JWT = {
+SIMPLE_JWT: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(
         seconds=env_int("ACCESS_TOKEN_SECONDS", 15 * 60)
     ),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
@@ -98,7 +99,7 @@ def register(
 # --- login ----------------------------------------------------------------------
 
 
-def _memberships(user: User):
+def _memberships(user: User) -> QuerySet[Membership]:
     return Membership.objects.select_related("tenant", "tenant__server").filter(
         user=user, tenant__status__in=LOGIN_STATUSES
     )
@@ -163,7 +164,8 @@ def _session(user: User, membership: Membership) -> LoginResult:
 
 def mfa_verify(*, mfa_token: str, code: str, address: str) -> LoginResult:
     try:
-        token = MfaToken(mfa_token)
+        # simplejwt annotates `token` as Token, but it takes the encoded string.
+        token = MfaToken(mfa_token)  # type: ignore[arg-type]
         user_id, tenant_id = token["user_id"], token["tenant_id"]
     except (TokenError, KeyError) as exc:
         raise InvalidToken() from exc
@@ -199,7 +201,8 @@ def _claim(key: str, token: Token) -> bool:
 def refresh(*, raw: str) -> dict[str, str]:
     """Rotate: the refresh token is spent, a new pair for the same session is issued."""
     try:
-        token = RefreshToken(raw)
+        # simplejwt annotates `token` as Token, but it takes the encoded string.
+        token = RefreshToken(raw)  # type: ignore[arg-type]
         claims = dict(token.payload)
         user_id, sid = uuid.UUID(claims["user_id"]), claims["sid"]
     except (TokenError, KeyError, ValueError) as exc:
@@ -231,7 +234,8 @@ def logout(*, identity: Identity, raw_refresh: str | None) -> None:
     sessions = [identity.claims["sid"]]
     if raw_refresh:
         try:
-            token = RefreshToken(raw_refresh, verify=True)
+            # simplejwt annotates `token` as Token, but it takes the encoded string.
+            token = RefreshToken(raw_refresh, verify=True)  # type: ignore[arg-type]
             if token.get("user_id") == str(identity.user_id):
                 sessions.append(token["sid"])
         except (TokenError, KeyError):

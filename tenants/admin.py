@@ -1,9 +1,15 @@
 """The operators' console: tenants, servers, users."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
 
 from tenants.migrating import migrate_tenant
 from tenants.models import DatabaseServer, Membership, SendingNumber, Tenant, User
@@ -11,8 +17,30 @@ from tenants.provisioning import LIVE_STATUSES, ProvisioningError, provision_ten
 from tenants.revocation import revoke_user_sessions
 from tenants.services import InvalidTransition, resume_tenant, suspend_tenant
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-class NewTenantForm(forms.ModelForm):
+    # Django's admin and form classes are generic only in the stubs.
+    _TenantForm = forms.ModelForm[Tenant]
+    _TenantAdmin = admin.ModelAdmin[Tenant]
+    _DatabaseServerAdmin = admin.ModelAdmin[DatabaseServer]
+    _MembershipInline = admin.TabularInline[Membership, User]
+    _UserAdmin = BaseUserAdmin[User]
+    _SendingNumberAdmin = admin.ModelAdmin[SendingNumber]
+
+    class _LiveCount(TypedDict):
+        live: int  # annotated by DatabaseServerAdmin.get_queryset
+
+else:
+    _TenantForm = forms.ModelForm
+    _TenantAdmin = admin.ModelAdmin
+    _DatabaseServerAdmin = admin.ModelAdmin
+    _MembershipInline = admin.TabularInline
+    _UserAdmin = BaseUserAdmin
+    _SendingNumberAdmin = admin.ModelAdmin
+
+
+class NewTenantForm(_TenantForm):
     slug = forms.SlugField(
         required=False, help_text="Leave empty to derive it from the name."
     )
@@ -21,7 +49,7 @@ class NewTenantForm(forms.ModelForm):
         model = Tenant
         fields = ["name", "slug", "plan", "timezone", "country", "server"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["server"].required = False
         self.fields["server"].help_text = "Leave empty for the server with most room."
@@ -32,9 +60,10 @@ class NewTenantForm(forms.ModelForm):
     def _post_clean(self) -> None:
         pass  # the model instance is built by provision_tenant(), not by the form
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         # Provision here, so that a failure is shown on the form, not as a 500.
-        data = super().clean()
+        # ModelForm.clean() returns cleaned_data; the stubs allow None for overrides.
+        data = cast(dict[str, Any], super().clean())
         if self.errors:
             return data
         try:
@@ -52,7 +81,7 @@ class NewTenantForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(_TenantAdmin):
     list_display = [
         "slug",
         "name",
@@ -81,19 +110,28 @@ class TenantAdmin(admin.ModelAdmin):
     exclude = ["database_password"]
     actions = ["suspend", "resume", "migrate"]
 
-    def get_form(self, request, obj=None, **kwargs):
+    # `change` is accepted through **kwargs: Django always passes it by keyword.
+    def get_form(  # type: ignore[override]
+        self, request: HttpRequest, obj: Tenant | None = None, **kwargs: Any
+    ) -> type[forms.ModelForm[Tenant]]:
         if obj is None:
             kwargs["form"] = NewTenantForm
             kwargs["fields"] = NewTenantForm.Meta.fields
         return super().get_form(request, obj, **kwargs)
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Tenant | None = None
+    ) -> list[str] | tuple[str, ...]:
         return self.readonly_fields if obj else []
 
-    def get_exclude(self, request, obj=None):
+    def get_exclude(
+        self, request: HttpRequest, obj: Tenant | None = None
+    ) -> list[str] | tuple[str, ...] | None:
         return self.exclude if obj else None
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Tenant, form: Any, change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -107,7 +145,13 @@ class TenantAdmin(admin.ModelAdmin):
     def short_error(self, obj: Tenant) -> str:
         return obj.migration_error[:80]
 
-    def _each(self, request, queryset, operation, verb):
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Tenant],
+        operation: Callable[..., object],
+        verb: str,
+    ) -> None:
         done = 0
         for tenant in queryset:
             try:
@@ -118,15 +162,15 @@ class TenantAdmin(admin.ModelAdmin):
         self.message_user(request, f"{done} tenant(s) {verb}.")
 
     @admin.action(description="Suspend selected tenants")
-    def suspend(self, request, queryset):
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         self._each(request, queryset, suspend_tenant, "suspended")
 
     @admin.action(description="Resume selected tenants")
-    def resume(self, request, queryset):
+    def resume(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         self._each(request, queryset, resume_tenant, "resumed")
 
     @admin.action(description="Migrate selected tenants")
-    def migrate(self, request, queryset):
+    def migrate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         for tenant in queryset.filter(
             status__in=[Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED]
         ):
@@ -138,7 +182,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(DatabaseServer)
-class DatabaseServerAdmin(admin.ModelAdmin):
+class DatabaseServerAdmin(_DatabaseServerAdmin):
     list_display = [
         "name",
         "safe_url",
@@ -150,7 +194,7 @@ class DatabaseServerAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     readonly_fields = ["template_fingerprint", "created_at"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DatabaseServer]:
         return (
             super()
             .get_queryset(request)
@@ -160,18 +204,18 @@ class DatabaseServerAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="tenants", ordering="live")
-    def tenant_count(self, obj) -> int:
+    def tenant_count(self, obj: WithAnnotations[DatabaseServer, _LiveCount]) -> int:
         return obj.live
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(_MembershipInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["tenant"]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(_UserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "mfa_enabled"]
     search_fields = ["email", "first_name", "last_name"]
@@ -187,22 +231,24 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ["mfa_enabled"]
     inlines = [MembershipInline]
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: User, form: Any, change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
             revoke_user_sessions(obj.id)  # a disabled account's tokens stop now
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
         revoke_user_sessions(obj.id)
         super().delete_model(request, obj)
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user_id in queryset.values_list("id", flat=True):
             revoke_user_sessions(user_id)
         super().delete_queryset(request, queryset)
 
 
 @admin.register(SendingNumber)
-class SendingNumberAdmin(admin.ModelAdmin):
+class SendingNumberAdmin(_SendingNumberAdmin):
     list_display = ["number", "tenant", "branch_id", "created_at"]
     search_fields = ["number", "tenant__slug"]

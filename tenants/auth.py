@@ -67,7 +67,8 @@ def issue_tokens(
 def identity_from_token(raw: str) -> Identity:
     """Verify an access token and resolve its tenant; raises an ApiError."""
     try:
-        token = AccessToken(raw)
+        # simplejwt annotates `token` as Token, but it takes the encoded string.
+        token = AccessToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken() from exc
     claims = dict(token.payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -41,7 +42,9 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
         self._lock = threading.Lock()
-        self.on_recovery: list = []  # called when Redis serves again after failing
+        self.on_recovery: list[
+            Callable[[], object]
+        ] = []  # called when Redis serves again after failing
 
     @property
     def state(self) -> str:
@@ -91,7 +94,7 @@ _FAILURES = (ConnectionInterrupted, RedisError, socket.timeout, OSError)
 _MISSING = object()
 
 
-def _guarded(name: str, fallback: Any = None):
+def _guarded(name: str, fallback: Any = None) -> Callable[..., Any]:
     parent = getattr(RedisCache, name)
 
     def method(self: BreakerRedisCache, *args: Any, **kwargs: Any) -> Any:
@@ -125,7 +128,9 @@ class BreakerRedisCache(RedisCache):
         super().__init__(server, {**params, "OPTIONS": options})
 
     @staticmethod
-    def _fallback(name: str, fallback: Any, args: tuple, kwargs: dict) -> Any:
+    def _fallback(
+        name: str, fallback: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if name == "get":
             return kwargs.get("default", args[1] if len(args) > 1 else None)
         return fallback() if callable(fallback) else fallback

@@ -1,6 +1,9 @@
 """Start-up invariants: without the router or the middleware, isolation is gone."""
 
-from django.apps import apps
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -9,7 +12,9 @@ MIDDLEWARE = "tenants.middleware.TenantMiddleware"
 
 
 @register()
-def tenancy_installed(app_configs=None, **kwargs) -> list[Error]:
+def tenancy_installed(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[Error]:
     errors = []
     if ROUTER not in settings.DATABASE_ROUTERS:
         errors.append(

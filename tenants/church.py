@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 
 from tenants.lookup import invalidate_tenant
@@ -20,7 +22,11 @@ def update_church(*, tenant: Tenant, **changes: object) -> Tenant:
         row = Tenant.objects.select_for_update().get(pk=tenant.pk)
         if "phone_number" in changes and changes["phone_number"] != row.phone_number:
             if changes["phone_number"]:
-                claim_number(tenant=row, number=changes["phone_number"], branch_id=None)
+                claim_number(
+                    tenant=row,
+                    number=cast(str, changes["phone_number"]),
+                    branch_id=None,
+                )
             release_number(tenant=row, number=row.phone_number)
         for field, value in changes.items():
             setattr(row, field, value)

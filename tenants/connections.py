@@ -22,11 +22,44 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+if TYPE_CHECKING:
+    from asgiref.local import Local
+    from psycopg_pool import ConnectionPool
+
 logger = logging.getLogger(__name__)
+
+DBSettings = dict[str, Any]
+"""One alias's settings dict, as in settings.DATABASES."""
+
+
+class _HandlerInternals(Protocol):
+    """Private attributes of Django's ConnectionHandler that django-stubs omits."""
+
+    _connections: Local  # this thread's wrappers, by alias
+    _settings: dict[str, DBSettings]
+
+
+class _PGWrapperInternals(Protocol):
+    """Private class attribute of the PostgreSQL DatabaseWrapper (not in the stubs)."""
+
+    _connection_pools: dict[str, ConnectionPool]
+
+
+def _wrappers() -> Local:
+    """This thread's connection wrappers (`connections._connections`)."""
+    return cast(_HandlerInternals, connections)._connections
+
+
+def postgres_pools() -> dict[str, ConnectionPool]:
+    """PostgreSQL's process-wide pools (`DatabaseWrapper._connection_pools`)."""
+    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
+
+    return cast(_PGWrapperInternals, PGWrapper)._connection_pools
 
 
 @dataclass
@@ -43,14 +76,17 @@ _sweeper: threading.Thread | None = None
 _sweeper_stop = threading.Event()
 
 
-def normalise(alias: str, config: dict) -> dict:
+def normalise(alias: str, config: DBSettings) -> DBSettings:
     """Fill in every key Django expects (a partial dict fails at first query)."""
-    return connections.configure_settings({DEFAULT_DB_ALIAS: {}, alias: config})[alias]
+    return cast(
+        DBSettings,
+        connections.configure_settings({DEFAULT_DB_ALIAS: {}, alias: config})[alias],
+    )
 
 
-def _publish(new: dict) -> None:
+def _publish(new: dict[str, DBSettings]) -> None:
     # `settings` is a cached_property: assigning replaces the cached dict.
-    connections._settings = new
+    cast(_HandlerInternals, connections)._settings = new
     connections.settings = new
 
 
@@ -60,7 +96,7 @@ def registered_aliases() -> list[str]:
         return list(_state)
 
 
-def acquire(alias: str, make_config: Callable[[], dict]) -> str:
+def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
     """Register `alias` if needed and pin it until `release(alias)`."""
     _ensure_sweeper()
     with _lock:
@@ -93,7 +129,7 @@ def release(alias: str) -> None:
             if st.doomed and st.refs == 0:
                 for victim, config in _unpublish_locked([alias]):
                     _close_globally(victim, config)
-    wrapper = getattr(connections._connections, alias, None)
+    wrapper = getattr(_wrappers(), alias, None)
     if wrapper is not None and not wrapper.in_atomic_block:
         wrapper.close()
     release_stale_wrappers()
@@ -140,14 +176,14 @@ def release_stale_wrappers(**_: object) -> None:
             continue
         touched.discard(alias)
         try:
-            wrapper = getattr(connections._connections, alias)
+            wrapper = getattr(_wrappers(), alias)
         except AttributeError:
             continue
         try:
             wrapper.close()
         except Exception:  # a dead connection still has to go
             logger.debug("closing stale wrapper %s failed", alias, exc_info=True)
-        delattr(connections._connections, alias)
+        delattr(_wrappers(), alias)
 
 
 def _touched() -> set[str]:
@@ -175,7 +211,7 @@ def _pick_victims_locked(now: float, *, include_lru: bool) -> list[str]:
     return victims
 
 
-def _unpublish_locked(victims: list[str]) -> list[tuple[str, dict]]:
+def _unpublish_locked(victims: list[str]) -> list[tuple[str, DBSettings]]:
     """Remove aliases from the settings; returns each with its (old) config."""
     if not victims:
         return []
@@ -188,15 +224,13 @@ def _unpublish_locked(victims: list[str]) -> list[tuple[str, dict]]:
     return removed
 
 
-def _close_globally(alias: str, config: dict) -> None:
+def _close_globally(alias: str, config: DBSettings) -> None:
     """Close what the process holds for `alias`; callable from any thread."""
-    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
-
     # Wrappers left in other threads still hold this (now unpublished) dict.
     # Without "pool" in it, closing them closes their connection directly;
     # otherwise Django's `pool` property would quietly build a new pool.
     config.get("OPTIONS", {}).pop("pool", None)
-    pool = PGWrapper._connection_pools.pop(alias, None)
+    pool = postgres_pools().pop(alias, None)
     if pool is not None:
         try:
             pool.close(timeout=2)
@@ -204,28 +238,28 @@ def _close_globally(alias: str, config: dict) -> None:
             logger.warning("closing pool of %s failed", alias, exc_info=True)
     # The calling thread's own wrapper can be closed right away.
     try:
-        wrapper = getattr(connections._connections, alias)
+        wrapper = getattr(_wrappers(), alias)
     except AttributeError:
         return
     try:
         wrapper.close()
     except Exception:
         logger.debug("closing wrapper %s failed", alias, exc_info=True)
-    delattr(connections._connections, alias)
+    delattr(_wrappers(), alias)
     _touched().discard(alias)
 
 
 def _drop_stale_wrapper(alias: str) -> None:
     """A wrapper built from an older registration must not be reused."""
     try:
-        wrapper = getattr(connections._connections, alias)
+        wrapper = getattr(_wrappers(), alias)
     except AttributeError:
         return
     if wrapper.settings_dict is not connections.settings[alias]:
         try:
             wrapper.close()
         finally:
-            delattr(connections._connections, alias)
+            delattr(_wrappers(), alias)
 
 
 def _sweep_interval() -> float:
@@ -261,12 +295,11 @@ def _ensure_sweeper() -> None:
 def _after_fork_in_child() -> None:
     """A forked child must not use its parent's pools, threads or aliases."""
     global _lock, _sweeper
-    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
-
+    pools = postgres_pools()
     _lock = threading.RLock()
     _sweeper = None
     for alias in list(_state):
-        PGWrapper._connection_pools.pop(alias, None)  # parent's; never close here
+        pools.pop(alias, None)  # parent's; never close here
     if _state:
         _publish({k: v for k, v in connections.settings.items() if k not in _state})
     _state.clear()

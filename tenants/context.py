@@ -68,7 +68,7 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
         connections.release(alias)
 
 
-def tenant_atomic(**kwargs: object) -> transaction.Atomic:
+def tenant_atomic(**kwargs: bool) -> transaction.Atomic:
     """`atomic()` on the current tenant's database (a bare one is the registry's)."""
     return transaction.atomic(using=require_tenant().alias, **kwargs)
 

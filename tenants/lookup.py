@@ -38,13 +38,13 @@ def get_server(server_id: int) -> DatabaseServer:
     return entry[1]
 
 
-def get_tenant(tenant_id: uuid.UUID | str) -> Tenant | None:
+def get_tenant(tenant_id: uuid.UUID | str | None) -> Tenant | None:
     """The tenant with its server, from the cache or the registry."""
     try:
         tenant_id = uuid.UUID(str(tenant_id))
     except ValueError:
         return None
-    tenant = cache.get(_key(tenant_id))
+    tenant: Tenant | None = cache.get(_key(tenant_id))
     if tenant is None:
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:

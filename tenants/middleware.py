@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -18,6 +19,15 @@ from tenants.auth import bearer_token, check_named_tenant, identity_from_token
 from tenants.context import tenant_context
 from tenants.health import mark_server_up, server_is_down
 from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from tenants.auth import Identity
+
+    class _TenantHttpRequest(HttpRequest):
+        """The attributes this middleware sets on the request (read in tenants.auth)."""
+
+        identity: Identity
+        auth_error: ApiError
 
 
 class TenantMiddleware:
@@ -39,13 +49,13 @@ class TenantMiddleware:
             if exc.status_code == 401:
                 # Views that take no token (login, refresh) ignore a stale one;
                 # the others raise it from DRF authentication.
-                request.auth_error = exc
+                cast("_TenantHttpRequest", request).auth_error = exc
                 return self.get_response(request)
             return error_response(exc)
         tenant = identity.tenant
         if server_is_down(tenant.server_id):
             return error_response(TenantUnavailable())
-        request.identity = identity
+        cast("_TenantHttpRequest", request).identity = identity
         with tenant_context(tenant):
             response = self.get_response(request)
         if response.status_code < 500:

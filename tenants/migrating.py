@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -23,6 +24,11 @@ from tenants import connections
 from tenants.models import DatabaseServer
 from tenants.router import is_tenant_app
 from tenants.servers import backend_for
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +77,7 @@ def migrate_alias(alias: str) -> None:
 
 
 @contextmanager
-def temporary_alias(alias: str, config: dict) -> Iterator[str]:
+def temporary_alias(alias: str, config: dict[str, Any]) -> Iterator[str]:
     """Register a database outside any tenant (the template) for one block."""
     connections.forget(alias)
     connections.acquire(alias, lambda: config)
@@ -135,7 +141,7 @@ class FleetReport:
     templates_failed: list[str] = field(default_factory=list)
 
 
-def tenants_to_migrate(slugs: list[str] | None = None):
+def tenants_to_migrate(slugs: list[str] | None = None) -> QuerySet[Tenant]:
     """Tenants that have a database to migrate (active or suspended)."""
     from tenants.models import Tenant
 
@@ -181,7 +187,7 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
 
 
 @contextmanager
-def _tenant_lock(tenant) -> Iterator[None]:
+def _tenant_lock(tenant: Tenant) -> Iterator[None]:
     """Django takes no migration lock: two runs must not migrate one database.
 
     A transaction-level advisory lock on the registry: it ends with the
@@ -201,7 +207,10 @@ def _tenant_lock(tenant) -> Iterator[None]:
 def record_outcome(outcome: TenantOutcome) -> None:
     from tenants.models import Tenant
 
-    fields: dict = {"migrated_at": timezone.now(), "migration_seconds": outcome.seconds}
+    fields: dict[str, Any] = {
+        "migrated_at": timezone.now(),
+        "migration_seconds": outcome.seconds,
+    }
     if outcome.ok:
         fields.update(migration_fingerprint=current_fingerprint(), migration_error="")
     else:
@@ -240,9 +249,7 @@ def _run(tenant_ids: list[str], parallel: int) -> Iterator[TenantOutcome]:
     # not share is open at fork time.
     django_connections.close_all()
     connections.forget_all()
-    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
-
-    pool = PGWrapper._connection_pools.pop(DEFAULT_DB_ALIAS, None)
+    pool = connections.postgres_pools().pop(DEFAULT_DB_ALIAS, None)
     if pool is not None:
         pool.close()
     context = multiprocessing.get_context("fork")
@@ -258,8 +265,6 @@ def _run(tenant_ids: list[str], parallel: int) -> Iterator[TenantOutcome]:
 
 
 def _forked_worker() -> None:
-    from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper
-
-    PGWrapper._connection_pools.clear()  # the parent's; never close them here
+    connections.postgres_pools().clear()  # the parent's; never close them here
     for conn in django_connections.all(initialized_only=True):
         conn.connection = None

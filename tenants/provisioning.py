@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -106,7 +106,7 @@ def unique_slug(name: str, wanted: str | None = None) -> str:
 
 
 def _place(
-    *, name: str, slug: str | None, server: DatabaseServer | None, **fields: str
+    *, name: str, slug: str | None, server: DatabaseServer | None, **fields: str | bool
 ) -> Tenant:
     """Write the registry row (status provisioning) on the chosen server."""
     server = server or choose_server()
@@ -320,7 +320,7 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
         report.failed.append(tenant.slug)
 
 
-def _drop_orphans(cutoff, report: ReconcileReport) -> None:
+def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> None:
     """Drop prefixed databases/roles with no live tenant (that are not brand new)."""
     pattern = tenant_database_pattern()
     for server in DatabaseServer.objects.filter(active=True):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -117,7 +117,8 @@ def mirror(key: str, expires_at: dt.datetime) -> None:
 
 def _horizon() -> dt.datetime:
     """Nothing issued now outlives this (the refresh token lifetime)."""
-    return timezone.now() + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    lifetime = cast(dt.timedelta, settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"])
+    return timezone.now() + lifetime
 
 
 def revoke_jti(jti: str, expires_at: dt.datetime) -> None:

@@ -1,15 +1,25 @@
 """OpenAPI descriptions that drf-spectacular cannot infer by itself."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.request import Request
 
-class TenantJWTScheme(OpenApiAuthenticationExtension):
+
+# drf-spectacular registers extensions in an unannotated __init_subclass__.
+class TenantJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "tenants.auth.TenantJWTAuthentication"
     name = "bearerAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
@@ -84,7 +94,12 @@ ERROR_STATUSES = {
 }
 
 
-def add_error_responses(result, generator, request, public):
+def add_error_responses(
+    result: dict[str, Any],
+    generator: SchemaGenerator,
+    request: Request | None,
+    public: bool,
+) -> dict[str, Any]:
     """Every operation may answer the API's errors, always in the Error shape."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
@@ -116,7 +131,11 @@ def add_error_responses(result, generator, request, public):
     return result
 
 
-def paginated(name: str, item, **extra):
+def paginated(
+    name: str,
+    item: type[serializers.BaseSerializer[Any]] | serializers.Field[Any, Any, Any, Any],
+    **extra: serializers.Field[Any, Any, Any, Any],
+) -> serializers.Serializer[Any]:
     """The documented shape of a page: count, next, previous, results (+ extras)."""
     return inline_serializer(
         name,

@@ -1,5 +1,6 @@
 """Input and output shapes of the auth and staff endpoints."""
 
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -9,6 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.models import Membership, Tenant, User
+
+if TYPE_CHECKING:
+    from rest_framework.validators import Validator
 
 
 def _password_errors(password: str, user: User) -> None:
@@ -26,20 +30,24 @@ def validate_timezone(value: str) -> str:
     return value
 
 
+# DRF ignores what a validator returns; its stubs want validators to return None.
+_timezone_validator = cast("Validator[str]", validate_timezone)
+
+
 class CountryField(serializers.CharField):
     """An ISO 3166 alpha-2 code that phonenumbers knows, stored upper-case."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_length=2, **kwargs)
 
-    def to_internal_value(self, data) -> str:
+    def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data).strip().upper()
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise serializers.ValidationError("Use an ISO 3166 alpha-2 country code.")
         return value
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(serializers.Serializer[Any]):
     organization_name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(
@@ -55,11 +63,11 @@ class RegisterSerializer(serializers.Serializer):
         max_length=64,
         required=False,
         default="America/New_York",
-        validators=[validate_timezone],
+        validators=[_timezone_validator],
     )
     country = CountryField(required=False, default="US")
 
-    def validate(self, data: dict) -> dict:
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         candidate = User(
             email=data["email"],
             first_name=data["first_name"],
@@ -72,31 +80,31 @@ class RegisterSerializer(serializers.Serializer):
         return data
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[Any]):
     # Plain strings: a malformed email gets the same 401 as a wrong one.
     email = serializers.CharField(max_length=254, trim_whitespace=True)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     tenant = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
-class MfaVerifySerializer(serializers.Serializer):
+class MfaVerifySerializer(serializers.Serializer[Any]):
     mfa_token = serializers.CharField(max_length=2000)
     code = serializers.CharField(max_length=10)
 
 
-class CodeSerializer(serializers.Serializer):
+class CodeSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(max_length=10)
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(serializers.Serializer[Any]):
     refresh = serializers.CharField(max_length=2000)
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(serializers.Serializer[Any]):
     refresh = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class PasswordSerializer(serializers.Serializer):
+class PasswordSerializer(serializers.Serializer[Any]):
     old_password = serializers.CharField(max_length=128, trim_whitespace=False)
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
@@ -110,7 +118,7 @@ class PasswordSerializer(serializers.Serializer):
         return value
 
 
-def tenant_data(tenant: Tenant) -> dict:
+def tenant_data(tenant: Tenant) -> dict[str, Any]:
     return {
         "id": str(tenant.id),
         "slug": tenant.slug,
@@ -119,7 +127,7 @@ def tenant_data(tenant: Tenant) -> dict:
     }
 
 
-def user_data(user: User, role: str) -> dict:
+def user_data(user: User, role: str) -> dict[str, Any]:
     return {
         "id": str(user.id),
         "email": user.email,
@@ -129,7 +137,7 @@ def user_data(user: User, role: str) -> dict:
     }
 
 
-class StaffSerializer(serializers.Serializer):
+class StaffSerializer(serializers.Serializer[Membership]):
     """A membership, shown as the person with their role here."""
 
     id = serializers.UUIDField(source="user.id", read_only=True)
@@ -141,7 +149,7 @@ class StaffSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class StaffCreateSerializer(serializers.Serializer):
+class StaffCreateSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(
         choices=Membership.Role.choices, default=Membership.Role.STAFF
@@ -158,7 +166,7 @@ class StaffCreateSerializer(serializers.Serializer):
         max_length=150, required=False, default="", allow_blank=True
     )
 
-    def validate(self, data: dict) -> dict:
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         candidate = User(
             email=data["email"],
             first_name=data["first_name"],
@@ -171,7 +179,7 @@ class StaffCreateSerializer(serializers.Serializer):
         return data
 
 
-class StaffUpdateSerializer(serializers.Serializer):
+class StaffUpdateSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -183,34 +191,38 @@ class StaffUpdateSerializer(serializers.Serializer):
 class ClockField(serializers.TimeField):
     """A local wall-clock time written "HH:MM"."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
 
 
-class QuietHoursSerializer(serializers.Serializer):
+class QuietHoursSerializer(serializers.Serializer[Any]):
     start = ClockField()
     end = ClockField()
 
-    def validate(self, data: dict) -> dict:
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["start"] == data["end"]:
             raise serializers.ValidationError("start and end must differ.")
         return data
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> dict[str, str]:
         value = super().to_internal_value(data)
         return {k: v.strftime("%H:%M") for k, v in value.items()}
 
 
-class ChurchSerializer(serializers.ModelSerializer):
+class ChurchSerializer(serializers.ModelSerializer[Tenant]):
     """GET/PATCH /api/tenant."""
 
     phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
     quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
     timezone = serializers.CharField(
-        max_length=64, validators=[validate_timezone], required=False
+        max_length=64, validators=[_timezone_validator], required=False
     )
     country = CountryField(required=False)
-    help_text = serializers.CharField(max_length=1000, allow_blank=True, required=False)
+    # SerializerMetaclass pops declared fields off the class: no clash at runtime
+    # with the `help_text` attribute every Field has.
+    help_text = serializers.CharField(  # type: ignore[assignment]
+        max_length=1000, allow_blank=True, required=False
+    )
     name = serializers.CharField(max_length=200, required=False)
 
     class Meta:
@@ -234,7 +246,10 @@ class ChurchSerializer(serializers.ModelSerializer):
 
         if value in (None, ""):
             return None
-        country = self.initial_data.get("country") or self.instance.country
+        # Only PATCH validates here, so the instance exists.
+        country = (
+            self.initial_data.get("country") or cast(Tenant, self.instance).country
+        )
         try:
             return to_e164(value, str(country))
         except InvalidPhone as exc:

@@ -6,6 +6,7 @@ import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from config.errors import Conflict
@@ -15,7 +16,7 @@ from tenants.models import Membership, Tenant, User
 Role = Membership.Role
 
 
-def staff_of(tenant: Tenant):
+def staff_of(tenant: Tenant) -> QuerySet[Membership]:
     return (
         Membership.objects.select_related("user")
         .filter(tenant=tenant)

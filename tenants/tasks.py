@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
@@ -17,6 +17,9 @@ from tenants.context import (
     require_tenant,
     tenant_context,
 )
+
+if TYPE_CHECKING:
+    from celery.result import AsyncResult
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +35,9 @@ class TenantTask(DjangoTask):
 
     abstract = True
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any):
+    def apply_async(
+        self, args: Any = None, kwargs: Any = None, **options: Any
+    ) -> AsyncResult:
         headers = dict(options.pop("headers", None) or {})
         tenant = current_tenant()
         if tenant is not None:
@@ -78,7 +83,7 @@ def provision_tenant_task(**kwargs: Any) -> str:
 
 
 @shared_task(name="tenants.tasks.reconcile_tenants_task")
-def reconcile_tenants_task() -> dict:
+def reconcile_tenants_task() -> dict[str, Any]:
     from tenants.provisioning import reconcile_tenants
     from tenants.revocation import purge_expired
 
@@ -88,7 +93,7 @@ def reconcile_tenants_task() -> dict:
 
 
 @shared_task(name="tenants.tasks.migrate_tenant_task", acks_late=True)
-def migrate_tenant_task(tenant_id: str) -> dict:
+def migrate_tenant_task(tenant_id: str) -> dict[str, Any]:
     from tenants.migrating import migrate_tenant
 
     return migrate_tenant(tenant_id).__dict__

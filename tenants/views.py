@@ -1,7 +1,11 @@
 """The auth, church and staff endpoints (thin: parse, call a service, serialize)."""
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,7 +13,8 @@ from rest_framework.views import APIView
 
 from config.errors import TokenRevoked
 from tenants import accounts, mfa, staff
-from tenants.models import User
+from tenants.auth import Identity
+from tenants.models import Membership, Tenant, User
 from tenants.permissions import IsTenantAdmin
 from tenants.schema import (
     MfaState,
@@ -36,33 +41,46 @@ from tenants.serializers import (
     user_data,
 )
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _SupportsHasPermission
+
 # --- auth ---
+
+
+def _identity(request: Request) -> Identity:
+    """The verified caller: TenantJWTAuthentication sets `request.auth` to it."""
+    return cast(Identity, request.auth)
 
 
 def _account(request: Request) -> User:
     """The caller's registry account; gone or disabled means its tokens are too."""
-    user = User.objects.filter(pk=request.auth.user_id, is_active=True).first()
+    user = User.objects.filter(pk=_identity(request).user_id, is_active=True).first()
     if user is None:
         raise TokenRevoked()
     return user
 
 
 def _address(request: Request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return cast(str, request.META.get("REMOTE_ADDR", ""))
 
 
-def _parsed(serializer_class, request: Request, **context) -> dict:
+def _parsed(
+    serializer_class: type[serializers.Serializer[Any]],
+    request: Request,
+    **context: Any,
+) -> dict[str, Any]:
     serializer = serializer_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return cast(dict[str, Any], serializer.validated_data)
 
 
-def _login_answer(result: accounts.LoginResult) -> dict:
+def _login_answer(result: accounts.LoginResult) -> dict[str, Any]:
     if result.mfa_token:
         return {"mfa_required": True, "mfa_token": result.mfa_token}
+    # Without an MFA challenge, a result always carries its tokens and tenant.
     return {
-        **result.tokens,
-        "tenant": tenant_data(result.tenant),
+        **cast(dict[str, str], result.tokens),
+        "tenant": tenant_data(cast(Tenant, result.tenant)),
         "user": user_data(result.user, result.role),
     }
 
@@ -71,7 +89,7 @@ class PublicView(APIView):
     """Reachable without a token; an Authorization header is ignored entirely."""
 
     uses_tenant = False  # TenantMiddleware enters no tenant for these
-    authentication_classes: list = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
 
 
@@ -145,7 +163,7 @@ class LogoutView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = _parsed(LogoutSerializer, request)
-        accounts.logout(identity=request.auth, raw_refresh=data.get("refresh"))
+        accounts.logout(identity=_identity(request), raw_refresh=data.get("refresh"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -160,7 +178,7 @@ class MeView(APIView):
         }
     )
     def get(self, request: Request) -> Response:
-        identity = request.auth
+        identity = _identity(request)
         user = _account(request)
         return Response(
             {
@@ -180,14 +198,14 @@ class PasswordView(APIView):
         user = _account(request)
         data = _parsed(PasswordSerializer, request, user=user)
         accounts.change_password(
-            identity=request.auth,
+            identity=_identity(request),
             old_password=data["old_password"],
             new_password=data["new_password"],
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _invalid_code():
+def _invalid_code() -> serializers.ValidationError:
     from rest_framework.exceptions import ValidationError
 
     return ValidationError({"code": ["The code is not valid."]})
@@ -250,7 +268,7 @@ class MfaDisableView(APIView):
 class ChurchView(APIView):
     """The church's own settings; everyone reads, owners and admins change."""
 
-    def get_permissions(self):
+    def get_permissions(self) -> "Sequence[_SupportsHasPermission]":
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return super().get_permissions()
         return [IsTenantAdmin()]
@@ -259,7 +277,7 @@ class ChurchView(APIView):
     def get(self, request: Request) -> Response:
         from tenants.lookup import get_tenant
 
-        return Response(ChurchSerializer(get_tenant(request.auth.tenant.id)).data)
+        return Response(ChurchSerializer(get_tenant(_identity(request).tenant.id)).data)
 
     @extend_schema(
         request=ChurchSerializer,
@@ -269,7 +287,7 @@ class ChurchView(APIView):
         from tenants.church import update_church
         from tenants.models import Tenant
 
-        current = Tenant.objects.get(pk=request.auth.tenant.id)
+        current = Tenant.objects.get(pk=_identity(request).tenant.id)
         serializer = ChurchSerializer(current, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         updated = update_church(tenant=current, **serializer.validated_data)
@@ -289,8 +307,13 @@ class StaffListView(APIView):
         from config.api import Pagination
 
         paginator = Pagination()
-        page = paginator.paginate_queryset(staff.staff_of(request.auth.tenant), request)
-        return paginator.get_paginated_response(StaffSerializer(page, many=True).data)
+        page: list[Membership] | None = paginator.paginate_queryset(
+            staff.staff_of(_identity(request).tenant), request
+        )
+        # many=True builds a ListSerializer; the stubs type `instance` as one object.
+        return paginator.get_paginated_response(
+            StaffSerializer(page, many=True).data  # type: ignore[arg-type]
+        )
 
     @extend_schema(
         request=StaffCreateSerializer,
@@ -299,7 +322,7 @@ class StaffListView(APIView):
     def post(self, request: Request) -> Response:
         data = _parsed(StaffCreateSerializer, request)
         membership = staff.add_staff(
-            tenant=request.auth.tenant, actor_role=request.auth.role, **data
+            tenant=_identity(request).tenant, actor_role=_identity(request).role, **data
         )
         return Response(
             StaffSerializer(membership).data, status=status.HTTP_201_CREATED
@@ -314,7 +337,7 @@ class StaffDetailView(APIView):
         responses={200: StaffSerializer, **errors(401, 403, 404)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        membership = staff.get_member(tenant=request.auth.tenant, user_id=user_id)
+        membership = staff.get_member(tenant=_identity(request).tenant, user_id=user_id)
         return Response(StaffSerializer(membership).data)
 
     @extend_schema(
@@ -324,8 +347,8 @@ class StaffDetailView(APIView):
     def patch(self, request: Request, user_id: str) -> Response:
         data = _parsed(StaffUpdateSerializer, request)
         membership = staff.change_staff(
-            tenant=request.auth.tenant,
-            actor_role=request.auth.role,
+            tenant=_identity(request).tenant,
+            actor_role=_identity(request).role,
             user_id=user_id,
             **data,
         )
@@ -334,6 +357,8 @@ class StaffDetailView(APIView):
     @extend_schema(responses={204: OpenApiResponse(None), **errors(401, 403, 404, 409)})
     def delete(self, request: Request, user_id: str) -> Response:
         staff.remove_staff(
-            tenant=request.auth.tenant, actor_role=request.auth.role, user_id=user_id
+            tenant=_identity(request).tenant,
+            actor_role=_identity(request).role,
+            user_id=user_id,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -30,7 +30,7 @@ def backend_for(server: DatabaseServer) -> ServerBackend:
     return PostgresServer(server.url)
 
 
-def database_settings(tenant: Tenant) -> dict:
+def database_settings(tenant: Tenant) -> dict[str, Any]:
     """The Django settings dict of `tenant`'s database (a fresh copy each call)."""
     password = decrypt(tenant.database_password) if tenant.database_password else ""
     return backend_for(tenant.server).tenant_settings(

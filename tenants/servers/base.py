@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 
@@ -19,10 +19,10 @@ class ServerBackend(Protocol):
     def ping(self) -> None:
         """Raise ServerUnavailable unless the server answers."""
 
-    def tenant_settings(self, name: str, user: str, password: str) -> dict:
+    def tenant_settings(self, name: str, user: str, password: str) -> dict[str, Any]:
         """Django settings for one tenant database."""
 
-    def template_settings(self) -> dict:
+    def template_settings(self) -> dict[str, Any]:
         """Django settings for migrating the template database."""
 
     def open_template(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -58,7 +59,7 @@ class PostgresServer:
         with self._connect() as conn:
             conn.execute("SELECT 1")
 
-    def tenant_settings(self, name: str, user: str, password: str) -> dict:
+    def tenant_settings(self, name: str, user: str, password: str) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -83,7 +84,7 @@ class PostgresServer:
             },
         }
 
-    def template_settings(self) -> dict:
+    def template_settings(self) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": template_name(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -30,7 +31,9 @@ class SQLiteServer:
         if not os.access(self.directory, os.W_OK):
             raise ServerUnavailable(f"{self.directory} is not writable")
 
-    def tenant_settings(self, name: str, user: str = "", password: str = "") -> dict:
+    def tenant_settings(
+        self, name: str, user: str = "", password: str = ""
+    ) -> dict[str, Any]:
         # mode=rw: a missing file is an error, not a new empty database.
         return {
             "ENGINE": "django.db.backends.sqlite3",
@@ -38,7 +41,7 @@ class SQLiteServer:
             "OPTIONS": dict(settings.SQLITE_OPTIONS),
         }
 
-    def template_settings(self) -> dict:
+    def template_settings(self) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(self._file(template_name())),

@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+from typing import Any
+
 import psycopg
 from django.conf import settings
 from django.core.management import call_command
@@ -13,7 +16,7 @@ class Command(BaseCommand):
         "the servers of TENANT_DB_SERVERS."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         registry = settings.DATABASES["default"]
         if registry["ENGINE"] == "django.db.backends.postgresql":
             self._create_pg_database(registry)
@@ -23,7 +26,7 @@ class Command(BaseCommand):
         sync_configured_servers()
         self.stdout.write("registry ready")
 
-    def _create_pg_database(self, registry: dict) -> None:
+    def _create_pg_database(self, registry: Mapping[str, Any]) -> None:
         try:
             conn = psycopg.connect(
                 host=registry["HOST"] or None,

@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from tenants.models import Tenant
 
@@ -8,13 +9,13 @@ from tenants.models import Tenant
 class Command(BaseCommand):
     help = "List tenants with status, server and migration state."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--status", choices=Tenant.Status.values)
         parser.add_argument(
             "--json", action="store_true", help="one JSON object per line"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         tenants = Tenant.objects.select_related("server").order_by("slug")
         if options["status"]:
             tenants = tenants.filter(status=options["status"])

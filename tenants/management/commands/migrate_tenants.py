@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.migrating import migrate_tenants
 from tenants.models import Tenant
@@ -10,7 +12,7 @@ class Command(BaseCommand):
         "migration fingerprint, recording each outcome in the registry."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--tenant",
             action="append",
@@ -22,7 +24,7 @@ class Command(BaseCommand):
             "--parallel", type=int, default=1, help="worker processes (default 1)"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         slugs = options["slugs"]
         if options["parallel"] < 1:
             raise CommandError("--parallel must be at least 1.")

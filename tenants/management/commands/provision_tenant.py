@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import DatabaseServer
 from tenants.provisioning import ProvisioningError, provision_tenant
@@ -7,7 +9,7 @@ from tenants.provisioning import ProvisioningError, provision_tenant
 class Command(BaseCommand):
     help = "Create a tenant and its database (cloned from the migrated template)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="the church's name")
         parser.add_argument(
             "--slug", help="URL-safe short name (default: from the name)"
@@ -19,7 +21,7 @@ class Command(BaseCommand):
             "--server", help="database server name (default: most room)"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         server = None
         if options["server"]:
             server = DatabaseServer.objects.filter(name=options["server"]).first()

@@ -1,6 +1,7 @@
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.provisioning import reconcile_tenants
 
@@ -11,7 +12,7 @@ class Command(BaseCommand):
         "databases that no live tenant owns."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--older-than",
             type=int,
@@ -20,7 +21,7 @@ class Command(BaseCommand):
             "(default TENANT_PROVISIONING_GRACE_SECONDS)",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         seconds = options["older_than"]
         if seconds is not None and seconds < 0:
             raise CommandError("--older-than must not be negative.")

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.services import (
     InvalidTransition,
@@ -11,10 +13,10 @@ from tenants.services import (
 class Command(BaseCommand):
     help = "Resume a suspended tenant."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant = resume_tenant(tenant=get_by_slug(options["slug"]))
         except (TenantNotFound, InvalidTransition) as exc:

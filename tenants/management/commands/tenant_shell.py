@@ -1,6 +1,7 @@
 import code
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.context import tenant_context
 from tenants.services import TenantNotFound, get_by_slug
@@ -9,11 +10,11 @@ from tenants.services import TenantNotFound, get_by_slug
 class Command(BaseCommand):
     help = "A Python shell (or one command with -c) inside one tenant's context."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
         parser.add_argument("-c", "--command", help="run this code and exit")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant = get_by_slug(options["slug"])
         except TenantNotFound as exc:
