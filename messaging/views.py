@@ -104,8 +104,13 @@ def _when(request, name: str):
     if value is None:
         raise ValidationError({name: ["Use an ISO 8601 date-time."]})
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
-    return value
+        return timezone.make_aware(value, timezone.UTC)
+    # PostgreSQL refuses offsets beyond ±15:59 that Python accepts; UTC is
+    # the same instant in a form every backend reads.
+    try:
+        return value.astimezone(timezone.UTC)
+    except OverflowError:
+        raise ValidationError({name: ["This date-time is out of range."]}) from None
 
 
 class HistoryView(APIView):

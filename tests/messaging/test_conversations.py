@@ -67,6 +67,14 @@ def test_history_filters(church, outbox):
     bad = church.client.get("/api/messages/history?since=yesterday")
     assert bad.status_code == 400
     assert "since" in bad.json()["fields"]
+    # An offset PostgreSQL does not accept is the same instant in UTC.
+    far_offset = "2020-01-01T20:00:00%2B20:52"
+    assert bodies(f"?until={far_offset}") == []
+    overflow = church.client.get(
+        "/api/messages/history?since=0001-01-01T00:00:00%2B05:00"
+    )
+    assert overflow.status_code == 400
+    assert "since" in overflow.json()["fields"]
 
 
 def test_recurring_crud_and_next_run(church, outbox):
