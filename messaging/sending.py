@@ -24,6 +24,7 @@ from members.models import Member
 from messaging.backends import OutboundSMS, PermanentError, TransientError, get_backend
 from messaging.models import Broadcast, Message, Suppression
 from messaging.optout import CARRIER_OPT_OUT, opt_out
+from messaging.outbox import write_outbox
 from messaging.ratelimit import wait_for_slot
 from messaging.schedule import allowed_at
 from templates_app.services import render_for
@@ -166,33 +167,38 @@ def create_broadcast(
         opted_out_skipped=skipped_opted_out,
         inactive_skipped=skipped_inactive,
     )
+    now = timezone.now()
+    opening: dict[str, dt.datetime] = {}  # per time zone: members share a few
     rows = []
     for member in members:
         text, info = render_for(body, member)
         zone = member.branch.timezone if member.branch_id else tenant.timezone
+        if zone not in opening:
+            opening[zone] = allowed_at(start, zone, tenant.quiet_hours)
         rows.append(
-            Message(
-                direction=Message.Direction.OUTBOUND,
-                status=Message.Status.QUEUED,
-                body=text,
-                segments=info.segments,
-                encoding=info.encoding,
-                member=member,
-                broadcast=broadcast,
-                to_number=member.phone,
-                from_number=branch_numbers.get(member.branch_id)
+            {
+                "direction": Message.Direction.OUTBOUND,
+                "status": Message.Status.QUEUED,
+                "body": text,
+                "segments": info.segments,
+                "encoding": info.encoding,
+                "member_id": member.pk,
+                "broadcast_id": broadcast.pk,
+                "to_number": member.phone,
+                "from_number": branch_numbers.get(member.branch_id)
                 or default_number
                 or "",
-                idempotency_key=f"{broadcast.id}:{member.id}",
-                send_after=allowed_at(start, zone, tenant.quiet_hours),
-            )
+                "idempotency_key": f"{broadcast.pk}:{member.pk}",
+                "send_after": opening[zone],
+                "created_at": now,
+            }
         )
     broadcast.recipient_count = len(rows)
-    broadcast.segments = sum(row.segments for row in rows)
+    broadcast.segments = sum(row["segments"] for row in rows)
     with tenant_atomic():
         broadcast.save(force_insert=True)
-        Message.objects.bulk_create(rows, batch_size=1000)
-        first_due = min(row.send_after for row in rows)
+        write_outbox(rows)
+        first_due = min(opening.values())
         on_tenant_commit(lambda: schedule_dispatch(first_due))
     return broadcast
 
