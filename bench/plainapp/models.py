@@ -1,0 +1,135 @@
+"""The real members.Member / MemberTag and branches.Branch, on the same tables;
+stand-ins for the two messaging tables that reference a member (their SET NULL
+on delete costs a statement each, as in the real app) and for the suppression
+list a new member is checked against (members.services.save_member)."""
+
+import uuid
+
+from django.db import models
+
+
+class Branch(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=300, blank=True, default="")
+    timezone = models.CharField(max_length=64)
+    phone_number = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "branches_branch"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        INACTIVE = "inactive"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    phone = models.CharField(max_length=16, unique=True)
+    email = models.CharField(max_length=254, blank=True, default="")
+    branch = models.ForeignKey(
+        Branch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.ACTIVE
+    )
+    opted_out = models.BooleanField(default=False)
+    notes = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "members_member"
+        ordering = ["last_name", "first_name"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["email"]),
+            models.Index(fields=["status", "opted_out"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class MemberTag(models.Model):
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="tag_links"
+    )
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        db_table = "members_membertag"
+        constraints = [
+            models.UniqueConstraint(fields=["member", "name"], name="member_tag_unique")
+        ]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(models.Model):
+    """Stand-in for messaging.Conversation: its member FK (SET NULL on delete)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone = models.CharField(max_length=16, unique=True)
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+
+    class Meta:
+        db_table = "messaging_conversation"
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Message(models.Model):
+    """Stand-in for messaging.Message: its member FK (SET NULL on delete)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    body = models.TextField()
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+
+    class Meta:
+        db_table = "messaging_message"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class Suppression(models.Model):
+    """messaging.Suppression: a phone that opted out."""
+
+    phone = models.CharField(max_length=16, primary_key=True)
+    source = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "messaging_suppression"
+
+    def __str__(self) -> str:
+        return self.phone

@@ -1,0 +1,71 @@
+"""Settings of the plain single-database baseline (see the package docstring)."""
+
+import os
+
+import dj_database_url
+
+SECRET_KEY = os.environ.get(
+    "SECRET_KEY", "dev-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+)
+DEBUG = os.environ.get("DEBUG", "false").lower() in {"1", "true", "yes", "on"}
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "plainapp",
+]
+
+# The real app's middleware minus tenants.middleware.TenantMiddleware.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "plainapp.urls"
+WSGI_APPLICATION = "plainapp.wsgi.application"
+APPEND_SLASH = False
+
+_db = dj_database_url.parse(os.environ["PLAIN_DATABASE_URL"])
+# Like the real app's registry: Django's psycopg pool, one per process.
+_db["CONN_MAX_AGE"] = 0
+_db["OPTIONS"] = {
+    "pool": {"min_size": 1, "max_size": 4, "num_workers": 1, "timeout": 10}
+}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "plainapp.pagination.Pagination",
+    "PAGE_SIZE": 20,
+    "UNAUTHENTICATED_USER": None,
+}
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
+    "USER_ID_CLAIM": "user_id",
+}
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}
