@@ -52,7 +52,9 @@ def is_revoked(claims: dict[str, Any]) -> bool:
     """Whether the token's `jti` or its login session (`sid`) was revoked."""
     keys = [f"jti:{claims.get('jti')}", f"sid:{claims.get('sid')}"]
     redis = _redis()
-    if redis is not None and breaker.allow():
+    # `state`, not `allow()`: taking the half-open probe here would leave the
+    # cache call below refused, and Redis would never be tried again.
+    if redis is not None and breaker.state != "open":
         found = redis.get_many([_EPOCH, *(_cache_key(k) for k in keys)])
         if found.get(_EPOCH) is not None:
             return any(found.get(_cache_key(k)) is not None for k in keys)

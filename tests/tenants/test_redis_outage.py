@@ -91,6 +91,22 @@ def test_a_revocation_redis_missed_is_not_forgotten_when_it_returns(own_redis, a
     assert alice.client.get("/api/members").status_code == 200
 
 
+def test_requests_alone_bring_the_cache_back(own_redis, alice):
+    """No probe from outside: the half-open call of an ordinary request closes it."""
+    assert alice.client.get("/api/members").status_code == 200
+    own_redis.stop()
+    for _ in range(5):
+        assert alice.client.get("/api/members").status_code == 200
+    assert breaker.state != "closed"
+    own_redis.start()
+
+    def served_and_closed() -> bool:
+        assert alice.client.get("/api/members").status_code == 200
+        return breaker.state == "closed"
+
+    assert wait_until(served_and_closed)
+
+
 def _redis_serves() -> bool:
     return caches["default"].set("probe", 1) is True
 
