@@ -38,6 +38,8 @@ from config.errors import (
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
+    from tenants.models import Tenant
+
     # Django's Paginator is generic only in the stubs, not at runtime.
     _Paginator = DjangoPaginator[Any]
 else:
@@ -62,8 +64,8 @@ def _translate(exc: Exception) -> exceptions.APIException | None:
         # A unique value taken by a concurrent request after validation passed.
         return Conflict("This conflicts with a change made at the same moment; retry.")
     if isinstance(exc, OperationalError | InterfaceError):
-        tenant = current_tenant()
-        if tenant is not None and not _tenant_reachable(tenant.alias):
+        tenant = current_tenant() or getattr(exc, "tenant", None)
+        if tenant is not None and not _tenant_reachable(tenant, exc):
             from tenants.health import mark_server_down
 
             mark_server_down(tenant.server_id)
@@ -72,12 +74,32 @@ def _translate(exc: Exception) -> exceptions.APIException | None:
     return None
 
 
-def _tenant_reachable(alias: str) -> bool:
-    """Whether the tenant's own database answers (the error may be the registry's)."""
-    wrapper = connections[alias]
+# SQLSTATE classes of a server that is gone or going (not of a failed query).
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _tenant_reachable(tenant: Tenant, exc: Exception) -> bool:
+    """Whether the tenant's own database answers (the error may be the registry's).
+
+    A pool that found no connection or a refused connection needs no second
+    try (which would wait out another connect timeout); other errors (a
+    deadlock, a timeout) are checked by connecting again.
+    """
+    from psycopg_pool import PoolTimeout
+
+    from tenants.context import tenant_context
+
+    cause = exc.__cause__
+    if isinstance(cause, PoolTimeout):
+        return False
+    sqlstate = getattr(cause, "sqlstate", "") or ""
+    if sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+        return False
     try:
-        wrapper.ensure_connection()
-        return wrapper.is_usable()
+        with tenant_context(tenant):
+            wrapper = connections[tenant.alias]
+            wrapper.ensure_connection()
+            return wrapper.is_usable()
     except Exception:
         return False
 

@@ -20,9 +20,11 @@ from rest_framework.views import APIView
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from config.errors import TenantUnavailable
 from messaging.inbound import receive
 from messaging.receipts import update_status
 from tenants.context import tenant_context
+from tenants.health import mark_server_up, server_is_down
 from tenants.models import Tenant
 from tenants.numbers import tenant_for_number
 
@@ -67,6 +69,8 @@ class TwilioWebhook(APIView):
         tenant = tenant_for_number(number)
         if tenant is None or tenant.status not in RECEIVING:
             raise NotFound("No church sends from this number.")
+        if server_is_down(tenant.server_id):
+            raise TenantUnavailable()  # Twilio retries; no connect timeout per try
         return tenant
 
 
@@ -109,8 +113,10 @@ class InboundWebhook(TwilioWebhook):
         from_ = self.field(request, "From")
         to = self.field(request, "To")
         body = self.field(request, "Body", required=False)
-        with tenant_context(self.tenant_of(to)):
+        tenant = self.tenant_of(to)
+        with tenant_context(tenant):
             result = receive(sid=sid, from_=from_, to=to, body=body)
+        mark_server_up(tenant.server_id)
         return twiml(result.reply)
 
 
@@ -127,6 +133,8 @@ class StatusWebhook(TwilioWebhook):
         number = self.field(request, "From", required=False)
         tenant = tenant_for_number(number) if number else None
         if tenant is not None and tenant.status in RECEIVING:
+            if server_is_down(tenant.server_id):
+                raise TenantUnavailable()
             with tenant_context(tenant):
                 update_status(
                     sid=sid,
@@ -134,4 +142,5 @@ class StatusWebhook(TwilioWebhook):
                     error_code=self.field(request, "ErrorCode", required=False),
                     message_id=request.query_params.get("message"),
                 )
+            mark_server_up(tenant.server_id)
         return HttpResponse(status=204)

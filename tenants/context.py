@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from tenants import connections
 
@@ -63,6 +63,12 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
     token = _current.set(tenant)
     try:
         yield tenant
+    except DatabaseError as exc:
+        # Error handlers run after this block: they still need to know whose
+        # database failed (503 tenant_unavailable, not a generic 503).
+        if not hasattr(exc, "tenant"):
+            exc.tenant = tenant  # type: ignore[attr-defined]
+        raise
     finally:
         _current.reset(token)
         connections.release(alias)
