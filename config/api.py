@@ -81,19 +81,21 @@ _UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 def _tenant_reachable(tenant: Tenant, exc: Exception) -> bool:
     """Whether the tenant's own database answers (the error may be the registry's).
 
-    A pool that found no connection or a refused connection needs no second
-    try (which would wait out another connect timeout); other errors (a
-    deadlock, a timeout) are checked by connecting again.
+    When the tenant's own connection failed to connect (its pool found no
+    connection, or the server is gone), a second try would only wait out
+    another connect timeout; any other error (the registry's, a deadlock, a
+    statement timeout) is checked by connecting again.
     """
     from psycopg_pool import PoolTimeout
 
+    from tenants.connections import failed_in_this_thread
     from tenants.context import tenant_context
 
     cause = exc.__cause__
-    if isinstance(cause, PoolTimeout):
-        return False
     sqlstate = getattr(cause, "sqlstate", "") or ""
-    if sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+    if failed_in_this_thread(tenant.alias) and (
+        isinstance(cause, PoolTimeout) or sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    ):
         return False
     try:
         with tenant_context(tenant):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connections, router
+from django.utils import timezone
 
 from messaging.models import Message
 
@@ -20,22 +21,32 @@ _FIELDS = Message._meta.concrete_fields
 def write_outbox(rows: list[dict[str, Any]]) -> None:
     """Insert `rows` (Message attribute names to values) into the tenant's outbox.
 
-    Fields a row leaves out take the model's default, as `Message(**row)` would;
-    `auto_now_add` fields have none, so rows name `created_at`.
+    Fields a row leaves out take the model's default, as `Message(**row)` would,
+    and `auto_now`/`auto_now_add` fields the current time.
     """
     alias = router.db_for_write(Message)
     connection = connections[alias]
     if connection.vendor != "postgresql":
         Message.objects.bulk_create([Message(**row) for row in rows], batch_size=1000)
         return
+    now = timezone.now()
+    fill = {
+        field.attname: (lambda: now)
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        else field.get_default
+        for field in _FIELDS
+    }
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in _FIELDS)
     sql = f"COPY {quote(Message._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row[field.attname] if field.attname in row else field.get_default()
-                    for field in _FIELDS
-                ]
-            )
+    # The raw psycopg cursor bypasses Django's error translation: restore it, so
+    # a lost server is an OperationalError like any other query's.
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        row[name] if name in row else default()
+                        for name, default in fill.items()
+                    ]
+                )

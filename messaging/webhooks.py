@@ -70,7 +70,7 @@ class TwilioWebhook(APIView):
         if tenant is None or tenant.status not in RECEIVING:
             raise NotFound("No church sends from this number.")
         if server_is_down(tenant.server_id):
-            raise TenantUnavailable()  # Twilio retries; no connect timeout per try
+            raise TenantUnavailable()  # at once, not after a connect timeout each
         return tenant
 
 

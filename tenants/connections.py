@@ -55,6 +55,16 @@ def _wrappers() -> Local:
     return cast(_HandlerInternals, connections)._connections
 
 
+def failed_in_this_thread(alias: str) -> bool:
+    """Whether this thread's wrapper for `alias` saw an error since it last worked.
+
+    Django sets `errors_occurred` on the wrapper whose call failed, so it tells
+    a tenant database's failure from the registry's. No wrapper: unknown (False).
+    """
+    wrapper = getattr(_wrappers(), alias, None)
+    return bool(wrapper is not None and wrapper.errors_occurred)
+
+
 def postgres_pools() -> dict[str, ConnectionPool]:
     """PostgreSQL's process-wide pools (`DatabaseWrapper._connection_pools`)."""
     from django.db.backends.postgresql.base import DatabaseWrapper as PGWrapper

@@ -54,9 +54,13 @@ def is_revoked(claims: dict[str, Any]) -> bool:
     redis = _redis()
     # `state`, not `allow()`: taking the half-open probe here would leave the
     # cache call below refused, and Redis would never be tried again.
-    if redis is not None and breaker.state != "open":
+    state = breaker.state
+    if redis is not None and state != "open":
         found = redis.get_many([_EPOCH, *(_cache_key(k) for k in keys)])
-        if found.get(_EPOCH) is not None:
+        # A half-open read is the probe: if it succeeds, the recovery drops the
+        # epoch, but this answer came from the copy that missed the outage.
+        trusted = state == "closed" and breaker.state == "closed"
+        if trusted and found.get(_EPOCH) is not None:
             return any(found.get(_cache_key(k)) is not None for k in keys)
         if breaker.state == "closed":
             _load_into_redis(redis)

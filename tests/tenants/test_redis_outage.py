@@ -91,6 +91,33 @@ def test_a_revocation_redis_missed_is_not_forgotten_when_it_returns(own_redis, a
     assert alice.client.get("/api/members").status_code == 200
 
 
+def test_the_probe_after_an_outage_does_not_trust_the_old_copy(own_redis, alice):
+    """Redis frozen while a token is revoked; the first request back is the probe."""
+    from tests.conftest import make_persona
+
+    assert alice.client.get("/api/members").status_code == 200  # epoch loaded
+    victim = make_persona(alice.tenant, role="staff")
+    assert victim.client.get("/api/members").status_code == 200
+
+    own_redis.pause()
+    try:
+        logout = victim.client.post("/api/auth/logout", {}, format="json")
+        assert logout.status_code == 204  # stored in the registry only
+
+        def tripped() -> bool:
+            assert alice.client.get("/api/members").status_code == 200
+            return breaker.state == "open"
+
+        assert wait_until(tripped)
+    finally:
+        own_redis.resume()
+    assert wait_until(lambda: breaker.state == "half-open")
+    response = victim.client.get("/api/members")  # its revocation check probes
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+    assert breaker.state == "closed"
+
+
 def test_requests_alone_bring_the_cache_back(own_redis, alice):
     """No probe from outside: the half-open call of an ordinary request closes it."""
     assert alice.client.get("/api/members").status_code == 200
