@@ -7,6 +7,9 @@ the second and last door from outside input into a tenant.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -69,9 +72,20 @@ class TwilioWebhook(APIView):
         tenant = tenant_for_number(number)
         if tenant is None or tenant.status not in RECEIVING:
             raise NotFound("No church sends from this number.")
-        if server_is_down(tenant.server_id):
-            raise TenantUnavailable()  # at once, not after a connect timeout each
         return tenant
+
+    @contextmanager
+    def inside(self, tenant: Tenant) -> Iterator[None]:
+        """The tenant's context, refused at once while its server is held down.
+
+        The same hold the token middleware honours: no connect timeout per
+        webhook while the server is away, and the first success lifts it.
+        """
+        if server_is_down(tenant.server_id):
+            raise TenantUnavailable()
+        with tenant_context(tenant):
+            yield
+        mark_server_up(tenant.server_id)
 
 
 def twiml(reply: str | None) -> HttpResponse:
@@ -113,10 +127,8 @@ class InboundWebhook(TwilioWebhook):
         from_ = self.field(request, "From")
         to = self.field(request, "To")
         body = self.field(request, "Body", required=False)
-        tenant = self.tenant_of(to)
-        with tenant_context(tenant):
+        with self.inside(self.tenant_of(to)):
             result = receive(sid=sid, from_=from_, to=to, body=body)
-        mark_server_up(tenant.server_id)
         return twiml(result.reply)
 
 
@@ -133,14 +145,11 @@ class StatusWebhook(TwilioWebhook):
         number = self.field(request, "From", required=False)
         tenant = tenant_for_number(number) if number else None
         if tenant is not None and tenant.status in RECEIVING:
-            if server_is_down(tenant.server_id):
-                raise TenantUnavailable()
-            with tenant_context(tenant):
+            with self.inside(tenant):
                 update_status(
                     sid=sid,
                     status=status,
                     error_code=self.field(request, "ErrorCode", required=False),
                     message_id=request.query_params.get("message"),
                 )
-            mark_server_up(tenant.server_id)
         return HttpResponse(status=204)

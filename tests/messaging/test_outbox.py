@@ -1,4 +1,4 @@
-"""The outbox writer: COPY on PostgreSQL, bulk_create elsewhere, same rows either way."""
+"""The outbox writer: COPY on PostgreSQL, bulk_create elsewhere, the same rows."""
 
 import pytest
 from django.db import IntegrityError
