@@ -210,6 +210,7 @@ def seed_tenants(tenants: list[Any], members: int, threads: int) -> None:
 def issue_tokens(tenants: list[Any]) -> list[str]:
     """One owner in every tenant; an access token per tenant (a login session)."""
     from tenants.auth import issue_tokens as issue
+
     from tenants.models import Membership, User
 
     user = User.objects.create_user(email="owner@bench-crud.example.org")

@@ -78,8 +78,8 @@ def main() -> None:
 def run(args: argparse.Namespace) -> tuple[dict[str, _harness.Stats], float]:
     from django.db import connections
     from django.test import Client
-
     from tenants.auth import issue_tokens
+
     from tenants.context import tenant_context
     from tenants.models import Membership, User
     from tenants.provisioning import provision_tenant

@@ -265,11 +265,11 @@ def prepare(
     """Owners, tokens, numbers and members, in-process; then let go of every alias."""
     from django.contrib.auth.hashers import make_password
     from django.db import connections as django_connections
+    from tenants.auth import issue_tokens
+    from tenants.church import update_church
 
     from members.models import Member
     from tenants import connections
-    from tenants.auth import issue_tokens
-    from tenants.church import update_church
     from tenants.context import tenant_context
     from tenants.models import Membership, User
 

@@ -1,10 +1,10 @@
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from api.fields import TimezoneField
 from branches.models import Branch
-from members.phones import InvalidPhone, to_e164
+from sms.phones import InvalidPhone, to_e164
 from tenants.context import require_tenant
-from tenants.serializers import validate_timezone
 
 
 class BranchSerializer(serializers.ModelSerializer):
@@ -18,9 +18,7 @@ class BranchSerializer(serializers.ModelSerializer):
         ],
     )
     address = serializers.CharField(max_length=300, allow_blank=True, required=False)
-    timezone = serializers.CharField(
-        max_length=64, required=False, validators=[validate_timezone]
-    )
+    timezone = TimezoneField(required=False)
     phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
     member_count = serializers.IntegerField(read_only=True)
 

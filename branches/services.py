@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from branches.models import Branch
+from church.numbers import claim_number, release_number
 from tenants.context import require_tenant, tenant_atomic
-from tenants.numbers import claim_number, release_number
 
 
 def save_branch(*, branch: Branch, fields: dict) -> Branch:

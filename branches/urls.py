@@ -1,5 +1,5 @@
+from api.routing import OptionalSlashRouter
 from branches.views import BranchViewSet
-from config.api import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("branches", BranchViewSet, basename="branch")

@@ -1,10 +1,10 @@
 from django.db.models import Count
 from rest_framework import viewsets
 
+from accounts.permissions import HasTenant, IsTenantAdmin
 from branches.models import Branch
 from branches.serializers import BranchSerializer
 from branches.services import delete_branch, save_branch
-from tenants.permissions import HasTenant, IsTenantAdmin
 
 
 class BranchViewSet(viewsets.ModelViewSet):

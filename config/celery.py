@@ -5,6 +5,8 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, worker_process_shutdown
 
+from tenants.connections import forget_all, release_stale_wrappers
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("churchtext")
@@ -14,13 +16,9 @@ app.autodiscover_tasks()
 
 @task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _drop_stale_tenant_wrappers(**_: object) -> None:
-    from tenants.connections import release_stale_wrappers
-
     release_stale_wrappers()
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
 def _close_tenant_aliases(**_: object) -> None:
-    from tenants.connections import forget_all
-
     forget_all()

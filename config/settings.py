@@ -57,19 +57,22 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "tenants",
+    "accounts",
+    "church",
+    "billing",
     "members",
     "branches",
     "templates_app",
     "messaging",
-    "billing",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in
 # the registry. The router and its system check rely on this list.
-TENANT_APPS = ["members", "branches", "templates_app", "messaging", "billing"]
+TENANT_APPS = ["members", "branches", "templates_app", "messaging"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.TokenMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -207,6 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.reconcile_tenants_task",
         "schedule": 300.0,
     },
+    "purge-revocations": {
+        "task": "accounts.tasks.purge_revocations_task",
+        "schedule": 300.0,
+    },
     "sweep-due-messages": {
         "task": "messaging.tasks.sweep_due_task",
         "schedule": float(env("SMS_SWEEP_SECONDS", "30")),
@@ -215,9 +222,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Auth, API -------------------------------------------------------------
 
-AUTH_USER_MODEL = "tenants.User"
+AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "tenants.hashers.TunedArgon2PasswordHasher",
+    "accounts.hashers.TunedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2)
@@ -235,11 +242,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     # Tokens only: a browser session (the admin's) names no tenant.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.TenantJWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasTenant"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.tokens.TenantJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasTenant"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -249,7 +256,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tenants.schema.add_error_responses",
+        "api.schema.add_error_responses",
     ],
 }
 SIMPLE_JWT: dict[str, Any] = {
@@ -276,7 +283,7 @@ SMS_RATE_PER_NUMBER = float(env("SMS_RATE_PER_NUMBER", "1"))  # messages per sec
 SMS_SEND_BATCH = env_int("SMS_SEND_BATCH", 100)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 SMS_STALE_SENDING_SECONDS = env_int("SMS_STALE_SENDING_SECONDS", 120)
-# Per account and per client address; see tenants/ratelimit.py. "off" for benchmarks.
+# Per account and per client address; see accounts/limits.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")
 MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)
 

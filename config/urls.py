@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api import api_path, json_error_view
+from api.responses import json_error_view
+from api.routing import api_path
 from tenants.probes import healthz, readyz
 
 urlpatterns = [
@@ -13,14 +14,15 @@ urlpatterns = [
     api_path(
         "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"
     ),
-    path("api/", include("tenants.urls")),
+    path("api/", include("accounts.urls")),
+    path("api/", include("church.urls")),
     path("api/", include("members.urls")),
     path("api/", include("branches.urls")),
     path("api/", include("templates_app.urls")),
     path("api/", include("messaging.urls")),
 ]
 
-handler400 = json_error_view(400, "bad_request", "Bad request.")
-handler403 = json_error_view(403, "permission_denied", "Permission denied.")
-handler404 = json_error_view(404, "not_found", "Not found.")
-handler500 = json_error_view(500, "server_error", "Something went wrong on our side.")
+handler400 = json_error_view("bad_request")
+handler403 = json_error_view("permission_denied")
+handler404 = json_error_view("not_found")
+handler500 = json_error_view("server_error")

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from branches.models import Branch
+from members.consent import refused
+from members.errors import UnreadableFile
 from members.models import Member, MemberTag
-from members.phones import InvalidPhone, to_e164
+from sms.phones import InvalidPhone, to_e164
 from tenants.context import require_tenant, tenant_atomic
 
 COLUMNS = ["first_name", "last_name", "phone", "email", "branch", "tags"]
@@ -50,19 +51,13 @@ def _reader(data: bytes) -> csv.DictReader:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError(
-            {"file": ["The file must be UTF-8 encoded CSV."]}
-        ) from exc
+        raise UnreadableFile("The file must be UTF-8 encoded CSV.") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if sorted(header) != sorted(COLUMNS):
-        raise ValidationError(
-            {
-                "file": [
-                    f"The header must be: {','.join(COLUMNS)} (found: "
-                    f"{','.join(header) or 'nothing'})."
-                ]
-            }
+        raise UnreadableFile(
+            f"The header must be: {','.join(COLUMNS)} (found: "
+            f"{','.join(header) or 'nothing'})."
         )
     reader.fieldnames = header
     return reader
@@ -121,8 +116,8 @@ def import_members(data: bytes) -> ImportReport:
         except StopIteration:
             break
         except csv.Error as exc:  # e.g. a field past the csv module's size limit
-            raise ValidationError(
-                {"file": [f"Line {reader.line_num}: unreadable CSV ({exc})."]}
+            raise UnreadableFile(
+                f"Line {reader.line_num}: unreadable CSV ({exc})."
             ) from exc
         line = reader.line_num  # the file's line (quoted fields may span lines)
         if index == MAX_ROWS:
@@ -152,12 +147,7 @@ def _apply(rows: dict[str, _Row], report: ImportReport) -> None:
             member_id__in=chunk
         ).values_list("member_id", "name"):
             tags_of.setdefault(member_id, set()).add(name)
-
-    from messaging.models import Suppression
-
-    suppressed = set(
-        Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True)
-    )
+    suppressed = refused(phones)
     new, changed, tag_rows, stale_tags = [], [], [], []
     now = timezone.now()
     for phone, row in rows.items():

@@ -59,3 +59,18 @@ class MemberTag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Suppression(models.Model):
+    """A phone that opted out (STOP, or the carrier said so): nothing more is sent."""
+
+    phone = models.CharField(max_length=16, primary_key=True)
+    source = models.CharField(max_length=20)  # keyword, carrier_21610, staff
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Its table kept the name it had in the messaging app.
+        db_table = "messaging_suppression"
+
+    def __str__(self) -> str:
+        return self.phone

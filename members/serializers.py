@@ -2,8 +2,8 @@ from rest_framework import serializers
 
 from branches.models import Branch
 from members.models import Member
-from members.phones import InvalidPhone, to_e164
 from members.services import save_member
+from sms.phones import InvalidPhone, to_e164
 from tenants.context import require_tenant
 
 

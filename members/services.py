@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError
-from rest_framework.exceptions import ValidationError
+from typing import Any
 
+from django.db import IntegrityError
+
+from members.consent import may_text
+from members.errors import PhoneTaken
 from members.models import Member, MemberTag
 from tenants.context import tenant_atomic
 
 
-def save_member(member: Member, fields: dict) -> Member:
+def save_member(member: Member, fields: dict[str, Any]) -> Member:
     """Create or update `member` from validated fields (`tag_links`: tag names)."""
-    from messaging.models import Suppression
-
     fields = dict(fields)
     tags = fields.pop("tag_links", None)
     if member._state.adding:
         # A number that texted STOP stays opted out when it becomes a member.
-        fields["opted_out"] = Suppression.objects.filter(phone=fields["phone"]).exists()
+        fields["opted_out"] = not may_text(fields["phone"])
     try:
         with tenant_atomic():
             for name, value in fields.items():
@@ -26,9 +27,7 @@ def save_member(member: Member, fields: dict) -> Member:
             if tags is not None:
                 _set_tags(member, tags)
     except IntegrityError as exc:  # the phone was taken a moment ago
-        raise ValidationError(
-            {"phone": ["A member with this phone already exists."]}
-        ) from exc
+        raise PhoneTaken() from exc
     return member
 
 

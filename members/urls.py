@@ -1,4 +1,4 @@
-from config.api import OptionalSlashRouter
+from api.routing import OptionalSlashRouter
 from members.views import MemberViewSet
 
 router = OptionalSlashRouter()

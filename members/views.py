@@ -8,12 +8,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from config.api import parse_uuid
-from config.errors import PayloadTooLarge
+from api.errors import PayloadTooLarge
+from api.fields import parse_uuid
 from members.csvio import export_rows, import_members
 from members.models import Member
-from members.phones import digits
 from members.serializers import MemberSerializer
+from sms.phones import digits
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
 MAX_IMPORT_BYTES = 10 * 1024 * 1024

@@ -6,13 +6,13 @@ import uuid
 
 from django.utils import timezone
 
-from config.errors import Conflict
+from church.numbers import holds_number, numbers_of
+from members.consent import may_text
+from messaging.errors import NoSendingNumber, RecipientOptedOut
 from messaging.models import Conversation, Message
-from messaging.optout import is_suppressed
-from messaging.segments import count_segments
-from messaging.sending import schedule_dispatch
+from messaging.tasks import dispatch_soon
+from sms.segments import count_segments
 from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
-from tenants.numbers import holds_number, numbers_of
 
 
 def _from_number(conversation: Conversation) -> str | None:
@@ -38,15 +38,11 @@ def _from_number(conversation: Conversation) -> str | None:
 
 
 def reply(*, conversation: Conversation, body: str) -> Message:
-    if is_suppressed(conversation.phone) or (
-        conversation.member_id and conversation.member.opted_out
-    ):
-        raise Conflict(
-            "This number opted out; it can receive nothing until it opts in."
-        )
+    if not may_text(conversation.phone, conversation.member):
+        raise RecipientOptedOut()
     from_number = _from_number(conversation)
     if not from_number:
-        raise Conflict("Set a sending number for the church first.")
+        raise NoSendingNumber()
     info = count_segments(body)
     now = timezone.now()
     with tenant_atomic():
@@ -64,7 +60,7 @@ def reply(*, conversation: Conversation, body: str) -> Message:
             send_after=now,
         )
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
-        on_tenant_commit(lambda: schedule_dispatch(now))
+        on_tenant_commit(lambda: dispatch_soon(now))
     message.refresh_from_db()  # eager tasks may have sent it already
     return message
 

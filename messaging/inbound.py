@@ -8,25 +8,13 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
-from billing.usage import refresh_usage
 from members.models import Member
-from messaging import keywords
 from messaging.models import Conversation, Message
 from messaging.optout import opt_in, opt_out
-from messaging.segments import count_segments
+from messaging.usage import refresh_usage
+from sms import keywords
+from sms.segments import count_segments
 from tenants.context import require_tenant, tenant_atomic
-
-# Forward only: a late `sent` never overwrites `delivered`.
-RANK = {
-    "queued": 0,
-    "accepted": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-}
-CARRIER_OPT_OUT = "21610"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Broadcasts, messages (outbox and inbox), conversations, opt-outs, recurrence."""
+"""Broadcasts, messages (outbox and inbox), conversations, recurrence, daily usage."""
 
 import uuid
 
@@ -147,17 +147,6 @@ class Message(models.Model):
         return f"{self.direction} {self.to_number}"
 
 
-class Suppression(models.Model):
-    """A phone that opted out (STOP, or the carrier said so): nothing more is sent."""
-
-    phone = models.CharField(max_length=16, primary_key=True)
-    source = models.CharField(max_length=20)  # keyword, carrier_21610, staff
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.phone
-
-
 class RecurringMessage(models.Model):
     """A broadcast repeated daily, weekly or monthly at a local time."""
 
@@ -208,3 +197,17 @@ class RecurringRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recurring_id} at {self.scheduled_for}"
+
+
+class DailyUsage(models.Model):
+    """Messages and segments sent by this church on one (UTC) day: what is billed."""
+
+    date = models.DateField(unique=True)
+    messages = models.PositiveIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"{self.date}: {self.segments}"

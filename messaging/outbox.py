@@ -1,16 +1,21 @@
-"""Writing a broadcast's outbox rows in one round trip.
+"""The outbox: outbound rows written before any provider call, and which are due.
 
-Ten thousand `Message` instances through `bulk_create` cost about a second of
-Python (model init and per-field preparation) before PostgreSQL sees a row;
+Writing a broadcast's rows takes one round trip: ten thousand `Message`
+instances through `bulk_create` cost about a second of Python (model init and
+per-field preparation) before PostgreSQL sees a row;
 `COPY` takes plain tuples that psycopg adapts itself. Other backends (SQLite,
 the embedded default) go through `bulk_create`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, router
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging.models import Message
@@ -50,3 +55,31 @@ def write_outbox(rows: list[dict[str, Any]]) -> None:
                         for name, default in fill.items()
                     ]
                 )
+
+
+def stale_after() -> dt.timedelta:
+    """How long a row may sit in `sending` before its worker is presumed dead."""
+    return dt.timedelta(seconds=settings.SMS_STALE_SENDING_SECONDS)
+
+
+def due_message_ids(now: dt.datetime, limit: int = 10_000) -> list[uuid.UUID]:
+    """Rows to send now: queued and due, or left in `sending` by a dead worker."""
+    stale = now - stale_after()
+    return list(
+        Message.objects.filter(
+            Q(status=Message.Status.QUEUED, send_after__lte=now)
+            | Q(status=Message.Status.SENDING, attempted_at__lte=stale),
+            direction=Message.Direction.OUTBOUND,
+        )
+        .order_by("send_after")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def next_due_after(now: dt.datetime) -> dt.datetime | None:
+    return (
+        Message.objects.filter(status=Message.Status.QUEUED, send_after__gt=now)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 
 from django.db import IntegrityError
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
+from messaging.compose import Recipients, compose_broadcast
+from messaging.errors import SendRefused
 from messaging.models import RecurringMessage, RecurringRun
 from messaging.schedule import next_occurrence
-from tenants.context import tenant_atomic
+from templates_app.models import MessageTemplate
+from tenants.context import require_tenant, tenant_atomic
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -27,54 +31,44 @@ def compute_next(recurring: RecurringMessage, after: dt.datetime) -> dt.datetime
     )
 
 
-def merged_for_patch(current: dict, changes: dict) -> dict:
-    """A PATCH body completed with the current values (body and template exclude
-    each other: setting one clears the other)."""
-    merged = {**current, **changes}
-    if changes.get("body") and "template" not in changes:
-        merged["template"] = None
-    if changes.get("template") and "body" not in changes:
-        merged["body"] = ""
-    return merged
-
-
-def apply_validated(recurring: RecurringMessage, clean: dict) -> RecurringMessage:
-    """Copy validated fields (RecurringSerializer) onto the row and save it."""
-    from messaging.sending import Recipients
-    from tenants.context import require_tenant
-
-    schedule = clean["schedule"]
-    template = clean.get("template")
-    recurring.body = "" if template else clean["body"]
-    recurring.template_id = template.pk if template else None
-    recurring.recipients = Recipients(**clean["recipients"]).as_json()
-    recurring.frequency = schedule["frequency"]
-    recurring.time = schedule["time"]
-    recurring.weekday = schedule.get("weekday")
-    recurring.day = schedule.get("day")
-    recurring.timezone = schedule.get("timezone") or require_tenant().timezone
-    recurring.active = clean["active"]
-    return save_recurring(recurring)
-
-
-def save_recurring(recurring: RecurringMessage) -> RecurringMessage:
-    """Save, keeping `next_run_at` in step with the schedule and `active`."""
-    from messaging.sending import schedule_dispatch
-
+def save_recurring(
+    recurring: RecurringMessage,
+    *,
+    body: str,
+    template_id: uuid.UUID | None,
+    recipients: Recipients,
+    frequency: str,
+    time: dt.time,
+    weekday: int | None,
+    day: int | None,
+    timezone_name: str | None,
+    active: bool,
+) -> RecurringMessage:
+    """Save a recurring message, its next run in step with its schedule and `active`."""
+    recurring.body = "" if template_id else body
+    recurring.template_id = template_id
+    recurring.recipients = recipients.as_json()
+    recurring.frequency = frequency
+    recurring.time = time
+    recurring.weekday = weekday
+    recurring.day = day
+    recurring.timezone = timezone_name or require_tenant().timezone
+    recurring.active = active
     recurring.next_run_at = (
         compute_next(recurring, timezone.now()) if recurring.active else None
     )
     with tenant_atomic():
         recurring.save()
     if recurring.next_run_at:
-        schedule_dispatch(recurring.next_run_at)
+        Tenant.objects.wake(require_tenant().pk, recurring.next_run_at)
     return recurring
 
 
 def run_due(now: dt.datetime) -> int:
-    """Send every occurrence that is due; two schedulers still send each once."""
-    from messaging.sending import Recipients, create_broadcast, known_only
+    """Compose every occurrence that is due; two schedulers still compose each once.
 
+    The broadcasts' rows are sent by the dispatch that called this.
+    """
     sent = 0
     due = RecurringMessage.objects.filter(active=True, next_run_at__lte=now)
     for recurring in due:
@@ -88,14 +82,12 @@ def run_due(now: dt.datetime) -> int:
             )
             continue
         spec = recurring.recipients or {}
-        recipients = known_only(
-            Recipients(
-                members=spec.get("members", []),
-                branches=spec.get("branches", []),
-                tags=spec.get("tags", []),
-                all=spec.get("all", False),
-            )
-        )
+        recipients = Recipients(
+            members=spec.get("members", []),
+            branches=spec.get("branches", []),
+            tags=spec.get("tags", []),
+            all=spec.get("all", False),
+        ).known_only()
         try:
             with tenant_atomic():
                 run = RecurringRun.objects.create(
@@ -105,7 +97,7 @@ def run_due(now: dt.datetime) -> int:
                     next_run_at=compute_next(recurring, max(now, occurrence)),
                     last_run_at=occurrence,
                 )
-                run.broadcast = create_broadcast(
+                run.broadcast, _ = compose_broadcast(
                     body=body,
                     recipients=recipients,
                     template_id=recurring.template_id,
@@ -115,9 +107,9 @@ def run_due(now: dt.datetime) -> int:
                 run.save(update_fields=["broadcast"])
         except IntegrityError:
             continue  # another scheduler took this occurrence
-        except ValidationError as exc:
+        except SendRefused as exc:
             # No one to send to this time (all opted out...): skip the occurrence.
-            logger.warning("recurring %s skipped: %s", recurring.pk, exc.detail)
+            logger.warning("recurring %s skipped: %s", recurring.pk, exc.fields)
             RecurringMessage.objects.filter(
                 pk=recurring.pk, next_run_at=occurrence
             ).update(
@@ -130,8 +122,6 @@ def run_due(now: dt.datetime) -> int:
 
 
 def _template_body(recurring: RecurringMessage) -> str:
-    from templates_app.models import MessageTemplate
-
     template = MessageTemplate.objects.filter(pk=recurring.template_id).first()
     return template.body if template else ""
 

@@ -1,10 +1,17 @@
+"""Input and output shapes of the messaging endpoints and the provider webhooks."""
+
+from typing import Any
+
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import ClockField, TimezoneField
+from messaging.compose import Recipients
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from messaging.recurring import save_recurring
 from templates_app.models import MessageTemplate
 from templates_app.serializers import MAX_BODY, validate_body
-from tenants.serializers import ClockField, validate_timezone
 
 
 class RecipientsSerializer(serializers.Serializer):
@@ -154,6 +161,22 @@ class ReplySerializer(serializers.Serializer):
     body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False)
 
 
+class ConversationStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    """The query parameters of GET /api/messages/history (instants read in UTC)."""
+
+    member = serializers.UUIDField(required=False)
+    direction = serializers.ChoiceField(
+        choices=Message.Direction.choices, required=False
+    )
+    status = serializers.ChoiceField(choices=Message.Status.choices, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
 class ScheduleSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=RecurringMessage.Frequency.choices)
     time = ClockField()
@@ -163,9 +186,7 @@ class ScheduleSerializer(serializers.Serializer):
     day = serializers.IntegerField(
         min_value=1, max_value=31, required=False, allow_null=True
     )
-    timezone = serializers.CharField(
-        max_length=64, required=False, validators=[validate_timezone]
-    )
+    timezone = TimezoneField(required=False)
 
     def validate(self, data: dict) -> dict:
         if data["frequency"] == "weekly" and data.get("weekday") is None:
@@ -175,30 +196,162 @@ class ScheduleSerializer(serializers.Serializer):
         return data
 
 
-class RecurringSerializer(BodyOrTemplate):
-    recipients = RecipientsSerializer()
-    schedule = ScheduleSerializer()
+class WholeObject(serializers.Field):
+    """A nested object given whole, validated by its own serializer.
+
+    Inside a PATCH it replaces the stored one: DRF would otherwise validate it
+    as partial too, and a schedule without its frequency would pass.
+    """
+
+    def __init__(self, serializer_class: type[serializers.Serializer], **kwargs: Any):
+        self.serializer_class = serializer_class
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict:
+        serializer = self.serializer_class(data=data)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(serializer.errors)
+        return dict(serializer.validated_data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+@extend_schema_field(RecipientsSerializer)
+class RecipientsField(WholeObject):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(RecipientsSerializer, **kwargs)
+
+
+@extend_schema_field(ScheduleSerializer)
+class ScheduleField(WholeObject):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(ScheduleSerializer, **kwargs)
+
+
+class RecurringSerializer(serializers.Serializer):
+    """A recurring message in and out; a PATCH changes only the fields it names.
+
+    Body and template exclude each other: setting one clears the other.
+    """
+
+    id = serializers.UUIDField(read_only=True)
+    body = serializers.CharField(
+        max_length=MAX_BODY,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        validators=[validate_body],
+    )
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=MessageTemplate.objects.all(), required=False, allow_null=True
+    )
+    recipients = RecipientsField()
+    schedule = ScheduleField()
     active = serializers.BooleanField(required=False, default=True)
+    next_run_at = serializers.DateTimeField(read_only=True)
+    last_run_at = serializers.DateTimeField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
+    def validate(self, data: dict) -> dict:
+        current = self.instance
+        if current is not None:
+            if data.get("body", "").strip() and "template" not in data:
+                data["template"] = None
+            if data.get("template") and "body" not in data:
+                data["body"] = ""
+        body = data.get("body", current.body if current else "")
+        template = (
+            data["template"]
+            if "template" in data
+            else (current.template_id if current else None)
+        )
+        if bool(body.strip()) == bool(template):
+            raise serializers.ValidationError("Give either a body or a template.")
+        return data
 
-def recurring_data(recurring: RecurringMessage) -> dict:
-    return {
-        "id": str(recurring.id),
-        "body": recurring.body,
-        "template": str(recurring.template_id) if recurring.template_id else None,
-        "recipients": recurring.recipients,
-        "schedule": {
+    def to_representation(self, instance: RecurringMessage) -> dict:
+        return {
+            "id": str(instance.id),
+            "body": instance.body,
+            "template": str(instance.template_id) if instance.template_id else None,
+            "recipients": instance.recipients,
+            "schedule": {
+                "frequency": instance.frequency,
+                "time": instance.time.strftime("%H:%M"),
+                "weekday": instance.weekday,
+                "day": instance.day,
+                "timezone": instance.timezone,
+            },
+            "active": instance.active,
+            # Datetimes as they are: the JSON renderer writes them as ISO 8601.
+            "next_run_at": instance.next_run_at,
+            "last_run_at": instance.last_run_at,
+            "created_at": instance.created_at,
+        }
+
+    def create(self, validated_data: dict) -> RecurringMessage:
+        created_by = validated_data.pop("created_by", None)
+        return self._save(RecurringMessage(created_by=created_by), validated_data)
+
+    def update(
+        self, instance: RecurringMessage, validated_data: dict
+    ) -> RecurringMessage:
+        return self._save(instance, validated_data)
+
+    def _save(self, recurring: RecurringMessage, data: dict) -> RecurringMessage:
+        """Validated fields onto the row; a PATCH keeps what it does not name."""
+        schedule = data.get("schedule") or {
             "frequency": recurring.frequency,
-            "time": recurring.time.strftime("%H:%M"),
+            "time": recurring.time,
             "weekday": recurring.weekday,
             "day": recurring.day,
             "timezone": recurring.timezone,
-        },
-        "active": recurring.active,
-        "next_run_at": recurring.next_run_at,
-        "last_run_at": recurring.last_run_at,
-        "created_at": recurring.created_at,
-    }
+        }
+        template_id = recurring.template_id
+        if "template" in data:
+            template_id = data["template"].pk if data["template"] else None
+        recipients = data.get("recipients", recurring.recipients)
+        return save_recurring(
+            recurring,
+            body=data.get("body", recurring.body),
+            template_id=template_id,
+            recipients=Recipients(**recipients),
+            frequency=schedule["frequency"],
+            time=schedule["time"],
+            weekday=schedule.get("weekday"),
+            day=schedule.get("day"),
+            timezone_name=schedule.get("timezone"),
+            active=data.get("active", recurring.active),
+        )
+
+
+class InboundSerializer(serializers.Serializer):
+    """Twilio's inbound message form (the fields we use)."""
+
+    From = serializers.CharField(max_length=16)
+    To = serializers.CharField(max_length=16)
+    Body = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+    )
+    MessageSid = serializers.CharField(max_length=64)
+
+
+class StatusSerializer(serializers.Serializer):
+    """Twilio's status callback form (the fields we use)."""
+
+    MessageSid = serializers.CharField(max_length=64)
+    MessageStatus = serializers.CharField(max_length=20)
+    ErrorCode = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default=""
+    )
+    From = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default=""
+    )
 
 
 class SendAccepted(serializers.Serializer):
@@ -207,17 +360,3 @@ class SendAccepted(serializers.Serializer):
     recipient_count = serializers.IntegerField()
     opted_out_skipped = serializers.IntegerField()
     segments = serializers.IntegerField()
-
-
-class RecurringOut(serializers.Serializer):
-    """The shape `recurring_data` returns (documentation only)."""
-
-    id = serializers.UUIDField()
-    body = serializers.CharField()
-    template = serializers.UUIDField(allow_null=True)
-    recipients = RecipientsSerializer()
-    schedule = ScheduleSerializer()
-    active = serializers.BooleanField()
-    next_run_at = serializers.DateTimeField(allow_null=True)
-    last_run_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()

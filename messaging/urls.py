@@ -1,4 +1,4 @@
-from config.api import OptionalSlashRouter, api_path
+from api.routing import OptionalSlashRouter, api_path
 from messaging import views, webhooks
 
 router = OptionalSlashRouter()

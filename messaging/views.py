@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Subquery
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import LargePagination, Pagination, parse_uuid
-from messaging import conversations, recurring, sending
+from api.fields import parse_uuid
+from api.pagination import LargePagination, Pagination
+from api.schema import paginated
+from messaging import conversations
+from messaging.broadcasts import cancel_broadcast, send_broadcast
+from messaging.compose import Recipients
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.serializers import (
     BroadcastSerializer,
     ConversationSerializer,
+    ConversationStatusSerializer,
+    HistoryFilterSerializer,
     MessageSerializer,
-    RecurringOut,
     RecurringSerializer,
     ReplySerializer,
     SendAccepted,
     SendSerializer,
-    recurring_data,
 )
-from tenants.schema import paginated
-
-
-def _recipients(data: dict) -> sending.Recipients:
-    return sending.Recipients(**data)
 
 
 class SendView(APIView):
@@ -41,10 +38,10 @@ class SendView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         template = data.get("template")
-        broadcast = sending.create_broadcast(
+        broadcast = send_broadcast(
             body=template.body if template else data["body"],
             template_id=template.pk if template else None,
-            recipients=_recipients(data["recipients"]),
+            recipients=Recipients(**data["recipients"]),
             scheduled_at=data.get("scheduled_at"),
             created_by=request.auth.user_id,
         )
@@ -89,59 +86,34 @@ class BroadcastViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        broadcast = sending.cancel_broadcast(self.get_object())
+        broadcast = cancel_broadcast(self.get_object())
         return Response(self.get_serializer(_with_counts([broadcast])[0]).data)
-
-
-def _when(request, name: str):
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        value = parse_datetime(raw)
-    except ValueError:
-        value = None
-    if value is None:
-        raise ValidationError({name: ["Use an ISO 8601 date-time."]})
-    if timezone.is_naive(value):
-        return timezone.make_aware(value, timezone.UTC)
-    # PostgreSQL refuses offsets beyond ±15:59 that Python accepts; UTC is
-    # the same instant in a form every backend reads.
-    try:
-        return value.astimezone(timezone.UTC)
-    except OverflowError:
-        raise ValidationError({name: ["This date-time is out of range."]}) from None
 
 
 class HistoryView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("member", OpenApiTypes.UUID),
-            OpenApiParameter("direction", enum=Message.Direction.values),
-            OpenApiParameter("status", enum=Message.Status.values),
-            OpenApiParameter("since", OpenApiTypes.DATETIME),
-            OpenApiParameter("until", OpenApiTypes.DATETIME),
+            HistoryFilterSerializer,
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
         responses={200: paginated("MessagePage", MessageSerializer)},
     )
     def get(self, request):
-        params = request.query_params
+        filters = HistoryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
         messages = Message.objects.order_by("-created_at", "id")
-        if member := params.get("member"):
-            member_id = parse_uuid(member)
-            if member_id is None:
-                raise ValidationError({"member": ["Use a member id."]})
-            messages = messages.filter(member_id=member_id)
-        if direction := params.get("direction"):
-            messages = messages.filter(direction=direction)
-        if state := params.get("status"):
-            messages = messages.filter(status=state)
-        if since := _when(request, "since"):
-            messages = messages.filter(created_at__gte=since)
-        if until := _when(request, "until"):
-            messages = messages.filter(created_at__lt=until)
+        if "member" in wanted:
+            messages = messages.filter(member_id=wanted["member"])
+        if "direction" in wanted:
+            messages = messages.filter(direction=wanted["direction"])
+        if "status" in wanted:
+            messages = messages.filter(status=wanted["status"])
+        if "since" in wanted:
+            messages = messages.filter(created_at__gte=wanted["since"])
+        if "until" in wanted:
+            messages = messages.filter(created_at__lt=wanted["until"])
         paginator = LargePagination()
         page = paginator.paginate_queryset(messages, request)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
@@ -183,12 +155,14 @@ class ConversationViewSet(
         response.data["conversation"] = self.get_serializer(conversation).data
         return response
 
+    @extend_schema(request=ConversationStatusSerializer)
     def partial_update(self, request, *args, **kwargs):
-        state = request.data.get("status") if isinstance(request.data, dict) else None
-        if state not in Conversation.Status.values:
-            raise ValidationError({"status": ["Use open or closed."]})
+        change = ConversationStatusSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
         conversation = self.get_object()
-        conversations.set_status(conversation=conversation, status=state)
+        conversations.set_status(
+            conversation=conversation, status=change.validated_data["status"]
+        )
         return Response(
             self.get_serializer(self.get_queryset().get(pk=conversation.pk)).data
         )
@@ -209,54 +183,43 @@ class ConversationViewSet(
 
 
 class RecurringViewSet(viewsets.GenericViewSet):
-    # For the schema only: reads and writes go through recurring_data/_save.
-    queryset = RecurringMessage.objects.all()
-    serializer_class = RecurringOut
+    serializer_class = RecurringSerializer
 
-    def _get(self, pk) -> RecurringMessage:
-        from rest_framework.exceptions import NotFound
+    def get_queryset(self):
+        return RecurringMessage.objects.order_by("created_at", "id")
 
-        found = RecurringMessage.objects.filter(pk=parse_uuid(pk)).first()
+    def get_object(self) -> RecurringMessage:
+        found = self.get_queryset().filter(pk=parse_uuid(self.kwargs["pk"])).first()
         if found is None:
             raise NotFound("Not found.")
         return found
 
-    @extend_schema(
-        operation_id="messages_recurring_list", responses={200: RecurringOut(many=True)}
-    )
+    @extend_schema(operation_id="messages_recurring_list")
     def list(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(
-            RecurringMessage.objects.order_by("created_at", "id"), request
-        )
-        return paginator.get_paginated_response([recurring_data(r) for r in page])
+        page = paginator.paginate_queryset(self.get_queryset(), request)
+        data = self.get_serializer(page, many=True).data
+        return paginator.get_paginated_response(data)
 
-    @extend_schema(request=RecurringSerializer, responses={201: RecurringOut})
+    @extend_schema(responses={201: RecurringSerializer})
     def create(self, request):
-        item = self._save(
-            RecurringMessage(created_by=request.auth.user_id),
-            request.data,
-            partial=False,
-        )
-        return Response(recurring_data(item), status=status.HTTP_201_CREATED)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save(created_by=request.auth.user_id)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: RecurringOut})
     def retrieve(self, request, pk=None):
-        return Response(recurring_data(self._get(pk)))
+        return Response(self.get_serializer(self.get_object()).data)
 
     def partial_update(self, request, pk=None):
-        return Response(
-            recurring_data(self._save(self._get(pk), request.data, partial=True))
+        serializer = self.get_serializer(
+            self.get_object(), data=request.data, partial=True
         )
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
 
     @extend_schema(responses={204: OpenApiResponse(None)})
     def destroy(self, request, pk=None):
-        self._get(pk).delete()
+        self.get_object().delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def _save(self, item: RecurringMessage, data, *, partial: bool) -> RecurringMessage:
-        if partial and isinstance(data, dict) and not item._state.adding:
-            data = recurring.merged_for_patch(recurring_data(item), data)
-        serializer = RecurringSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return recurring.apply_validated(item, serializer.validated_data)

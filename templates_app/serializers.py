@@ -2,7 +2,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from members.models import Member
-from messaging.segments import count_segments
+from sms.segments import count_segments
 from templates_app.models import MessageTemplate
 from templates_app.placeholders import (
     PLACEHOLDERS,

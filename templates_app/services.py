@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from members.models import Member
-from messaging.segments import SegmentInfo, count_segments
+from sms.segments import SegmentInfo, count_segments
 from templates_app.placeholders import render
 from tenants.context import require_tenant
 

@@ -1,4 +1,4 @@
-from config.api import OptionalSlashRouter
+from api.routing import OptionalSlashRouter
 from templates_app.views import TemplateViewSet
 
 router = OptionalSlashRouter()

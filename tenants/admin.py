@@ -1,4 +1,4 @@
-"""The operators' console: tenants, servers, users."""
+"""The operators' console: tenants and their database servers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
 from tenants.migrating import migrate_tenant
-from tenants.models import DatabaseServer, Membership, SendingNumber, Tenant, User
+from tenants.models import DatabaseServer, Tenant
 from tenants.provisioning import LIVE_STATUSES, ProvisioningError, provision_tenant
-from tenants.revocation import revoke_user_sessions
 from tenants.services import InvalidTransition, resume_tenant, suspend_tenant
 
 if TYPE_CHECKING:
@@ -24,9 +22,6 @@ if TYPE_CHECKING:
     _TenantForm = forms.ModelForm[Tenant]
     _TenantAdmin = admin.ModelAdmin[Tenant]
     _DatabaseServerAdmin = admin.ModelAdmin[DatabaseServer]
-    _MembershipInline = admin.TabularInline[Membership, User]
-    _UserAdmin = BaseUserAdmin[User]
-    _SendingNumberAdmin = admin.ModelAdmin[SendingNumber]
 
     class _LiveCount(TypedDict):
         live: int  # annotated by DatabaseServerAdmin.get_queryset
@@ -35,9 +30,6 @@ else:
     _TenantForm = forms.ModelForm
     _TenantAdmin = admin.ModelAdmin
     _DatabaseServerAdmin = admin.ModelAdmin
-    _MembershipInline = admin.TabularInline
-    _UserAdmin = BaseUserAdmin
-    _SendingNumberAdmin = admin.ModelAdmin
 
 
 class NewTenantForm(_TenantForm):
@@ -206,49 +198,3 @@ class DatabaseServerAdmin(_DatabaseServerAdmin):
     @admin.display(description="tenants", ordering="live")
     def tenant_count(self, obj: WithAnnotations[DatabaseServer, _LiveCount]) -> int:
         return obj.live
-
-
-class MembershipInline(_MembershipInline):
-    model = Membership
-    extra = 0
-    autocomplete_fields = ["tenant"]
-
-
-@admin.register(User)
-class UserAdmin(_UserAdmin):
-    ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "is_staff", "mfa_enabled"]
-    search_fields = ["email", "first_name", "last_name"]
-    fieldsets = (
-        (None, {"fields": ("email", "password")}),
-        ("Name", {"fields": ("first_name", "last_name")}),
-        (
-            "Access",
-            {"fields": ("is_active", "is_staff", "is_superuser", "mfa_enabled")},
-        ),
-    )
-    add_fieldsets = ((None, {"fields": ("email", "password1", "password2")}),)
-    readonly_fields = ["mfa_enabled"]
-    inlines = [MembershipInline]
-
-    def save_model(
-        self, request: HttpRequest, obj: User, form: Any, change: bool
-    ) -> None:
-        super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            revoke_user_sessions(obj.id)  # a disabled account's tokens stop now
-
-    def delete_model(self, request: HttpRequest, obj: User) -> None:
-        revoke_user_sessions(obj.id)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        for user_id in queryset.values_list("id", flat=True):
-            revoke_user_sessions(user_id)
-        super().delete_queryset(request, queryset)
-
-
-@admin.register(SendingNumber)
-class SendingNumberAdmin(_SendingNumberAdmin):
-    list_display = ["number", "tenant", "branch_id", "created_at"]
-    search_fields = ["number", "tenant__slug"]

@@ -14,10 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache, caches
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
+from tenants.breaker import CircuitBreaker
 from tenants.context import current_tenant
 
 REGISTRY_PREFIX = "registry:"
@@ -31,58 +35,6 @@ def tenant_key(key: str, key_prefix: str, version: int) -> str:
         tenant = current_tenant()
         scope = "global" if tenant is None else tenant.id.hex
     return f"{key_prefix}:{scope}:{version}:{key}"
-
-
-class CircuitBreaker:
-    """Open after `threshold` consecutive failures; probe again after `cooldown`."""
-
-    def __init__(self, threshold: int, cooldown: float) -> None:
-        self.threshold = threshold
-        self.cooldown = cooldown
-        self._failures = 0
-        self._open_until = 0.0
-        self._lock = threading.Lock()
-        self.on_recovery: list[
-            Callable[[], object]
-        ] = []  # called when Redis serves again after failing
-
-    @property
-    def state(self) -> str:
-        if self._open_until == 0.0:
-            return "closed"
-        return "open" if time.monotonic() < self._open_until else "half-open"
-
-    def allow(self) -> bool:
-        if self._open_until == 0.0:
-            return True
-        with self._lock:
-            now = time.monotonic()
-            if now < self._open_until:
-                return False
-            # Half-open: this caller probes; the others wait another cooldown.
-            self._open_until = now + self.cooldown
-            return True
-
-    def record_success(self) -> None:
-        if self._failures or self._open_until:
-            with self._lock:
-                recovered = bool(self._failures or self._open_until)
-                self._failures = 0
-                self._open_until = 0.0
-            if recovered:
-                for callback in list(self.on_recovery):
-                    callback()
-
-    def record_failure(self) -> None:
-        with self._lock:
-            self._failures += 1
-            if self._failures >= self.threshold or self._open_until:
-                self._open_until = time.monotonic() + self.cooldown
-
-    def reset(self) -> None:
-        with self._lock:
-            self._failures = 0
-            self._open_until = 0.0
 
 
 breaker = CircuitBreaker(
@@ -119,9 +71,6 @@ class BreakerRedisCache(RedisCache):
         options = dict(params.get("OPTIONS", {}))
         options["IGNORE_EXCEPTIONS"] = False  # the breaker decides, not omit_exception
         pool_kwargs = dict(options.get("CONNECTION_POOL_KWARGS", {}))
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         # redis-py retries with backoff by default: seconds per call while down.
         pool_kwargs.setdefault("retry", Retry(NoBackoff(), 0))
         options["CONNECTION_POOL_KWARGS"] = pool_kwargs
@@ -164,13 +113,58 @@ class BreakerRedisCache(RedisCache):
         return ok
 
 
+def redis_cache() -> BreakerRedisCache | None:
+    """The Redis cache, or None when the cache is local memory."""
+    backend = caches["default"]
+    return backend if isinstance(backend, BreakerRedisCache) else None
+
+
 def cache_state() -> str:
     """`ok`, or `degraded` while Redis is failing and the fallback serves."""
-    from django.core.cache import caches
-
     backend = caches["default"]
     if not isinstance(backend, BreakerRedisCache):
         return "ok"
     if breaker.state == "open":
         return "degraded"
     return "ok" if backend.ping() else "degraded"
+
+
+# Counters counted in this process while Redis is away: (count, expires).
+_local_counts: dict[str, tuple[int, float]] = {}
+_local_lock = threading.Lock()
+
+
+def _count_locally(key: str, window: int) -> int:
+    now = time.time()
+    with _local_lock:
+        count, expires = _local_counts.get(key, (0, now + window))
+        if now >= expires:
+            count, expires = 0, now + window
+        _local_counts[key] = (count + 1, expires)
+        if len(_local_counts) > 100_000:  # a flood of keys: forget expired windows
+            for stale in [k for k, (_, e) in _local_counts.items() if e <= now]:
+                del _local_counts[stale]
+        return count + 1
+
+
+def count_hit(key: str, window: int) -> int:
+    """Add one to a counter that lives `window` seconds; returns the new count.
+
+    Shared through Redis; while Redis is failing each process counts for
+    itself, so a limit still holds, if only per process.
+    """
+    if breaker.state != "open":
+        try:
+            cache.add(key, 0, window)
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            count = None
+        if isinstance(count, int):  # None: Redis failed, count here instead
+            return count
+    return _count_locally(key, window)
+
+
+def forget_count(key: str) -> None:
+    cache.delete(key)
+    with _local_lock:
+        _local_counts.pop(key, None)

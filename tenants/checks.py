@@ -52,17 +52,4 @@ def tenancy_installed(
                     id="tenants.E006",
                 )
             )
-    if settings.PRODUCTION and not settings.TWILIO_AUTH_TOKEN:
-        errors.append(
-            Error(
-                "Production needs TWILIO_AUTH_TOKEN: webhooks are verified with it.",
-                id="tenants.E008",
-            )
-        )
-    from tenants.ratelimit import parse_limits
-
-    try:
-        parse_limits(settings.RATE_LIMITS)
-    except ValueError as exc:
-        errors.append(Error(f"RATE_LIMITS: {exc}", id="tenants.E007"))
     return errors

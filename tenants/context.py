@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.db import DatabaseError, transaction
 
 from tenants import connections
+from tenants.servers import database_settings
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -57,8 +58,6 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
             )
         yield active
         return
-    from tenants.servers import database_settings
-
     alias = connections.acquire(tenant.alias, lambda: database_settings(tenant))
     token = _current.set(tenant)
     try:

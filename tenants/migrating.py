@@ -21,14 +21,13 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from tenants import connections
-from tenants.models import DatabaseServer
+from tenants.context import tenant_context
+from tenants.models import DatabaseServer, Tenant
 from tenants.router import is_tenant_app
 from tenants.servers import backend_for
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
-
-    from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +142,6 @@ class FleetReport:
 
 def tenants_to_migrate(slugs: list[str] | None = None) -> QuerySet[Tenant]:
     """Tenants that have a database to migrate (active or suspended)."""
-    from tenants.models import Tenant
-
     qs = Tenant.objects.select_related("server").filter(
         status__in=[Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED]
     )
@@ -161,9 +158,6 @@ def migrate_tenant(tenant_id: str) -> TenantOutcome:
 
 
 def _migrate_one(tenant_id: str) -> TenantOutcome:
-    from tenants.context import tenant_context
-    from tenants.models import Tenant
-
     started = time.perf_counter()
     tenant = Tenant.objects.select_related("server").get(pk=tenant_id)
     try:
@@ -205,8 +199,6 @@ def _tenant_lock(tenant: Tenant) -> Iterator[None]:
 
 
 def record_outcome(outcome: TenantOutcome) -> None:
-    from tenants.models import Tenant
-
     fields: dict[str, Any] = {
         "migrated_at": timezone.now(),
         "migration_seconds": outcome.seconds,

@@ -1,13 +1,11 @@
-"""The registry: database servers, tenants, the people who log in, sending numbers."""
+"""The registry's tenancy: database servers and tenants (churches)."""
 
+from __future__ import annotations
+
+import datetime as dt
 import uuid
-from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
-from django.contrib.auth.models import (
-    AbstractBaseUser,
-    BaseUserManager,
-    PermissionsMixin,
-)
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as django_timezone
@@ -36,8 +34,6 @@ class DatabaseServer(models.Model):
     @property
     def safe_url(self) -> str:
         """The URL without its password, for display."""
-        from urllib.parse import urlsplit, urlunsplit
-
         parts = urlsplit(self.url)
         if parts.password is None:
             return self.url
@@ -47,6 +43,55 @@ class DatabaseServer(models.Model):
 
 def default_quiet_hours() -> dict[str, str]:
     return {"start": "08:00", "end": "20:00"}
+
+
+class TenantQuerySet(models.QuerySet["Tenant"]):
+    """`next_send_at` is written here and nowhere else.
+
+    It records when a tenant next has messages due (a schedule, a quiet-hours
+    opening, a retry, a recurring occurrence, or a watchdog over batches in
+    flight), so the periodic sweep finds due tenants without opening every
+    tenant database.
+    """
+
+    def wake(self, tenant_id: uuid.UUID, at: dt.datetime) -> None:
+        """Have the sweep come to the tenant by `at` (an earlier time stays)."""
+        self.filter(pk=tenant_id).filter(
+            Q(next_send_at__isnull=True) | Q(next_send_at__gt=at)
+        ).update(next_send_at=at)
+
+    def lease_due(self, now: dt.datetime, until: dt.datetime) -> list[uuid.UUID]:
+        """Claim the active tenants due by `now`, each once, until `until`.
+
+        A lease, not a clear: if the dispatch it starts is lost, the sweep
+        comes back when the lease ends.
+        """
+        due = self.filter(status=Tenant.Status.ACTIVE, next_send_at__lte=now)
+        return [
+            tenant_id
+            for tenant_id in due.values_list("id", flat=True)
+            if self.filter(pk=tenant_id, next_send_at__lte=now).update(
+                next_send_at=until
+            )
+        ]
+
+    def settle(
+        self, tenant_id: uuid.UUID, at: dt.datetime | None, *, lease_ends: dt.datetime
+    ) -> None:
+        """After a dispatch: next due at `at`, or nothing left (None).
+
+        Replaces the sweep's lease or anything later; an earlier time that a
+        concurrent send recorded meanwhile stays.
+        """
+        rows = self.filter(pk=tenant_id)
+        if at is None:
+            rows.filter(next_send_at__lte=lease_ends).update(next_send_at=None)
+            return
+        rows.filter(
+            Q(next_send_at__isnull=True)
+            | Q(next_send_at__gt=at)
+            | Q(next_send_at__lte=lease_ends)
+        ).update(next_send_at=at)
 
 
 class Tenant(models.Model):
@@ -82,8 +127,7 @@ class Tenant(models.Model):
     # Registration creates the owner when the tenant becomes active; a tenant
     # stuck before that is cleaned up, not finished, by the reconciler.
     awaiting_owner = models.BooleanField(default=False)
-    # When this tenant next has messages due (quiet hours, schedules, retries):
-    # the minutely sweep looks here instead of opening every tenant database.
+    # When this tenant next has messages due: see TenantQuerySet, its only writer.
     next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +135,8 @@ class Tenant(models.Model):
     migration_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=django_timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         ordering = ["slug"]
@@ -110,129 +156,7 @@ class Tenant(models.Model):
         """The stable connection alias of this tenant's database."""
         return f"t_{self.id.hex}"
 
-
-class UserManager(BaseUserManager["User"]):
-    use_in_migrations = True
-
-    def create_user(
-        self, email: str, password: str | None = None, **extra: Any
-    ) -> "User":
-        email = self.normalize_email(email).lower()
-        user = self.model(email=email, **extra)
-        user.set_password(password)
-        user.save(using=self._db)
-        return user
-
-    def create_superuser(
-        self, email: str, password: str | None = None, **extra: Any
-    ) -> "User":
-        extra.setdefault("is_staff", True)
-        extra.setdefault("is_superuser", True)
-        return self.create_user(email, password, **extra)
-
-
-class User(AbstractBaseUser, PermissionsMixin):
-    """Anyone who logs in: church staff (via memberships) and operators (is_staff)."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField(unique=True)
-    first_name = models.CharField(max_length=150, blank=True, default="")
-    last_name = models.CharField(max_length=150, blank=True, default="")
-    is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False)
-    mfa_secret = models.TextField(blank=True, default="")  # encrypted
-    mfa_enabled = models.BooleanField(default=False)
-    mfa_last_step = models.BigIntegerField(null=True, blank=True)
-    date_joined = models.DateTimeField(default=django_timezone.now)
-
-    objects = UserManager()
-
-    USERNAME_FIELD = "email"
-    EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: ClassVar[list[str]] = []
-
-    class Meta:
-        ordering = ["email"]
-
-    def __str__(self) -> str:
-        return self.email
-
-
-class Membership(models.Model):
-    """A user's role in one tenant; a user may belong to several."""
-
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        ADMIN = "admin"
-        STAFF = "staff"
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="memberships"
-    )
-    role = models.CharField(max_length=8, choices=Role.choices, default=Role.STAFF)
-    created_at = models.DateTimeField(default=django_timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.tenant} ({self.role})"
-
-
-class SendingNumber(models.Model):
-    """A number that sends for one tenant; inbound messages find their tenant here."""
-
-    number = models.CharField(max_length=16, primary_key=True)  # E.164
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="numbers")
-    # The tenant-side branch id (a plain id: no foreign keys across databases).
-    branch_id = models.UUIDField(null=True, blank=True)
-    created_at = models.DateTimeField(default=django_timezone.now)
-
-    def __str__(self) -> str:
-        return self.number
-
-
-class LoginSession(models.Model):
-    """One login: its access and refresh tokens carry this id as `sid`."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
-    tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="sessions"
-    )
-    created_at = models.DateTimeField(default=django_timezone.now)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return str(self.id)
-
-
-class Revocation(models.Model):
-    """A refused token (`jti:<jti>`) or login session (`sid:<sid>`)."""
-
-    key = models.CharField(max_length=80, primary_key=True)
-    expires_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return self.key
-
-
-class UsageRollup(models.Model):
-    """Each tenant's daily usage, copied here: operators need not open every tenant."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage")
-    date = models.DateField()
-    messages = models.PositiveIntegerField(default=0)
-    segments = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-date"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "date"], name="usage_once_a_day")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.tenant_id} {self.date}"
+    def answers_to(self, name: object) -> bool:
+        """Whether `name` (an id, its hex, or the slug) names this tenant."""
+        wanted = str(name).strip().lower()
+        return wanted in {str(self.id), self.id.hex, self.slug}

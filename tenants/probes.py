@@ -1,5 +1,6 @@
 """Liveness and readiness probes."""
 
+from celery import current_app
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
@@ -23,10 +24,8 @@ def _registry_state() -> str:
 def _broker_state() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "ok"  # tasks run in-process
-    from config.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
     except Exception:
         return "degraded"

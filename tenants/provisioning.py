@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from tenants import connections
 from tenants.context import tenant_context
-from tenants.health import server_is_down
+from tenants.holds import is_held
 from tenants.migrating import (
     current_fingerprint,
     ensure_template,
@@ -30,7 +30,7 @@ from tenants.migrating import (
     migrate_alias,
 )
 from tenants.models import DatabaseServer, Tenant
-from tenants.secrets import encrypt, generate_password
+from tenants.secrets import decrypt, encrypt, generate_password
 from tenants.servers import ServerUnavailable, backend_for, tenant_database_pattern
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def choose_server() -> DatabaseServer:
     servers = DatabaseServer.objects.filter(active=True).annotate(
         used=Count("tenants", filter=Q(tenants__status__in=LIVE_STATUSES))
     )
-    reachable = [s for s in servers if not server_is_down(s.id)]
+    reachable = [s for s in servers if not is_held(s.id)]
     best = max(reachable, key=lambda s: s.capacity - s.used, default=None)
     if best is None or best.capacity - best.used <= 0:
         raise NoServerAvailable("No active database server has room for a tenant.")
@@ -225,8 +225,6 @@ def _create_database(tenant: Tenant) -> None:
 
 
 def _password(tenant: Tenant) -> str:
-    from tenants.secrets import decrypt
-
     return decrypt(tenant.database_password) if tenant.database_password else ""
 
 

@@ -50,5 +50,5 @@ def suspend_tenant(*, tenant: Tenant) -> Tenant:
 def resume_tenant(*, tenant: Tenant) -> Tenant:
     resumed = _move(tenant, Tenant.Status.SUSPENDED, Tenant.Status.ACTIVE)
     # Work skipped while suspended (sends, recurring) is due now.
-    Tenant.objects.filter(pk=tenant.pk).update(next_send_at=timezone.now())
+    Tenant.objects.wake(tenant.pk, timezone.now())
     return resumed

@@ -17,6 +17,15 @@ from tenants.context import (
     require_tenant,
     tenant_context,
 )
+from tenants.lookup import get_tenant
+from tenants.migrating import (
+    current_fingerprint,
+    ensure_template,
+    migrate_tenant,
+    tenants_to_migrate,
+)
+from tenants.models import DatabaseServer, Tenant
+from tenants.provisioning import provision_tenant, reconcile_tenants
 
 if TYPE_CHECKING:
     from celery.result import AsyncResult
@@ -58,9 +67,6 @@ class TenantTask(DjangoTask):
         transaction.on_commit(partial(self.delay, *args, **kwargs), using=tenant.alias)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from tenants.lookup import get_tenant
-        from tenants.models import Tenant
-
         request = self.request
         tenant_id = getattr(request, HEADER, None) or (request.headers or {}).get(
             HEADER
@@ -77,38 +83,22 @@ class TenantTask(DjangoTask):
 
 @shared_task(name="tenants.tasks.provision_tenant_task")
 def provision_tenant_task(**kwargs: Any) -> str:
-    from tenants.provisioning import provision_tenant
-
     return str(provision_tenant(**kwargs).id)
 
 
 @shared_task(name="tenants.tasks.reconcile_tenants_task")
 def reconcile_tenants_task() -> dict[str, Any]:
-    from tenants.provisioning import reconcile_tenants
-    from tenants.revocation import purge_expired
-
-    report = reconcile_tenants()
-    purge_expired()
-    return report.__dict__
+    return reconcile_tenants().__dict__
 
 
 @shared_task(name="tenants.tasks.migrate_tenant_task", acks_late=True)
 def migrate_tenant_task(tenant_id: str) -> dict[str, Any]:
-    from tenants.migrating import migrate_tenant
-
     return migrate_tenant(tenant_id).__dict__
 
 
 @shared_task(name="tenants.tasks.migrate_tenants_task")
 def migrate_tenants_task(slugs: list[str] | None = None) -> int:
     """Migrate the templates here, then fan out one task per pending tenant."""
-    from tenants.migrating import (
-        current_fingerprint,
-        ensure_template,
-        tenants_to_migrate,
-    )
-    from tenants.models import DatabaseServer
-
     for server in DatabaseServer.objects.filter(active=True):
         ensure_template(server)
     pending = tenants_to_migrate(slugs).exclude(

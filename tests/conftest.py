@@ -130,7 +130,7 @@ def _forget_rate_limits() -> None:
     """Every test starts with no attempts counted (the test client has one address)."""
     from django.core.cache import caches
 
-    from tenants import ratelimit
+    from tenants import cache as shared_cache
     from tenants.cache import REGISTRY_PREFIX
 
     backend = caches["default"]
@@ -138,7 +138,7 @@ def _forget_rate_limits() -> None:
         backend.delete_pattern(f"{REGISTRY_PREFIX}rate:*")
     else:
         backend.clear()  # local memory: this process's own cache
-    ratelimit._local.clear()
+    shared_cache._local_counts.clear()
 
 
 def _drop_tenant_databases() -> None:
@@ -194,8 +194,8 @@ def make_tenant(name: str, **kwargs):
 
 
 def make_persona(tenant, *, role: str = "owner", email: str | None = None) -> Persona:
-    from tenants.auth import issue_tokens
-    from tenants.models import Membership, User
+    from accounts.models import Membership, User
+    from accounts.tokens import issue_tokens
 
     email = email or f"{role}-{uuid.uuid4().hex[:6]}@{tenant.slug}.example"
     user = User.objects.filter(email=email).first() or User.objects.create_user(

@@ -2,9 +2,9 @@
 the country fixed and the one database's transactions (no tenant)."""
 
 from django.db import IntegrityError, transaction
+from members.phones import InvalidPhone, to_e164
 from rest_framework import serializers
 
-from members.phones import InvalidPhone, to_e164
 from plainapp.models import Branch, Member, MemberTag, Suppression
 
 COUNTRY = "US"

@@ -3,9 +3,9 @@
 import uuid
 
 from django.db.models import Q
+from members.phones import digits
 from rest_framework import viewsets
 
-from members.phones import digits
 from plainapp.models import Member
 from plainapp.serializers import MemberSerializer
 

@@ -1,9 +1,15 @@
-"""What a provider backend does: send one SMS, and find one it may have sent."""
+"""What a provider backend does: send one SMS, find one it may have sent, and
+speak the provider's webhook dialect (verify a callback, answer it)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from messaging.errors import InvalidSignature
 
 
 @dataclass(frozen=True)
@@ -47,3 +53,16 @@ class SMSBackend:
     def find_sent(self, message: OutboundSMS, since: dt.datetime) -> SendResult | None:
         """The provider's record of `message` if it was accepted (after a crash)."""
         return None
+
+    def verify(self, request: HttpRequest) -> None:
+        """Refuse a webhook the provider did not sign (InvalidSignature).
+
+        A backend that cannot check signatures accepts webhooks in development
+        only: in production anyone could otherwise forge a member's STOP.
+        """
+        if settings.PRODUCTION:
+            raise InvalidSignature("Webhooks need a backend that verifies them.")
+
+    def reply(self, text: str | None) -> HttpResponse:
+        """The answer to an inbound webhook, carrying `text` back to the sender."""
+        raise NotImplementedError

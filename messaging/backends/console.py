@@ -1,10 +1,11 @@
 import sys
 import uuid
 
-from messaging.backends.base import OutboundSMS, SendResult, SMSBackend
+from messaging.backends.base import OutboundSMS, SendResult
+from messaging.backends.twilio import TwilioDialect
 
 
-class ConsoleBackend(SMSBackend):
+class ConsoleBackend(TwilioDialect):
     """Prints each message: the embedded default, for development."""
 
     def send(self, message: OutboundSMS) -> SendResult:

@@ -1,14 +1,15 @@
 import threading
 import uuid
 
-from messaging.backends.base import OutboundSMS, SendResult, SMSBackend
+from messaging.backends.base import OutboundSMS, SendResult
+from messaging.backends.twilio import TwilioDialect
 
 outbox: list[OutboundSMS] = []
 _sids: dict[str, str] = {}
 _lock = threading.Lock()
 
 
-class LocMemBackend(SMSBackend):
+class LocMemBackend(TwilioDialect):
     """Keeps messages in `outbox` (this module's list), for tests."""
 
     def send(self, message: OutboundSMS) -> SendResult:

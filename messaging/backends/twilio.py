@@ -1,13 +1,16 @@
-"""Twilio's Messages API through the official `twilio` client."""
+"""Twilio: the Messages API through the official `twilio` client, and its webhooks."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
 
 from messaging.backends.base import (
     OutboundSMS,
@@ -16,11 +19,23 @@ from messaging.backends.base import (
     SMSBackend,
     TransientError,
 )
+from messaging.errors import InvalidSignature
 
 TIMEOUT_SECONDS = 10
 
 
-class TwilioBackend(SMSBackend):
+class TwilioDialect(SMSBackend):
+    """Twilio's webhook answers (TwiML); the console and locmem backends stand in
+    for Twilio, so they answer the same way."""
+
+    def reply(self, text: str | None) -> HttpResponse:
+        response = MessagingResponse()
+        if text:
+            response.message(text)
+        return HttpResponse(str(response), content_type="text/xml")
+
+
+class TwilioBackend(TwilioDialect):
     def __init__(self) -> None:
         self.client = Client(
             settings.TWILIO_ACCOUNT_SID,
@@ -55,6 +70,21 @@ class TwilioBackend(SMSBackend):
             if candidate.body == message.body:
                 return SendResult(sid=candidate.sid, status=candidate.status or "sent")
         return None
+
+    def verify(self, request: HttpRequest) -> None:
+        """Check `X-Twilio-Signature` against our public URL and the form."""
+        token = settings.TWILIO_AUTH_TOKEN
+        if not token:
+            super().verify(request)
+            return
+        url = request.build_absolute_uri()
+        if settings.PUBLIC_BASE_URL:
+            url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not RequestValidator(token).validate(
+            url, request.POST, signature
+        ):
+            raise InvalidSignature()
 
 
 def _classify(exc: TwilioRestException) -> Exception:

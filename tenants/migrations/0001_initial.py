@@ -2,9 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import accounts.models
 import tenants.models
 import uuid
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
                 "ordering": ["email"],
             },
             managers=[
-                ("objects", tenants.models.UserManager()),
+                ("objects", accounts.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
@@ -253,7 +253,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="memberships",
-                        to=settings.AUTH_USER_MODEL,
+                        to="tenants.user",  # AUTH_USER_MODEL when written
                     ),
                 ),
                 (
@@ -285,7 +285,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="sessions",
-                        to=settings.AUTH_USER_MODEL,
+                        to="tenants.user",  # AUTH_USER_MODEL when written
                     ),
                 ),
                 (

@@ -4,7 +4,7 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from config.api import EstimatingPaginator
+from api.pagination import EstimatingPaginator
 from messaging.models import Message
 from tenants.context import tenant_context
 

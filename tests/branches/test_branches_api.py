@@ -1,8 +1,8 @@
 """Branches, the church's settings, and sending numbers held by one tenant only."""
 
+from church.models import SendingNumber
 from members.models import Member
 from tenants.context import tenant_context
-from tenants.models import SendingNumber
 
 
 def test_branch_crud_member_count_and_delete_keeps_members(alice):

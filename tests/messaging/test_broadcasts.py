@@ -5,10 +5,12 @@ import datetime as dt
 import time_machine
 from django.utils import timezone
 
-from messaging.models import Message, Suppression
-from messaging.sending import send_messages
+from billing.models import UsageRollup
+from members.models import Suppression
+from messaging.delivery import send_messages
+from messaging.models import Message
 from tenants.context import tenant_context
-from tenants.models import Tenant, UsageRollup
+from tenants.models import Tenant
 from tests.messaging.fixtures import add_member, send
 
 
@@ -178,7 +180,7 @@ def test_usage_is_recorded_per_tenant_per_day(church, outbox):
     add_member(church.client, "+14155550101")
     add_member(church.client, "+14155550102")
     send(church.client, body="x" * 200, recipients={"all": True})  # 2 segments each
-    from billing.models import DailyUsage
+    from messaging.models import DailyUsage
 
     today = timezone.now().date()
     with tenant_context(church.tenant):
@@ -202,8 +204,8 @@ def test_sends_from_one_number_are_paced(church, outbox, settings, monkeypatch):
         naps.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr("messaging.ratelimit.time.time", lambda: clock[0])
-    monkeypatch.setattr("messaging.ratelimit.time.sleep", nap)
+    monkeypatch.setattr("messaging.pacing.time.time", lambda: clock[0])
+    monkeypatch.setattr("messaging.pacing.time.sleep", nap)
     with tenant_context(church.tenant):
         ids = list(Message.objects.values_list("id", flat=True))
         Message.objects.update(send_after=timezone.now())

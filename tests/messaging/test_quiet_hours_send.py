@@ -15,7 +15,7 @@ def fresh(persona):
     """A client whose token is issued at the (travelled) current time."""
     from rest_framework.test import APIClient
 
-    from tenants.auth import issue_tokens
+    from accounts.tokens import issue_tokens
 
     tokens = issue_tokens(user_id=persona.user.id, tenant=persona.tenant, role="owner")
     client = APIClient()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.segments import (
+from sms.segments import (
     ENCODING_GSM7,
     ENCODING_UCS2,
     GSM7_BASIC,

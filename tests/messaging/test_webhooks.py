@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 from twilio.request_validator import RequestValidator
 
-from members.models import Member
-from messaging.models import Conversation, Message, Suppression
+from members.models import Member, Suppression
+from messaging.models import Conversation, Message
 from tenants.context import tenant_context
 from tests.messaging.fixtures import CHURCH_NUMBER, add_member, send
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.segments import ENCODING_GSM7, ENCODING_UCS2, count_segments
+from sms.segments import ENCODING_GSM7, ENCODING_UCS2, count_segments
 from templates_app.placeholders import (
     PLACEHOLDERS,
     find_placeholders,

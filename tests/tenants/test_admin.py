@@ -2,7 +2,8 @@
 
 import pytest
 
-from tenants.models import Tenant, User
+from accounts.models import User
+from tenants.models import Tenant
 from tests.conftest import make_tenant
 
 

@@ -6,7 +6,10 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import override_settings
 
+from accounts.checks import identity_installed
 from members.models import Member
+from messaging.checks import webhooks_verifiable
+from tenants.checks import tenancy_installed
 from tenants.context import (
     NoTenantActive,
     TenantSwitchRefused,
@@ -108,10 +111,9 @@ def test_tenant_databases_hold_only_tenant_tables(tenant_a):
 
 
 def _check_ids(**overrides) -> set[str]:
-    from tenants.checks import tenancy_installed
-
     with override_settings(**overrides):
-        return {e.id for e in tenancy_installed()}
+        errors = [*tenancy_installed(), *identity_installed(), *webhooks_verifiable()]
+    return {e.id for e in errors}
 
 
 def test_system_checks_refuse_to_start_without_router_or_middleware(settings):
@@ -122,4 +124,11 @@ def test_system_checks_refuse_to_start_without_router_or_middleware(settings):
     late = [*middleware, "tenants.middleware.TenantMiddleware"]
     assert "tenants.E004" in _check_ids(MIDDLEWARE=late)
     assert "tenants.E005" in _check_ids(TENANT_APPS=[*settings.TENANT_APPS, "nope"])
-    assert "tenants.E007" in _check_ids(RATE_LIMITS="login=ten")
+    tokens = "accounts.middleware.TokenMiddleware"
+    without_tokens = [m for m in settings.MIDDLEWARE if m != tokens]
+    assert "accounts.E001" in _check_ids(MIDDLEWARE=without_tokens)
+    assert "accounts.E002" in _check_ids(
+        MIDDLEWARE=[*without_tokens, tokens]  # after the tenant middleware
+    )
+    assert "accounts.E003" in _check_ids(RATE_LIMITS="login=ten")
+    assert "messaging.E001" in _check_ids(PRODUCTION=True, TWILIO_AUTH_TOKEN="")

@@ -74,7 +74,7 @@ def test_an_unreachable_registry_is_503_not_500(alice, monkeypatch):
     def down(tenant_id):
         raise OperationalError("registry down")
 
-    monkeypatch.setattr("tenants.auth.get_tenant", down)
+    monkeypatch.setattr("accounts.tokens.get_tenant", down)
     response = alice.client.get("/api/members")
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from tenants import health
+from tenants import holds
 from tenants.models import DatabaseServer
 from tests.conftest import make_persona, make_tenant
 
@@ -84,9 +84,9 @@ def test_tenants_spread_and_a_stopped_server_spares_the_other(two_servers, monke
             if expected == 503:
                 assert response.json()["code"] == "tenant_unavailable"
 
-    monkeypatch.setattr(health, "HOLD_SECONDS", 0.2)
+    monkeypatch.setattr(holds, "HOLD_SECONDS", 0.2)
     for server_id in {t.server_id for t in by_server[two_servers.url]}:
-        health.mark_server_down(server_id, 0.2)
+        holds.hold(server_id)
     two_servers.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

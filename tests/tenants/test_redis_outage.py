@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
+from accounts.revocation import _EPOCH
 from tenants.cache import breaker
-from tenants.revocation import _EPOCH
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ its server held down) or another one's (503 service_unavailable, nothing held)."
 from django.db import OperationalError, connections
 from psycopg_pool import PoolTimeout
 
-from config.api import _translate
-from config.errors import ServiceUnavailable, TenantUnavailable
+from api.errors import ServiceUnavailable
 from members.models import Member
-from tenants import health
+from tenants import holds
 from tenants.context import tenant_context
+from tenants.errors import TenantUnavailable
+from tenants.holds import unavailable
 
 
 def _pool_timeout() -> OperationalError:
@@ -20,20 +21,20 @@ def _pool_timeout() -> OperationalError:
 def test_a_registry_pool_timeout_inside_a_tenant_does_not_hold_its_server(alice):
     with tenant_context(alice.tenant):
         assert Member.objects.count() == 0  # the tenant's own database works
-        answer = _translate(_pool_timeout())
+        answer = unavailable(_pool_timeout())
     assert isinstance(answer, ServiceUnavailable)
     assert not isinstance(answer, TenantUnavailable)
-    assert not health.server_is_down(alice.tenant.server_id)
+    assert not holds.is_held(alice.tenant.server_id)
 
 
 def test_the_tenant_connection_failing_is_the_tenant_unavailable(alice):
     try:
         with tenant_context(alice.tenant):
             connections[alice.tenant.alias].errors_occurred = True
-            answer = _translate(_pool_timeout())
+            answer = unavailable(_pool_timeout())
             assert isinstance(answer, TenantUnavailable)
-            assert health.server_is_down(alice.tenant.server_id)
+            assert holds.is_held(alice.tenant.server_id)
     finally:
-        health.mark_server_up(alice.tenant.server_id)
+        holds.release(alice.tenant.server_id)
         with tenant_context(alice.tenant):
             connections[alice.tenant.alias].errors_occurred = False

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts (registry)"
+
+    def ready(self) -> None:
+        # Imported for their side effects: system checks and the OpenAPI scheme.
+        from accounts import checks, schema  # noqa: F401

@@ -1,0 +1,34 @@
+"""Start-up invariants of identity: the token middleware, and parsable limits."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import Error, register
+
+from accounts.limits import parse_limits
+
+TOKENS = "accounts.middleware.TokenMiddleware"
+TENANTS = "tenants.middleware.TenantMiddleware"
+
+
+@register()
+def identity_installed(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[Error]:
+    errors = []
+    middleware = list(settings.MIDDLEWARE)
+    if TOKENS not in middleware:
+        errors.append(
+            Error(f"{TOKENS} is missing from MIDDLEWARE.", id="accounts.E001")
+        )
+    elif TENANTS in middleware and middleware.index(TENANTS) < middleware.index(TOKENS):
+        errors.append(
+            Error(f"{TOKENS} must come before {TENANTS}.", id="accounts.E002")
+        )
+    try:
+        parse_limits(settings.RATE_LIMITS)
+    except ValueError as exc:
+        errors.append(Error(f"RATE_LIMITS: {exc}", id="accounts.E003"))
+    return errors

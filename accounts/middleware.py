@@ -1,0 +1,69 @@
+"""The tenant of a request comes from its verified access token, and nowhere else.
+
+For a request with a bearer token to a view that runs in a tenant, this sets
+`request.identity` and `request.tenant`; `tenants.middleware.TenantMiddleware`
+then serves the request inside that tenant. Views marked `uses_tenant = False`
+(register, login, the provider webhooks, the probes) pick or create tenants
+themselves, so a token sent along is not even read for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+
+from accounts.tokens import bearer_token, check_named_tenant, identity_from_token
+from api.errors import DomainError, ServiceUnavailable
+from api.responses import error_response
+
+if TYPE_CHECKING:
+    from accounts.tokens import Identity
+    from tenants.models import Tenant
+
+    class _TokenHttpRequest(HttpRequest):
+        """What this middleware sets on the request."""
+
+        identity: Identity
+        tenant: Tenant
+        auth_error: DomainError
+
+
+class TokenMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = bearer_token(request)
+        if raw is None or not _uses_tenant(request):
+            return self.get_response(request)
+        marked = cast("_TokenHttpRequest", request)
+        try:
+            identity = identity_from_token(raw)
+            check_named_tenant(request.headers.get("X-Tenant-ID"), identity.tenant)
+            check_named_tenant(request.GET.get("tenant"), identity.tenant)
+        except DatabaseError:
+            # The registry itself is unreachable: nobody can be identified.
+            return error_response(ServiceUnavailable())
+        except DomainError as exc:
+            if exc.status == 401:
+                # Views that take no token (login, refresh) ignore a stale one;
+                # the others raise it from DRF authentication.
+                marked.auth_error = exc
+                return self.get_response(request)
+            return error_response(exc)
+        marked.identity = identity
+        marked.tenant = identity.tenant
+        return self.get_response(request)
+
+
+def _uses_tenant(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True
+    view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    return getattr(view or match.func, "uses_tenant", True)

@@ -1,0 +1,151 @@
+"""Input and output shapes of the auth and staff endpoints."""
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from accounts.models import Membership, User
+from api.fields import CountryField, TimezoneField
+from tenants.models import Tenant
+
+
+def _password_errors(password: str, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(list(exc.messages)) from exc
+
+
+class RegisterSerializer(serializers.Serializer[Any]):
+    organization_name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(
+        max_length=128, write_only=True, trim_whitespace=False
+    )
+    first_name = serializers.CharField(
+        max_length=150, required=False, default="", allow_blank=True
+    )
+    last_name = serializers.CharField(
+        max_length=150, required=False, default="", allow_blank=True
+    )
+    timezone = TimezoneField(required=False, default="America/New_York")
+    country = CountryField(required=False, default="US")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+        )
+        try:
+            _password_errors(data["password"], candidate)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"password": exc.detail}) from exc
+        return data
+
+
+class LoginSerializer(serializers.Serializer[Any]):
+    # Plain strings: a malformed email gets the same 401 as a wrong one.
+    email = serializers.CharField(max_length=254, trim_whitespace=True)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    tenant = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class MfaVerifySerializer(serializers.Serializer[Any]):
+    mfa_token = serializers.CharField(max_length=2000)
+    code = serializers.CharField(max_length=10)
+
+
+class CodeSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(max_length=10)
+
+
+class RefreshSerializer(serializers.Serializer[Any]):
+    refresh = serializers.CharField(max_length=2000)
+
+
+class LogoutSerializer(serializers.Serializer[Any]):
+    refresh = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class PasswordSerializer(serializers.Serializer[Any]):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    def validate_old_password(self, value: str) -> str:
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("The current password is wrong.")
+        return value
+
+    def validate_new_password(self, value: str) -> str:
+        _password_errors(value, self.context["user"])
+        return value
+
+
+def tenant_data(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": str(tenant.id),
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "status": tenant.status,
+    }
+
+
+def user_data(user: User, role: str) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": role,
+    }
+
+
+class StaffSerializer(serializers.Serializer[Membership]):
+    """A membership, shown as the person with their role here."""
+
+    id = serializers.UUIDField(source="user.id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    role = serializers.CharField(read_only=True)
+    mfa_enabled = serializers.BooleanField(source="user.mfa_enabled", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class StaffCreateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices, default=Membership.Role.STAFF
+    )
+    # Always required and validated, even when the email already has an account
+    # (then it is not used): the answer must not reveal which emails exist.
+    password = serializers.CharField(
+        max_length=128, trim_whitespace=False, write_only=True
+    )
+    first_name = serializers.CharField(
+        max_length=150, required=False, default="", allow_blank=True
+    )
+    last_name = serializers.CharField(
+        max_length=150, required=False, default="", allow_blank=True
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+        )
+        try:
+            _password_errors(data["password"], candidate)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"password": exc.detail}) from exc
+        return data
+
+
+class StaffUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)

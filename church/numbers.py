@@ -1,0 +1,66 @@
+"""Sending numbers: each belongs to one church, so inbound messages can be routed.
+
+`tenant_for_number` is a door from outside input into a tenant, for the
+provider's webhooks (the other door is the verified token,
+`accounts.tokens.identity_from_token`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from church.errors import NumberTaken
+from church.models import SendingNumber
+from tenants.models import Tenant
+
+
+def claim_number(*, tenant: Tenant, number: str, branch_id: uuid.UUID | None) -> None:
+    """Record `number` as sending for `tenant` (the church itself, or one branch)."""
+    existing = SendingNumber.objects.filter(number=number).first()
+    if existing is not None:
+        if existing.tenant_id == tenant.id and existing.branch_id == branch_id:
+            return
+        raise NumberTaken()
+    try:
+        with transaction.atomic():
+            SendingNumber.objects.create(
+                number=number, tenant=tenant, branch_id=branch_id
+            )
+    except IntegrityError as exc:  # claimed at the same moment elsewhere
+        raise NumberTaken() from exc
+
+
+def release_number(*, tenant: Tenant, number: str | None) -> None:
+    if number:
+        SendingNumber.objects.filter(number=number, tenant=tenant).delete()
+
+
+def tenant_for_number(number: str) -> Tenant | None:
+    """The tenant a number sends for (active or not; callers check the status)."""
+    row = (
+        SendingNumber.objects.select_related("tenant", "tenant__server")
+        .filter(number=number)
+        .first()
+    )
+    return None if row is None else row.tenant
+
+
+def numbers_of(tenant: Tenant) -> tuple[str | None, dict[uuid.UUID, str]]:
+    """The church's default number and its branches' numbers (the registry's view)."""
+    by_branch: dict[uuid.UUID, str] = {}
+    default = None
+    for number, branch_id in SendingNumber.objects.filter(tenant=tenant).values_list(
+        "number", "branch_id"
+    ):
+        if branch_id is None:
+            default = number
+        else:
+            by_branch[branch_id] = number
+    return default, by_branch
+
+
+def holds_number(tenant: Tenant, number: str) -> bool:
+    """Whether `number` still sends for `tenant` (it may have been released since)."""
+    return SendingNumber.objects.filter(tenant=tenant, number=number).exists()

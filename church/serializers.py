@@ -1,0 +1,66 @@
+"""The church's settings as the API shows and takes them (GET/PATCH /api/tenant)."""
+
+from typing import Any, cast
+
+from rest_framework import serializers
+
+from api.fields import ClockField, CountryField, TimezoneField
+from sms.phones import InvalidPhone, to_e164
+from tenants.models import Tenant
+
+
+class QuietHoursSerializer(serializers.Serializer[Any]):
+    start = ClockField()
+    end = ClockField()
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["start"] == data["end"]:
+            raise serializers.ValidationError("start and end must differ.")
+        return data
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        value = super().to_internal_value(data)
+        return {k: v.strftime("%H:%M") for k, v in value.items()}
+
+
+class ChurchSerializer(serializers.ModelSerializer[Tenant]):
+    """GET/PATCH /api/tenant."""
+
+    phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
+    quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
+    timezone = TimezoneField(required=False)
+    country = CountryField(required=False)
+    # SerializerMetaclass pops declared fields off the class: no clash at runtime
+    # with the `help_text` attribute every Field has.
+    help_text = serializers.CharField(  # type: ignore[assignment]
+        max_length=1000, allow_blank=True, required=False
+    )
+    name = serializers.CharField(max_length=200, required=False)
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "status",
+            "timezone",
+            "country",
+            "phone_number",
+            "help_text",
+            "quiet_hours",
+            "created_at",
+        ]
+        read_only_fields = ["id", "slug", "status", "created_at"]
+
+    def validate_phone_number(self, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        # Only PATCH validates here, so the instance exists.
+        country = (
+            self.initial_data.get("country") or cast(Tenant, self.instance).country
+        )
+        try:
+            return to_e164(value, str(country))
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc)) from exc

@@ -1,0 +1,61 @@
+"""What messaging services refuse, with the API's codes."""
+
+from api.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class SendRefused(InvalidInput):
+    """A broadcast that cannot be sent as asked (a recurring run skips it)."""
+
+    field = "recipients"
+
+
+class UnknownRecipients(SendRefused):
+    """Member or branch ids that do not exist here (or are another church's)."""
+
+    def __init__(self, missing: dict[str, list[str]]) -> None:
+        super().__init__(
+            fields={
+                f"recipients.{name}": [f"Unknown id(s): {', '.join(ids)}."]
+                for name, ids in missing.items()
+            }
+        )
+
+
+class NoRecipients(SendRefused):
+    message = (
+        "No one to send to: every recipient is opted out, inactive, or none were named."
+    )
+
+
+class EmptyBody(SendRefused):
+    field = "body"
+    message = "The message is empty."
+
+
+class NumberMissing(SendRefused):
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"{count} recipient(s) have no sending number: "
+            "give the church (/api/tenant) or their branch one."
+        )
+
+
+class NotCancelable(Conflict):
+    message = "Only a broadcast still waiting for its time can be canceled."
+
+
+class RecipientOptedOut(Conflict):
+    message = "This number opted out; it can receive nothing until it opts in."
+
+
+class NoSendingNumber(Conflict):
+    message = "Set a sending number for the church first."
+
+
+class UnknownNumber(NotFound):
+    message = "No church sends from this number."
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+    message = "The request signature is not valid."

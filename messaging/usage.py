@@ -1,0 +1,31 @@
+"""Sent messages and segments per church per day: what billing charges.
+
+Usage is recomputed from the messages themselves (`sent_at`), never
+incremented: a batch a crashed worker half-sent, or sent twice in a race, still
+adds up exactly. Billing keeps a copy in the registry for operators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Sum
+
+from billing.usage import record_usage
+from messaging.models import DailyUsage, Message
+from tenants.context import require_tenant, tenant_atomic
+
+
+def refresh_usage(*, day: dt.date) -> DailyUsage:
+    """Set `day`'s counters from the messages sent that (UTC) day."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    totals = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        sent_at__gte=start,
+        sent_at__lt=start + dt.timedelta(days=1),
+    ).aggregate(messages=Count("id"), segments=Sum("segments"))
+    values = {"messages": totals["messages"], "segments": totals["segments"] or 0}
+    with tenant_atomic():
+        usage, _ = DailyUsage.objects.update_or_create(date=day, defaults=values)
+    record_usage(tenant=require_tenant(), day=day, **values)
+    return usage
