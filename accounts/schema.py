@@ -8,6 +8,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from accounts.serializers import TenantRefSerializer, UserRefSerializer
+
 if TYPE_CHECKING:
     from drf_spectacular.openapi import AutoSchema
 
@@ -21,34 +23,13 @@ class TenantJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untype
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
-TenantRef = inline_serializer(
-    "TenantRef",
-    {
-        "id": serializers.UUIDField(),
-        "slug": serializers.CharField(),
-        "name": serializers.CharField(),
-        "status": serializers.CharField(),
-    },
-)
-
-UserRef = inline_serializer(
-    "UserRef",
-    {
-        "id": serializers.UUIDField(),
-        "email": serializers.EmailField(),
-        "first_name": serializers.CharField(),
-        "last_name": serializers.CharField(),
-        "role": serializers.CharField(),
-    },
-)
-
 Session = inline_serializer(
     "Session",
     {
         "access": serializers.CharField(),
         "refresh": serializers.CharField(),
-        "tenant": TenantRef,
-        "user": UserRef,
+        "tenant": TenantRefSerializer(),
+        "user": UserRefSerializer(),
         "mfa_required": serializers.BooleanField(required=False),
         "mfa_token": serializers.CharField(required=False),
     },

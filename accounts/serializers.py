@@ -84,23 +84,25 @@ class PasswordSerializer(serializers.Serializer[Any]):
         return value
 
 
-def tenant_data(tenant: Tenant) -> dict[str, Any]:
-    return {
-        "id": str(tenant.id),
-        "slug": tenant.slug,
-        "name": tenant.name,
-        "status": tenant.status,
-    }
+class TenantRefSerializer(serializers.ModelSerializer[Tenant]):
+    """The church a session is for."""
+
+    class Meta:
+        model = Tenant
+        fields = ["id", "slug", "name", "status"]
 
 
-def user_data(user: User, role: str) -> dict[str, Any]:
-    return {
-        "id": str(user.id),
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "role": role,
-    }
+class UserRefSerializer(serializers.ModelSerializer[User]):
+    """A person with their role in this session's church (`context["role"]`)."""
+
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "first_name", "last_name", "role"]
+
+    def get_role(self, user: User) -> str:
+        return str(self.context["role"])
 
 
 class StaffSerializer(serializers.Serializer[Membership]):

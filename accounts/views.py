@@ -14,7 +14,7 @@ from accounts import limits, mfa, services, staff
 from accounts.errors import InvalidCode, TokenRevoked
 from accounts.models import Membership, User
 from accounts.permissions import IsTenantAdmin
-from accounts.schema import MfaState, Session, TenantRef, TokenPair, UserRef
+from accounts.schema import MfaState, Session, TokenPair
 from accounts.serializers import (
     CodeSerializer,
     LoginSerializer,
@@ -26,13 +26,12 @@ from accounts.serializers import (
     StaffCreateSerializer,
     StaffSerializer,
     StaffUpdateSerializer,
-    tenant_data,
-    user_data,
+    TenantRefSerializer,
+    UserRefSerializer,
 )
 from accounts.tokens import Identity
 from api.pagination import Pagination
 from api.schema import errors, paginated
-from tenants.models import Tenant
 
 # --- auth ---
 
@@ -70,8 +69,8 @@ def _login_answer(result: services.LoginResult) -> dict[str, Any]:
     # Without an MFA challenge, a result always carries its tokens and tenant.
     return {
         **cast(dict[str, str], result.tokens),
-        "tenant": tenant_data(cast(Tenant, result.tenant)),
-        "user": user_data(result.user, result.role),
+        "tenant": TenantRefSerializer(result.tenant).data,
+        "user": UserRefSerializer(result.user, context={"role": result.role}).data,
     }
 
 
@@ -160,7 +159,11 @@ class MeView(APIView):
         responses={
             200: inline_serializer(
                 "Me",
-                {"user": UserRef, "tenant": TenantRef, "role": serializers.CharField()},
+                {
+                    "user": UserRefSerializer(),
+                    "tenant": TenantRefSerializer(),
+                    "role": serializers.CharField(),
+                },
             ),
             **errors(401, 403),
         }
@@ -170,8 +173,8 @@ class MeView(APIView):
         user = _account(request)
         return Response(
             {
-                "user": user_data(user, identity.role),
-                "tenant": tenant_data(identity.tenant),
+                "user": UserRefSerializer(user, context={"role": identity.role}).data,
+                "tenant": TenantRefSerializer(identity.tenant).data,
                 "role": identity.role,
             }
         )

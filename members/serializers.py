@@ -70,3 +70,10 @@ class MemberSerializer(serializers.ModelSerializer):
 
     def update(self, instance, validated_data):
         return save_member(instance, validated_data)
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        max_length=None,
+        error_messages={"required": "Upload a CSV file in the `file` field."},
+    )

@@ -4,7 +4,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -12,7 +11,7 @@ from api.errors import PayloadTooLarge
 from api.fields import parse_uuid
 from members.csvio import export_rows, import_members
 from members.models import Member
-from members.serializers import MemberSerializer
+from members.serializers import ImportSerializer, MemberSerializer
 from sms.phones import digits
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
@@ -49,11 +48,7 @@ class MemberViewSet(viewsets.ModelViewSet):
         return qs.order_by("last_name", "first_name", "id")
 
     @extend_schema(
-        request={
-            "multipart/form-data": inline_serializer(
-                "MemberImport", {"file": serializers.FileField()}
-            )
-        },
+        request={"multipart/form-data": ImportSerializer},
         responses={
             200: inline_serializer(
                 "ImportReport",
@@ -81,9 +76,9 @@ class MemberViewSet(viewsets.ModelViewSet):
         parser_classes=[MultiPartParser, FormParser],
     )
     def import_csv(self, request):
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": ["Upload a CSV file in the `file` field."]})
+        form = ImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"Files are limited to {MAX_IMPORT_BYTES} bytes.")
         report = import_members(upload.read())
