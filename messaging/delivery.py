@@ -17,19 +17,19 @@ from django.utils import timezone
 
 from church.numbers import numbers_of
 from members.consent import may_text
-from messaging.backends import (
-    OutboundSMS,
-    PermanentError,
-    SMSBackend,
-    TransientError,
-    get_backend,
-)
 from messaging.models import Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.outbox import stale_after
 from messaging.pacing import wait_for_slot
 from messaging.schedule import allowed_at
 from messaging.usage import refresh_usage
+from sms.backends import (
+    OutboundSMS,
+    PermanentError,
+    SMSBackend,
+    TransientError,
+    get_backend,
+)
 from tenants.context import require_tenant
 from tenants.models import Tenant
 

@@ -1,6 +1,6 @@
 """What messaging services refuse, with the API's codes."""
 
-from api.errors import Conflict, DomainError, InvalidInput, NotFound
+from api.errors import Conflict, InvalidInput, NotFound
 
 
 class SendRefused(InvalidInput):
@@ -54,8 +54,3 @@ class NoSendingNumber(Conflict):
 
 class UnknownNumber(NotFound):
     message = "No church sends from this number."
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-    message = "The request signature is not valid."

@@ -20,11 +20,11 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from church.numbers import tenant_for_number
-from messaging.backends import get_backend
 from messaging.errors import UnknownNumber
 from messaging.inbound import receive
 from messaging.receipts import update_status
 from messaging.serializers import InboundSerializer, StatusSerializer
+from sms.backends import get_backend
 from tenants.holds import serving
 from tenants.models import Tenant
 

@@ -1,6 +1,6 @@
 import pytest
 
-from messaging.backends import locmem
+from sms.backends import locmem
 from tests.fakes import FakeTwilio
 
 CHURCH_NUMBER = "+14155550000"

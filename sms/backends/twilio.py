@@ -12,14 +12,14 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from messaging.backends.base import (
+from sms.backends.base import (
+    InvalidSignature,
     OutboundSMS,
     PermanentError,
     SendResult,
     SMSBackend,
     TransientError,
 )
-from messaging.errors import InvalidSignature
 
 TIMEOUT_SECONDS = 10
 

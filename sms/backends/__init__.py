@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from messaging.backends.base import (
+from sms.backends.base import (
     OutboundSMS,
     PermanentError,
     SendResult,
@@ -14,9 +14,9 @@ from messaging.backends.base import (
 )
 
 ALIASES = {
-    "console": "messaging.backends.console.ConsoleBackend",
-    "locmem": "messaging.backends.locmem.LocMemBackend",
-    "twilio": "messaging.backends.twilio.TwilioBackend",
+    "console": "sms.backends.console.ConsoleBackend",
+    "locmem": "sms.backends.locmem.LocMemBackend",
+    "twilio": "sms.backends.twilio.TwilioBackend",
 }
 
 __all__ = [

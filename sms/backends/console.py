@@ -1,8 +1,8 @@
 import sys
 import uuid
 
-from messaging.backends.base import OutboundSMS, SendResult
-from messaging.backends.twilio import TwilioDialect
+from sms.backends.base import OutboundSMS, SendResult
+from sms.backends.twilio import TwilioDialect
 
 
 class ConsoleBackend(TwilioDialect):

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from messaging.errors import InvalidSignature
+from api.errors import DomainError
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+    message = "The request signature is not valid."
 
 
 @dataclass(frozen=True)
