@@ -4,8 +4,8 @@ the country fixed and the one database's transactions (no tenant)."""
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
-from members.phones import InvalidPhone, to_e164
-from plainapp.models import Branch, Member, MemberTag, Suppression
+from bench.plainapp.models import Branch, Member, MemberTag, Suppression
+from bench.product import InvalidPhone, to_e164
 
 COUNTRY = "US"
 
