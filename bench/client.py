@@ -87,9 +87,12 @@ class Client:
 
 
 def expect(answer: Answer, status: int, what: str) -> Any:
-    """The answer's JSON, if it has the expected status."""
+    """The answer's JSON (None if it has none), if it has the expected status."""
     if answer.status != status:
         raise RuntimeError(
             f"{what}: {answer.status}, not {status}: {answer.body[:500]!r}"
         )
-    return answer.json()
+    try:
+        return answer.json()
+    except ValueError:
+        return None

@@ -192,17 +192,22 @@ def release_django() -> None:
                 print(f"  closing pool {alias} failed: {exc!r}", file=sys.stderr)
 
 
-def delete_redis_keys(url: str, pattern: str) -> int:
+def redis_keys(url: str) -> set[bytes]:
     import redis
 
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=pattern, count=1000))
+    with redis.Redis.from_url(url) as client:
+        return set(client.scan_iter(count=1000))
+
+
+def delete_redis_keys(url: str, pattern: str = "*", keep: set[bytes] = set()) -> int:  # noqa: B006
+    """Delete the keys matching `pattern`, except those in `keep`."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        keys = [k for k in client.scan_iter(match=pattern, count=1000) if k not in keep]
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
-        return len(keys)
-    finally:
-        client.close()
+    return len(keys)
 
 
 @contextmanager
