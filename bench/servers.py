@@ -129,11 +129,13 @@ class Process:
         """SIGKILL at once (no cleanup, no acks); returns when."""
         return self.stop(sig=signal.SIGKILL)
 
-    def group_pids(self) -> list[int]:
+    def group_pids(self, children: bool = False) -> list[int]:
+        """The processes of its group (or only its children)."""
         if self.process is None:
             return []
+        flag = "-P" if children else "-g"
         found = subprocess.run(
-            ["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True
+            ["pgrep", flag, str(self.process.pid)], capture_output=True, text=True
         )
         return [int(p) for p in found.stdout.split()]
 
@@ -148,11 +150,10 @@ class Gunicorn(Process):
         self.app, self.workers, self.port = app, workers, free_port()
 
     def argv(self) -> list[str]:
-        return [
-            *(str(BIN / "gunicorn"), self.app, "-w", str(self.workers)),
-            *("-b", f"127.0.0.1:{self.port}", "--timeout", "120"),
-            *("--log-level", "warning", "--backlog", "256"),
-        ]
+        return (
+            f"{BIN}/gunicorn {self.app} -w {self.workers} -b 127.0.0.1:{self.port} "
+            "--timeout 120 --log-level warning --backlog 256"
+        ).split()
 
     def ready(self) -> bool:
         try:
@@ -164,12 +165,7 @@ class Gunicorn(Process):
         return ok
 
     def worker_pids(self) -> list[int]:
-        if self.process is None:
-            return []
-        found = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        )
-        return [int(p) for p in found.stdout.split()]
+        return self.group_pids(children=True)
 
 
 class CeleryWorker(Process):
@@ -182,11 +178,10 @@ class CeleryWorker(Process):
         self.concurrency = concurrency
 
     def argv(self) -> list[str]:
-        return [
-            *(str(BIN / "celery"), "-A", "config", "worker", "-l", "info"),
-            *("--concurrency", str(self.concurrency), "--pool", "prefork"),
-            *("--without-heartbeat", "--without-mingle", "--without-gossip"),
-        ]
+        return (
+            f"{BIN}/celery -A config worker -l info --pool prefork --concurrency "
+            f"{self.concurrency} --without-heartbeat --without-mingle --without-gossip"
+        ).split()
 
     def ready(self) -> bool:
         return "ready." in self.log_tail(200)
@@ -198,10 +193,8 @@ class CeleryBeat(Process):
     label = "celery-beat"
 
     def argv(self) -> list[str]:
-        return [
-            *(str(BIN / "celery"), "-A", "config", "beat", "-l", "info"),
-            *("-s", f"{self.log_path}.schedule", "--pidfile", f"{self.log_path}.pid"),
-        ]
+        files = f"-s {self.log_path}.db --pidfile {self.log_path}.pid"
+        return f"{BIN}/celery -A config beat -l info {files}".split()
 
     def ready(self) -> bool:
         return "beat: Starting" in self.log_tail(50)
@@ -258,21 +251,17 @@ class PostgresCluster:
             raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip()[-1000:]}")
 
     def create(self) -> None:
-        self._ctl(
-            *("pg_createcluster", self.version, self.name, "-p", str(self.port)),
-            *("--", "--auth=trust"),
-        )
+        self._ctl("pg_createcluster", self.version, self.name, "-p", str(self.port),
+                  "--", "--auth=trust")  # fmt: skip
         self.created = True
         self.start()
 
+    def _pgctl(self, *action: str) -> None:
+        self._ctl("pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
+                  *action)  # fmt: skip
+
     def start(self) -> None:
-        self._ctl(
-            "pg_ctlcluster",
-            "--skip-systemctl-redirect",
-            self.version,
-            self.name,
-            "start",
-        )
+        self._pgctl("start")
         deadline = time.monotonic() + 60
         while True:  # the port opens before the server accepts sessions
             try:
@@ -285,10 +274,7 @@ class PostgresCluster:
                 time.sleep(0.2)
 
     def stop(self) -> None:
-        self._ctl(
-            *("pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name),
-            *("stop", "-m", "fast"),
-        )
+        self._pgctl("stop", "-m", "fast")
 
     def drop(self) -> None:
         if self.created:  # no check: this runs on the way out of failures too
