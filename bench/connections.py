@@ -169,12 +169,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.lru * args.pool_max > 60:
         parser.error("lru x pool-max above 60 risks the server's max_connections")
+    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
     setup = harness.Setup(
-        "connections",
-        {
-            "TENANT_CONNECTION_LRU_SIZE": str(args.lru),
-            "TENANT_POOL_MAX_SIZE": str(args.pool_max),
-        },
+        "connections", env | {"TENANT_POOL_MAX_SIZE": str(args.pool_max)}
     )
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
     with harness.run(setup):
@@ -193,14 +190,11 @@ def main() -> None:
                 for round_ in range(args.repeats):
                     for i, name in enumerate(PHASES):
                         seed = args.seed + round_ * 10 + i
-                        runs[name].append(
-                            phase(args, setup, sampler, pickers[name], seed)
-                        )
-                        r = runs[name][-1]
+                        r = phase(args, setup, sampler, pickers[name], seed)
+                        runs[name].append(r)
+                        rate = r["ops"] / r["seconds"]
                         print(
-                            f"  round {round_ + 1} {name:10} {r['ops'] / r['seconds']:6.0f}"
-                            f" ops/s, peak {r['peak']}, errors {len(r['errors'])}",
-                            flush=True,
+                            f"  {name}: {rate:.0f} ops/s, peak {r['peak']}", flush=True
                         )
                 final = sampler.next_sample()[1]
                 misses = miss_cost(min(args.miss_samples, n))
