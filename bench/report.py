@@ -20,6 +20,7 @@ import argparse
 import importlib
 import json
 import operator
+import os
 import platform
 import shlex
 import subprocess
@@ -38,6 +39,7 @@ UNITS = {
     "_per_s": "/s", "_ms": " ms", "_s": " s", "_pct": "%", "_x": "x",
     "_mib": " MiB", "_mb": " MB", "_kb": " KB",
 }  # fmt: skip
+DOC = ROOT / "docs" / "benchmarks.md"
 CHECKS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, "==": operator.eq}
 
 
@@ -195,43 +197,51 @@ def targets_table(items: list[dict[str, Any]], bench: bool = False) -> str:
     return table(headers, rows)
 
 
-def section(data: dict[str, Any]) -> str:
-    doc = importlib.import_module(data["module"]).__doc__ or data["bench"]
-    title, _, about = doc.strip().partition("\n")
+def section(data: dict[str, Any], results: Path | None = None, doc: Path = DOC) -> str:
+    doc_string = importlib.import_module(data["module"]).__doc__ or data["bench"]
+    title, _, about = doc_string.strip().partition("\n")
+    facts = [
+        f"- {k}: `{v}`" if k == "command" else f"- {k}: {v}"
+        for k, v in data["run"].items()
+    ]
+    config = [
+        f"- {k}:" + "".join(f"\n  - {x}" for x in v)
+        if isinstance(v, list)
+        else f"- {k}: {cell(v)}"
+        for k, v in data["config"].items()
+    ]
     parts = [
-        f'<a id="{data["bench"]}"></a>\n## {title.rstrip(".")}',
+        f'<a id="{data["bench"]}"></a>\n## {title.rstrip(".")} ({data["bench"]})',
         about,
-        "\n".join(
-            f"- {k}: `{v}`" if k == "command" else f"- {k}: {v}"
-            for k, v in data["run"].items()
-        ),  # fmt: skip
-        "Configuration: "
-        + "; ".join(f"{k} {cell(v)}" for k, v in data["config"].items()),
+        "\n".join(facts),
+        "Configuration:\n\n" + "\n".join(config),
         *(result(title, value) for title, value in data["results"].items()),
     ]
-    if data.get("image"):
-        parts.append(f"![{data['bench']}]({data['image']})")
+    if image := data.get("image"):  # relative to the result file
+        if results is not None:
+            image = os.path.relpath(results / image, doc.parent)
+        parts.append(f"![{data['bench']}]({image})")
     if data["targets"]:
         parts.append("### targets\n\n" + targets_table(data["targets"]))
     return "\n\n".join(p.strip() for p in parts if p) + "\n"
 
 
-def render(results: Path) -> str:
+def render(results: Path, doc: Path = DOC) -> str:
     found = {p.stem: json.loads(p.read_text()) for p in results.glob("*.json")}
     names = [n for n in ORDER if n in found] + sorted(set(found) - set(ORDER))
     every = [t | {"bench": n} for n in names for t in found[n]["targets"]]
     summary = targets_table(every, bench=True)
     intro = (Path(__file__).parent / "intro.md").read_text().strip()
-    sections = "\n".join(section(found[n]) for n in names)
+    sections = "\n".join(section(found[n], results, doc) for n in names)
     return f"{intro}\n\n## Spec targets\n\n{summary}\n\n{sections}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args()
-    args.doc.write_text(render(args.results))
+    args.doc.write_text(render(args.results, args.doc))
     print(f"wrote {args.doc} from {args.results}/*.json")
 
 
