@@ -137,12 +137,11 @@ def checks(setup: harness.Setup, registered: int) -> dict[str, Any]:
     from django.db.models import Count
 
     Tenant, Membership = product.Tenant, product.Membership
-    with harness.pg() as conn:
-        databases = conn.execute(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE %s "
-            "AND datname NOT LIKE '%%template'",
-            [setup.like],
-        ).fetchone()[0]
+    databases = harness.pg_value(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE %s "
+        "AND datname NOT LIKE '%%template'",
+        [setup.like],
+    )
     return {
         "registrations over HTTP (each 201, active, first GET 200)": registered,
         "tenants by status": dict(

@@ -210,28 +210,21 @@ def main() -> None:
             100 * sum(r[key] for r in rs) / max(1, sum(r["ops"] for r in rs)), 1
         )
 
+    base = harness.median(rate["one tenant"])
+    latencies = {p: [x for r in rs for x in r["latencies"]] for p, rs in runs.items()}
+    # fmt: off
     phases = [
-        {
-            "phase": p,
-            "ops/s median": round(harness.median(rate[p])),
-            "ops/s min": round(min(rate[p])),
-            "ops/s max": round(max(rate[p])),
-            "vs one tenant_x": round(
-                harness.median(rate[p]) / harness.median(rate["one tenant"]), 2
-            ),
-            **harness.stats(
-                [x for r in rs for x in r["latencies"]], "median p95", n=False
-            ),
-            "ops registering an alias_pct": share(rs, "registered"),
-            "ops opening a connection_pct": share(rs, "sessions"),
-            **{
-                k: max(r[k] for r in rs)
-                for k in ("peak", "final", "orphans", "threads")
-            },
-            "errors": sum(len(r["errors"]) for r in rs),
-        }
+        {"phase": p, "ops/s median": round(harness.median(rate[p])),
+         "ops/s min": round(min(rate[p])), "ops/s max": round(max(rate[p])),
+         "vs one tenant_x": round(harness.median(rate[p]) / base, 2),
+         **harness.stats(latencies[p], "median p95", n=False),
+         "ops registering an alias_pct": share(rs, "registered"),
+         "ops opening a connection_pct": share(rs, "sessions"),
+         **{k: max(r[k] for r in rs) for k in ("peak", "final", "orphans", "threads")},
+         "errors": sum(len(r["errors"]) for r in rs)}
         for p, rs in runs.items()
     ]
+    # fmt: on
     peak = max(p["peak"] for p in phases)
     errors = [e for rs in runs.values() for r in rs for e in r["errors"]]
     sweep = max(0.2, min(args.idle_seconds / 4, 60.0))

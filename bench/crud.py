@@ -200,19 +200,15 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
 
     def paired(name: str, base: str, clients: int) -> float:
         theirs = {r["round"]: r["rate"] for r in of(base, clients)}
-        return round(
-            harness.median([r["rate"] / theirs[r["round"]] for r in of(name, clients)]),
-            2,
-        )
+        ratios = [r["rate"] / theirs[r["round"]] for r in of(name, clients)]
+        return round(harness.median(ratios), 2)
 
     def opened(name: str, clients: int) -> float | None:
         rs = of(name, clients)
         if name == PLAIN:
             return None  # not a tenant
-        return round(
-            100 * sum(r["opened"] for r in rs) / max(1, sum(r["requests"] for r in rs)),
-            1,
-        )
+        requests = max(1, sum(r["requests"] for r in rs))
+        return round(100 * sum(r["opened"] for r in rs) / requests, 1)
 
     results: dict[str, Any] = {}
     for clients in (1, args.clients):

@@ -70,6 +70,8 @@ def count_sql(
 ) -> dict[str, list[list[int]]]:
     """SQL statements per op of `repeats` cycles through django.test.Client,
     counted on each database alias (None: not registered before the request)."""
+    from contextlib import ExitStack
+
     from django.db import connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -80,14 +82,11 @@ def count_sql(
     def send(method: str, path: str, body: Any) -> tuple[int, Any, float]:
         known = [a for a in aliases if a in connections.settings]
         captured = {a: CaptureQueriesContext(connections[a]) for a in known}
-        for capture in captured.values():
-            capture.__enter__()
-        try:
+        with ExitStack() as stack:
+            for capture in captured.values():
+                stack.enter_context(capture)
             data = json.dumps(body) if body is not None else ""
             response = client.generic(method, path, data, "application/json")
-        finally:
-            for capture in captured.values():
-                capture.__exit__(None, None, None)
         seen = [len(captured[a]) if a in captured else None for a in aliases]
         counts[op_of(method, path)].append(seen)
         return response.status_code, response.json() if response.content else None, 0.0

@@ -113,32 +113,22 @@ def pg(dbname: str = "postgres", port: int = 5432, timeout: int = 5) -> Any:
     """A superuser session (autocommit), apart from the app's connections."""
     import psycopg
 
+    info = f"host=127.0.0.1 port={port} user=postgres dbname={dbname}"
     return psycopg.connect(
-        host="127.0.0.1",
-        port=port,
-        user="postgres",
-        dbname=dbname,
-        autocommit=True,
-        connect_timeout=timeout,
-        application_name=APP_NAME,
+        info, autocommit=True, connect_timeout=timeout, application_name=APP_NAME
     )
 
 
-def pg_version(port: int = 5432) -> str:
-    with pg(port=port) as conn:
-        return conn.execute("SELECT version()").fetchone()[0]
+def pg_value(query: str, params: Any = (), dbname: str = "postgres") -> Any:
+    """The first value of a query's first row, in a session of its own."""
+    with pg(dbname) as conn:
+        return conn.execute(query, params).fetchone()[0]
 
 
 def sessions_opened(setup: Setup) -> int:
     """Sessions ever opened to this run's tenant databases (pg_stat_database)."""
-    with pg() as conn:
-        return int(
-            conn.execute(
-                "SELECT coalesce(sum(sessions), 0) FROM pg_stat_database "
-                "WHERE datname LIKE %s",
-                [setup.like],
-            ).fetchone()[0]
-        )
+    query = "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE %s"
+    return int(pg_value(query, [setup.like]) or 0)
 
 
 def drop_database(name: str) -> None:
@@ -403,12 +393,10 @@ STATS = {
 }
 
 
-def stats(
-    values: list[float],
-    keys: str = "median p95 min max",
-    unit: str = "ms",
-    n: bool = True,
-) -> dict[str, Any]:
+# fmt: off
+def stats(values: list[float], keys: str = "median p95 min max", unit: str = "ms",
+          n: bool = True) -> dict[str, Any]:
+    # fmt: on
     """Summary of seconds as result columns, e.g. {"n": 30, "median_ms": 67.8}."""
     scale, digits = {"ms": (1000, 1), "s": (1, 2)}[unit]
     out: dict[str, Any] = {"n": len(values)} if n else {}

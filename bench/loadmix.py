@@ -61,6 +61,9 @@ INBOUND_BODIES = [
 ]
 
 
+Rng = random.Random
+
+
 class Row(NamedTuple):
     t: float
     phase: str
@@ -107,15 +110,10 @@ class Church:
 class Mix:
     """The operations, from client threads, over Zipf-picked churches."""
 
-    def __init__(
-        self,
-        port: int,
-        churches: list[Church],
-        fake: Any,
-        t0: float,
-        zipf_s: float,
-        seed: int,
-    ) -> None:
+    # fmt: off
+    def __init__(self, port: int, churches: list[Church], fake: Any, t0: float,
+                 zipf_s: float, seed: int) -> None:
+        # fmt: on
         from twilio.request_validator import RequestValidator
 
         self.client = Client(port)
@@ -136,14 +134,10 @@ class Mix:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    def run(
-        self,
-        phase: str,
-        clients: int,
-        until: float,
-        max_requests: int,
-        stop: threading.Event,
-    ) -> None:
+    # fmt: off
+    def run(self, phase: str, clients: int, until: float, max_requests: int,
+            stop: threading.Event) -> None:
+        # fmt: on
         """Client threads until `until` (monotonic), `max_requests` or `stop`."""
         first = len(self.rows)
         ops = list(OPS)
@@ -172,29 +166,19 @@ class Mix:
         for thread in threads:
             thread.join()
 
-    def call(
-        self,
-        phase: str,
-        op: str,
-        church: Church,
-        method: str,
-        path: str,
-        body: Any = None,
-        auth: bool = False,
-        **kwargs: Any,
-    ) -> Answer | None:
+    # fmt: off
+    def call(self, phase: str, op: str, church: Church, method: str, path: str,
+             body: Any = None, auth: bool = False, **kwargs: Any) -> Answer | None:
+        # fmt: on
         """One request, recorded; None when no HTTP answer came."""
         t, started = self.now(), time.perf_counter()
+        kwargs.setdefault("timeout", 60)
         token = church.access if auth else None
         try:
-            answer = self.client.request(
-                method, path, body, token=token, timeout=60, **kwargs
-            )
+            answer = self.client.request(method, path, body, token=token, **kwargs)
         except NO_ANSWER as exc:
-            took = time.perf_counter() - started
-            self.rows.append(
-                Row(t, phase, op, 0, "", took, church.index, type(exc).__name__)
-            )
+            took, error = time.perf_counter() - started, type(exc).__name__
+            self.rows.append(Row(t, phase, op, 0, "", took, church.index, error))
             return None
         code = ""
         if answer.status >= 400:
@@ -221,11 +205,11 @@ class Mix:
                 answer.json()["refresh"],
             )
 
-    def auth_login(self, phase: str, church: Church, rng: random.Random) -> None:
+    def auth_login(self, phase: str, church: Church, rng: Rng) -> None:
         with church.token_lock:
             self.login(phase, church)
 
-    def auth_refresh(self, phase: str, church: Church, rng: random.Random) -> None:
+    def auth_refresh(self, phase: str, church: Church, rng: Rng) -> None:
         with church.token_lock:
             body = {"refresh": church.refresh}
             answer = self.call(
@@ -243,12 +227,12 @@ class Mix:
 
     # --- members --------------------------------------------------------------------
 
-    def members_search(self, phase: str, church: Church, rng: random.Random) -> None:
+    def members_search(self, phase: str, church: Church, rng: Rng) -> None:
         term = rng.choice(["Anna", "Smith", "312", "Load", "example.org", "zzz"])
         path = f"/api/members?search={term}&page_size=20"
         self.call(phase, "members.search", church, "GET", path, auth=True)
 
-    def members_create(self, phase: str, church: Church, rng: random.Random) -> None:
+    def members_create(self, phase: str, church: Church, rng: Rng) -> None:
         n = next(self.counter)
         body = {
             "first_name": rng.choice(["Anna", "Ben", "Carla", "David"]),
@@ -270,7 +254,7 @@ class Mix:
         with church.lock:
             return church.members.popleft() if church.members else None
 
-    def members_update(self, phase: str, church: Church, rng: random.Random) -> None:
+    def members_update(self, phase: str, church: Church, rng: Rng) -> None:
         member = self.take_member(church)
         path = f"/api/members/{member or rng.choice(church.seeded)}"
         body = {"notes": f"updated {next(self.counter)}"}
@@ -281,7 +265,7 @@ class Mix:
             with church.lock:
                 church.members.append(member)
 
-    def members_delete(self, phase: str, church: Church, rng: random.Random) -> None:
+    def members_delete(self, phase: str, church: Church, rng: Rng) -> None:
         member = self.take_member(church)
         if member is None:
             return self.members_create(phase, church, rng)
@@ -298,7 +282,7 @@ class Mix:
 
     # --- templates and messages -------------------------------------------------------
 
-    def templates_create(self, phase: str, church: Church, rng: random.Random) -> None:
+    def templates_create(self, phase: str, church: Church, rng: Rng) -> None:
         body = {
             "name": f"Load template {next(self.counter)}",
             "category": "load",
@@ -308,7 +292,7 @@ class Mix:
             phase, "templates.create", church, "POST", "/api/templates", body, auth=True
         )
 
-    def messages_send(self, phase: str, church: Church, rng: random.Random) -> None:
+    def messages_send(self, phase: str, church: Church, rng: Rng) -> None:
         chosen = rng.sample(church.seeded, min(len(church.seeded), rng.randint(1, 3)))
         text = f"Hi {{first_name}}, service notes #{next(self.counter)}: choir at 9."
         body = {"body": text, "recipients": {"members": chosen}}
@@ -332,7 +316,7 @@ class Mix:
         headers = {"X-Twilio-Signature": signature}
         self.call(phase, op, church, "POST", path, form=form, headers=headers)
 
-    def webhook_inbound(self, phase: str, church: Church, rng: random.Random) -> None:
+    def webhook_inbound(self, phase: str, church: Church, rng: Rng) -> None:
         sender = f"+1646{200 + rng.randrange(700):03d}{rng.randrange(10_000):04d}"
         if church.phones and rng.random() < 0.8:
             sender = rng.choice(church.phones)  # mostly a member
@@ -344,7 +328,7 @@ class Mix:
         }
         self.signed(phase, "webhook.inbound", church, "/api/webhooks/sms/inbound", form)
 
-    def webhook_status(self, phase: str, church: Church, rng: random.Random) -> None:
+    def webhook_status(self, phase: str, church: Church, rng: Rng) -> None:
         """A delivery receipt for a message the fake provider took recently."""
         with self.fake.lock:
             recent = self.fake.created[-200:]
@@ -366,18 +350,14 @@ class Mix:
         self.signed(phase, "webhook.status", self.by_number[sms["from"]], path, form)
         return None
 
-    def conversations_list(
-        self, phase: str, church: Church, rng: random.Random
-    ) -> None:
+    def conversations_list(self, phase: str, church: Church, rng: Rng) -> None:
         path = "/api/messages/conversations"
         answer = self.call(phase, "conversations.list", church, "GET", path, auth=True)
         if ok("conversations.list", answer):
             with church.lock:
                 church.conversations = [c["id"] for c in answer.json()["results"][:20]]
 
-    def conversations_reply(
-        self, phase: str, church: Church, rng: random.Random
-    ) -> None:
+    def conversations_reply(self, phase: str, church: Church, rng: Rng) -> None:
         with church.lock:
             known = list(church.conversations)
         if not known:

@@ -126,17 +126,15 @@ def inbound(args: Any, client: Client, phones: list[str]) -> list[dict[str, Any]
                 lambda i: mine.extend([post() for _ in range(share[i])]),  # noqa: B023
             )
             rates[clients].append(total / wall)
+    # fmt: off
     return [
-        {
-            "clients": c,
-            "requests": len(latencies[c]),
-            "requests/s median": round(harness.median(rates[c])),
-            "min": round(min(rates[c])),
-            "max": round(max(rates[c])),
-        }
+        {"clients": c, "requests": len(latencies[c]),
+         "requests/s median": round(harness.median(rates[c])),
+         "min": round(min(rates[c])), "max": round(max(rates[c]))}
         | harness.stats(latencies[c], "median p95", n=False)
         for c in latencies
     ]
+    # fmt: on
 
 
 CHECKS = {

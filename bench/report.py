@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import RESULTS, ROOT, pg_version
+from bench.harness import RESULTS, ROOT, pg_value
 
 ORDER = [
     "provisioning", "auth", "connections", "migrations", "scale-sqlite",
@@ -66,19 +66,15 @@ def run_facts(postgres: bool = True) -> dict[str, Any]:
         for line in _output("git", "status", "--porcelain", "-uno").splitlines()
         if "docs/benchmarks" not in line  # what the benchmarks write themselves
     ]
-    memory = next(
-        line.split()[1]
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     return {
         "command": shlex.join(["python", "-m", module, *sys.argv[1:]]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _output("git", "rev-parse", "--short", "HEAD")
         + (f" plus uncommitted changes in {len(changed)} files" if changed else ""),
         "machine": f"{_output('uname', '-srm')}, {_output('nproc')} CPUs, "
-        f"{int(memory) / 1024**2:.1f} GiB",
-        "PostgreSQL": pg_version().split(" (")[0] if postgres else "n/a",
+        f"{memory:.1f} GiB",
+        "PostgreSQL": postgres and pg_value("SELECT version()").split(" (")[0] or "n/a",
         "software": f"Python {platform.python_version()}, Django "
         f"{django.get_version()}, psycopg {psycopg.__version__}",
     }
@@ -92,16 +88,11 @@ def target(
             "checks": [list(c) for c in checks], "note": note}  # fmt: skip
 
 
-def save(
-    name: str,
-    args: argparse.Namespace,
-    results: dict[str, Any],
-    targets: list[dict[str, Any]],
-    *,
-    config: dict[str, Any] | None = None,
-    postgres: bool = True,
-    **extra: Any,
-) -> Path:
+# fmt: off
+def save(name: str, args: argparse.Namespace, results: dict[str, Any],
+         targets: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
+         postgres: bool = True, **extra: Any) -> Path:
+    # fmt: on
     """Write NAME.json into `args.out`, print its section, return its path."""
     data = {
         "bench": name,

@@ -222,15 +222,6 @@ class RedisServer(Process):
     def ready(self) -> bool:
         return listening(self.port)
 
-    def key_count(self, db: int) -> int:
-        import redis
-
-        try:
-            with redis.Redis.from_url(self.url(db), socket_timeout=2) as client:
-                return int(client.dbsize())
-        except redis.RedisError:
-            return 0
-
 
 class PostgresCluster:
     """A second PostgreSQL server (pg_createcluster, trust auth, a spare port);

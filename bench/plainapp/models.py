@@ -13,13 +13,10 @@ from django.db import models
 
 
 class Branch(models.Model):
+    """branches.Branch, as far as a member's branch needs it."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    address = models.CharField(max_length=300, blank=True, default="")
-    timezone = models.CharField(max_length=64)
-    phone_number = models.CharField(max_length=16, null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "branches_branch"
