@@ -32,7 +32,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy tenants accounts api sms church billing config
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/provisioning.py
+	$(BIN)/python -m bench.provisioning
 
 clean:
 	rm -rf $(VENV) var

@@ -1,203 +1,117 @@
-"""Fleet size: provision many tenants, then time a no-op `migrate_tenants` over them.
+"""Fleet size: many tenants in one registry, then a no-op `migrate_tenants` over them.
 
-    .venv/bin/python bench/scale.py --backend sqlite --tenants 10000
-    .venv/bin/python bench/scale.py --backend postgres --tenants 1000
-
-SQLite runs the embedded default (registry and one file per tenant in a
-temporary directory, removed afterwards). PostgreSQL uses bench/_harness.py
-(its own registry database and prefix; everything dropped afterwards; free
-disk is checked first: a tenant database is about 8 MB of catalogs).
+`--backend sqlite` runs the embedded default (the registry and one file per
+tenant in a temporary directory, removed afterwards); `--backend postgres` one
+PostgreSQL server (about 8 MB of catalogs per tenant database: free disk is
+checked first). Tenants are provisioned from `--threads` threads; the no-op
+`migrate_tenants(parallel=4)` is timed three times.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
-import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _harness  # noqa: E402
-import _report  # noqa: E402
+from bench import harness, product, report
 
 MB = 1024 * 1024
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--tenants", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--no-report", action="store_true")
-    args = parser.parse_args()
-    if args.tenants is None:
-        args.tenants = 10_000 if args.backend == "sqlite" else 1_000
-    return args
+@contextmanager
+def sqlite_run(tenants: int):
+    """Like `harness.run`, on SQLite files in a directory removed afterwards."""
+    from django.core.management import call_command
 
-
-def directory_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def provision(count: int, threads: int) -> tuple[float, list[float]]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from django.db import connections
-
-    from tenants.provisioning import provision_tenant
-
-    def one(i: int) -> float:
-        began = time.perf_counter()
-        try:
-            provision_tenant(name=f"Scale Church {i}")
-        finally:
-            connections.close_all()
-        return time.perf_counter() - began
-
-    started = time.perf_counter()
-    times: list[float] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for n, took in enumerate(pool.map(one, range(count)), start=1):
-            times.append(took)
-            if n % 500 == 0:
-                print(
-                    f"  {n}/{count} in {time.perf_counter() - started:.0f}s", flush=True
-                )
-    return time.perf_counter() - started, times
-
-
-def noop_migrate(repeat: int = 3) -> tuple[list[float], int]:
-    from tenants.migrating import migrate_tenants
-
-    took, skipped = [], 0
-    for _ in range(repeat):
-        began = time.perf_counter()
-        report = migrate_tenants(parallel=4)
-        took.append(time.perf_counter() - began)
-        skipped = report.skipped
-        assert not report.migrated
-        assert not report.failed
-    return took, skipped
-
-
-def run_sqlite(args: argparse.Namespace) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="churchtext-scale-"))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"sqlite:///{workdir / 'registry.sqlite3'}",
-        TENANT_DB_SERVERS=f"sqlite:///{workdir / 'tenants'}",
-        TENANT_DB_PREFIX="scale_",
-        TENANT_SERVER_CAPACITY=str(args.tenants * 2),
-        LOG_LEVEL="WARNING",
+    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    setup = harness.Setup(
+        "scale",
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'registry.sqlite3'}",
+            "TENANT_DB_SERVERS": f"sqlite:///{workdir / 'tenants'}",
+            "TENANT_SERVER_CAPACITY": str(tenants * 2),
+        },
     )
-    sys.path.insert(0, str(_harness.ROOT))
-    os.chdir(_harness.ROOT)
-    import django
-
-    django.setup()
     try:
-        from django.core.management import call_command
-
+        harness.configure(setup)
         call_command("bootstrap", verbosity=0)
-        total, times = provision(args.tenants, args.threads)
-        migrate_times, skipped = noop_migrate()
-        return {
-            "total": total,
-            "per_tenant": _harness.Stats.of(times),
-            "disk": directory_size(workdir / "tenants"),
-            "registry": (workdir / "registry.sqlite3").stat().st_size,
-            "migrate": _harness.Stats.of(migrate_times),
-            "skipped": skipped,
-            "pg": "n/a (SQLite)",
-        }
+        yield lambda: (
+            sum(p.stat().st_size for p in (workdir / "tenants").rglob("*")),
+            (workdir / "registry.sqlite3").stat().st_size,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_postgres(args: argparse.Namespace) -> dict:
-    free = shutil.disk_usage("/var/lib/postgresql").free
-    needed = args.tenants * 9 * MB
-    if free < needed * 2:
-        raise SystemExit(
-            f"not enough free disk: {free // MB} MB, want {2 * needed // MB}"
-        )
-    setup = _harness.Setup(
-        registry="churchtext_bench_scale",
-        prefix="bench_scale_",
-        extra_env={"TENANT_SERVER_CAPACITY": str(args.tenants * 2)},
-    )
-    _harness.configure(setup)
-    pg = _harness.pg_version()
-    with _harness.benchmark_run(setup):
-        total, times = provision(args.tenants, args.threads)
-        with _harness.admin_connection() as conn:
-            disk = conn.execute(
-                "SELECT coalesce(sum(pg_database_size(datname)), 0) FROM pg_database "
-                "WHERE datname LIKE %s",
-                [setup.like],
-            ).fetchone()[0]
-            registry = conn.execute(
-                "SELECT pg_database_size(%s)", [setup.registry]
-            ).fetchone()[0]
-        migrate_times, skipped = noop_migrate()
-    return {
-        "total": total,
-        "per_tenant": _harness.Stats.of(times),
-        "disk": disk,
-        "registry": registry,
-        "migrate": _harness.Stats.of(migrate_times),
-        "skipped": skipped,
-        "pg": pg,
-    }
+@contextmanager
+def postgres_run(tenants: int):
+    setup = harness.Setup("scale", {"TENANT_SERVER_CAPACITY": str(tenants * 2)})
+    with harness.run(setup):
+        with harness.pg() as conn:
+            yield lambda: conn.execute(
+                "SELECT (SELECT coalesce(sum(pg_database_size(datname)), 0) FROM "
+                "pg_database WHERE datname LIKE %s), pg_database_size(%s)",
+                [setup.like, setup.registry],
+            ).fetchone()
 
 
 def main() -> None:
-    args = parse_args()
-    print(f"provisioning {args.tenants} tenants on {args.backend} ...", flush=True)
-    result = run_sqlite(args) if args.backend == "sqlite" else run_postgres(args)
-    rows = [
-        ["tenants provisioned", f"{args.tenants:,} (no fault)"],
-        ["wall time", f"{result['total']:.0f} s ({args.threads} threads)"],
+    parser = harness.arguments(__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--tenants", type=int, help="default 10,000 / 1,000")
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    postgres = args.backend == "postgres"
+    args.tenants = args.tenants or (1000 if postgres else 10_000)
+    if postgres:
+        free = shutil.disk_usage("/var/lib/postgresql").free
+        if free < args.tenants * 18 * MB:
+            parser.error(f"not enough free disk: {free // MB} MB")
+    started = time.perf_counter()
+    with (postgres_run if postgres else sqlite_run)(args.tenants) as sizes:
+        tenants, seconds = harness.provision_many(args.tenants, threads=args.threads)
+        wall = time.perf_counter() - started
+        disk, registry = sizes()
+        migrate, skipped = [], 0
+        for _ in range(3):
+            began = time.perf_counter()
+            fleet = product.migrating.migrate_tenants(parallel=4)
+            migrate.append(time.perf_counter() - began)
+            skipped += fleet.skipped
+            if fleet.migrated or fleet.failed:
+                raise RuntimeError(f"not a no-op: {fleet}")
+    n, goal = len(tenants), 1000 if postgres else 10_000
+    results = {
+        "tenants provisioned": n,
+        "wall_s": round(wall),
+        **{
+            f"per tenant {k}": v
+            for k, v in harness.stats(seconds, "median p95", n=False).items()
+        },
+        "tenant databases on disk_mb": round(disk / MB),
+        "per tenant database_kb": round(disk / n / 1024),
+        "registry size_mb": round(registry / MB, 1),
+        "no-op migrate_tenants (median of 3)_ms": round(
+            harness.median(migrate) * 1e3, 1
+        ),
+        "skipped by each no-op": skipped // 3,
+    }
+    report.save(
+        f"scale-{args.backend}",
+        args,
+        {"fleet": results},
         [
-            "per tenant",
-            f"median {_harness.ms(result['per_tenant'].median)}, "
-            f"p95 {_harness.ms(result['per_tenant'].p95)}",
+            report.target(
+                f"tenants in one registry ({args.backend})",
+                "10,000 SQLite / 1,000 PostgreSQL provisioned without a fault",
+                f"{n:,} in {round(wall)} s",
+                (args.tenants - n, "==", 0),
+                (n if n >= goal else None, ">=", goal),  # fewer: not measured
+            )
         ],
-        [
-            "tenant databases on disk",
-            f"{result['disk'] / MB:,.0f} MB "
-            f"({result['disk'] / args.tenants / 1024:,.0f} "
-            "KB each)",
-        ],
-        ["registry size", f"{result['registry'] / MB:,.1f} MB"],
-        [
-            "no-op migrate_tenants (median of 3)",
-            f"{result['migrate'].median:.2f} s ({result['skipped']:,} skipped)",
-        ],
-    ]
-    table = _report.table(["what", "measured"], rows)
-    print(table)
-    if args.no_report:
-        return
-    name = f"scale-{args.backend}"
-    _report.write_section(
-        name,
-        title=f"Scale: {args.tenants:,} tenants on {args.backend} (`bench/scale.py`)",
-        pg_version=result["pg"],
-        config=[f"backend {args.backend}, {args.threads} provisioning threads"],
-        body=table,
-        verdicts=[
-            _report.Verdict(
-                target=f"tenants in one registry ({args.backend})",
-                spec="10,000 SQLite / 1,000 PostgreSQL provisioned without a fault",
-                measured=f"{args.tenants:,} in {result['total']:.0f} s",
-                verdict="met",
-            ),
-        ],
+        postgres=postgres,
     )
 
 

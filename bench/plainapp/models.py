@@ -1,7 +1,11 @@
 """The real members.Member / MemberTag and branches.Branch, on the same tables;
 stand-ins for the two messaging tables that reference a member (their SET NULL
 on delete costs a statement each, as in the real app) and for the suppression
-list a new member is checked against (members.services.save_member)."""
+list a new member is checked against (members.services.save_member). Tables are
+made by `migrate --run-syncdb`; Meta indexes get the same generated names as the
+real ones (same table, same fields). No `__str__`: the baseline never shows a
+row as text."""
+# ruff: noqa: DJ008
 
 import uuid
 
@@ -9,20 +13,14 @@ from django.db import models
 
 
 class Branch(models.Model):
+    """branches.Branch, as far as a member's branch needs it."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    address = models.CharField(max_length=300, blank=True, default="")
-    timezone = models.CharField(max_length=64)
-    phone_number = models.CharField(max_length=16, null=True, blank=True, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "branches_branch"
         ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Member(models.Model):
@@ -60,8 +58,18 @@ class Member(models.Model):
             models.Index(fields=["status", "opted_out"]),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+
+# members/migrations/0002_search_indexes.py: the same trigram indexes.
+TRIGRAM_INDEXES = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *(
+        f"CREATE INDEX IF NOT EXISTS member_{column}_trgm ON members_member "
+        f"USING gin (UPPER({column}) gin_trgm_ops)"
+        for column in ("first_name", "last_name", "email")
+    ),
+    "CREATE INDEX IF NOT EXISTS member_phone_trgm ON members_member "
+    "USING gin (phone gin_trgm_ops)",
+]
 
 
 class MemberTag(models.Model):
@@ -76,9 +84,6 @@ class MemberTag(models.Model):
             models.UniqueConstraint(fields=["member", "name"], name="member_tag_unique")
         ]
         indexes = [models.Index(fields=["name"])]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Conversation(models.Model):
@@ -97,9 +102,6 @@ class Conversation(models.Model):
     class Meta:
         db_table = "messaging_conversation"
 
-    def __str__(self) -> str:
-        return self.phone
-
 
 class Message(models.Model):
     """Stand-in for messaging.Message: its member FK (SET NULL on delete)."""
@@ -117,9 +119,6 @@ class Message(models.Model):
     class Meta:
         db_table = "messaging_message"
 
-    def __str__(self) -> str:
-        return str(self.id)
-
 
 class Suppression(models.Model):
     """messaging.Suppression: a phone that opted out."""
@@ -130,6 +129,3 @@ class Suppression(models.Model):
 
     class Meta:
         db_table = "messaging_suppression"
-
-    def __str__(self) -> str:
-        return self.phone

@@ -2,10 +2,10 @@
 the country fixed and the one database's transactions (no tenant)."""
 
 from django.db import IntegrityError, transaction
-from members.phones import InvalidPhone, to_e164
 from rest_framework import serializers
 
-from plainapp.models import Branch, Member, MemberTag, Suppression
+from bench.plainapp.models import Branch, Member, MemberTag, Suppression
+from bench.product import InvalidPhone, to_e164
 
 COUNTRY = "US"
 

@@ -6,19 +6,17 @@ import dj_database_url
 
 SECRET_KEY = os.environ.get(
     "SECRET_KEY", "dev-only-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
-)
-DEBUG = os.environ.get("DEBUG", "false").lower() in {"1", "true", "yes", "on"}
+)  # the real app's default: its access tokens verify here
+DEBUG = False
 ALLOWED_HOSTS = ["*"]
-
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
-    "plainapp",
+    "bench.plainapp",
 ]
-
 # The real app's middleware minus tenants.middleware.TenantMiddleware.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -29,18 +27,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-
-ROOT_URLCONF = "plainapp.urls"
-WSGI_APPLICATION = "plainapp.wsgi.application"
+ROOT_URLCONF = "bench.plainapp.views"
 APPEND_SLASH = False
 
-_db = dj_database_url.parse(os.environ["PLAIN_DATABASE_URL"])
 # Like the real app's registry: Django's psycopg pool, one per process.
-_db["CONN_MAX_AGE"] = 0
-_db["OPTIONS"] = {
-    "pool": {"min_size": 1, "max_size": 4, "num_workers": 1, "timeout": 10}
+DATABASES = {"default": dj_database_url.parse(os.environ["PLAIN_DATABASE_URL"])}
+DATABASES["default"] |= {
+    "CONN_MAX_AGE": 0,
+    "OPTIONS": {
+        "pool": {"min_size": 1, "max_size": 4, "num_workers": 1, "timeout": 10}
+    },
 }
-DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -48,8 +45,6 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "plainapp.pagination.Pagination",
-    "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {
@@ -57,15 +52,5 @@ SIMPLE_JWT = {
     "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
     "USER_ID_CLAIM": "user_id",
 }
-
 USE_TZ = True
 TIME_ZONE = "UTC"
-LANGUAGE_CODE = "en-us"
-USE_I18N = True
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-}

@@ -1,19 +1,31 @@
-"""members.views.MemberViewSet's list/CRUD part, on the one database."""
+"""members.views.MemberViewSet's list/CRUD part on the one database, its URLs,
+and api.pagination.Pagination."""
 
 import uuid
 
 from django.db.models import Q
-from members.phones import digits
-from rest_framework import viewsets
+from django.http import JsonResponse
+from django.urls import re_path
+from rest_framework import pagination, routers, viewsets
 
-from plainapp.models import Member
-from plainapp.serializers import MemberSerializer
+from bench.plainapp.models import Member
+from bench.plainapp.serializers import MemberSerializer
+from bench.product import digits
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
 
 
+class Pagination(pagination.PageNumberPagination):
+    """api.pagination.Pagination, the real app's default pagination class."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 class MemberViewSet(viewsets.ModelViewSet):
     serializer_class = MemberSerializer
+    pagination_class = Pagination
 
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")
@@ -47,3 +59,12 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+router = routers.SimpleRouter()
+router.trailing_slash = "/?"
+router.register("api/members", MemberViewSet, basename="member")
+urlpatterns = [
+    re_path(r"^healthz/?$", lambda request: JsonResponse({"status": "ok"})),
+    *router.urls,
+]

@@ -1,0 +1,406 @@
+"""What every benchmark stands on: its own registry and tenants, set up and dropped.
+
+A run owns a registry database `churchtext_bench_NAME` and the tenant databases
+and roles prefixed `bench_NAME_`: `run()` drops what an earlier, killed run
+left, bootstraps, and drops everything again afterwards, also on failure or
+Ctrl-C. `configure()` must come before anything loads a Django model: the
+settings module reads the environment once, at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import product
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "benchmarks"
+SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379"
+CACHE_DB = 14  # the shared Redis's database for the benches' caches
+PASSWORD = "correct horse battery staple 42"
+APP_NAME = "bench"  # application_name of our own admin sessions
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark has (`--out`)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="directory for the JSON result (default docs/benchmarks; give "
+        "another one for trial runs, so that the published results stay)",
+    )
+    return parser
+
+
+@dataclass
+class Setup:
+    """The names one run owns and the settings it runs with."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    web: bool = False  # the settings of benches that start servers
+
+    @property
+    def registry(self) -> str:
+        return f"churchtext_bench_{self.name}"
+
+    @property
+    def prefix(self) -> str:
+        return f"bench_{self.name}_"
+
+    @property
+    def like(self) -> str:
+        """The prefix as a LIKE pattern (underscores escaped)."""
+        return self.prefix.replace("_", r"\_") + "%"
+
+    def settings(self) -> dict[str, str]:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"{SERVER_URL}/{self.registry}",
+            "TENANT_DB_SERVERS": SERVER_URL,
+            "TENANT_DB_PREFIX": self.prefix,
+            "LOG_LEVEL": "WARNING",
+            "APP_ENV": os.environ.get("APP_ENV", "development"),
+        }
+        if self.web:
+            env |= {
+                "RATE_LIMITS": "off",
+                "REDIS_URL": f"{REDIS}/{CACHE_DB}",
+                "CACHE_KEY_PREFIX": f"bench_{self.name}",
+                "ALLOWED_HOSTS": "*",
+                "DEBUG": "false",
+                "ACCESS_TOKEN_SECONDS": "86400",  # no token expires during a run
+            }
+        return env | self.env
+
+
+def configure(setup: Setup) -> None:
+    os.environ.update(setup.settings())
+    import django
+
+    django.setup()
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a server it starts (after `configure`)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the wsgi/celery modules set theirs
+    return env | extra
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+def pg(dbname: str = "postgres", port: int = 5432, timeout: int = 5) -> Any:
+    """A superuser session (autocommit), apart from the app's connections."""
+    import psycopg
+
+    info = f"host=127.0.0.1 port={port} user=postgres dbname={dbname}"
+    return psycopg.connect(
+        info, autocommit=True, connect_timeout=timeout, application_name=APP_NAME
+    )
+
+
+def pg_value(query: str, params: Any = (), dbname: str = "postgres") -> Any:
+    """The first value of a query's first row, in a session of its own."""
+    with pg(dbname) as conn:
+        return conn.execute(query, params).fetchone()[0]
+
+
+def sessions_opened(setup: Setup) -> int:
+    """Sessions ever opened to this run's tenant databases (pg_stat_database)."""
+    query = "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE %s"
+    return int(pg_value(query, [setup.like]) or 0)
+
+
+def drop_database(name: str) -> None:
+    from psycopg import sql
+
+    ident = sql.Identifier(name)
+    with pg() as conn:
+        if conn.execute("SELECT FROM pg_database WHERE datname = %s", [name]).rowcount:
+            conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
+
+
+def drop_everything(setup: Setup) -> int:
+    """Drop the run's databases (template included), roles and registry."""
+    from psycopg import sql
+
+    with pg() as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname = %s",
+            [setup.like, setup.registry],
+        ).fetchall()
+    # A few sessions at once: 1,000 databases take a while.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(drop_database, [name for (name,) in names]))
+    with pg() as conn:
+        roles = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [setup.like]
+        ).fetchall()
+        for (role,) in roles:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    return len(names) + len(roles)
+
+
+def release_django() -> None:
+    """Close every connection and pool this process holds (registry and tenants)."""
+    from django.db import connections as django_connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    product.connections._sweeper_stop.set()
+    try:
+        product.connections.forget_all()
+    except Exception as exc:  # cleanup must go on
+        print(f"  forget_all failed: {exc!r}", file=sys.stderr)
+    django_connections.close_all()
+    for alias in list(DatabaseWrapper._connection_pools):
+        pool = DatabaseWrapper._connection_pools.pop(alias, None)
+        if pool is not None:
+            try:
+                pool.close(timeout=2)
+            except Exception as exc:
+                print(f"  closing pool {alias} failed: {exc!r}", file=sys.stderr)
+
+
+def redis_keys(url: str) -> set[bytes]:
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        return set(client.scan_iter(count=1000))
+
+
+def delete_redis_keys(url: str, pattern: str = "*", keep: set[bytes] = set()) -> int:  # noqa: B006
+    """Delete the keys matching `pattern`, except those in `keep`."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        keys = [k for k in client.scan_iter(match=pattern, count=1000) if k not in keep]
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    return len(keys)
+
+
+@contextmanager
+def run(setup: Setup) -> Iterator[None]:
+    """Configure Django, bootstrap a clean registry; drop everything afterwards."""
+    from django.core.management import call_command
+
+    configure(setup)
+    if stale := drop_everything(setup):  # a previous run killed before its cleanup
+        print(f"removed {stale} databases and roles of an earlier run")
+    try:
+        call_command("bootstrap", verbosity=0)
+        yield
+    finally:
+        print("cleaning up ...", flush=True)
+        release_django()
+        dropped = drop_everything(setup)
+        left = drop_everything(setup)
+        print(f"dropped {dropped} databases and roles; {left} were left")
+        if setup.web and setup.settings()["REDIS_URL"].startswith(REDIS):
+            prefix = setup.settings()["CACHE_KEY_PREFIX"]
+            removed = delete_redis_keys(f"{REDIS}/{CACHE_DB}", f"{prefix}:*")
+            print(f"removed {removed} Redis cache keys")
+
+
+# --- tenants ----------------------------------------------------------------------
+
+
+def provision_many(
+    count: int, *, threads: int = 4, label: str = "Bench Church"
+) -> tuple[list[Any], list[float]]:
+    """Provision `count` tenants from a few threads: the tenants (oldest first)
+    and the seconds each took. The first builds the template alone."""
+    from django.db import connections as django_connections
+
+    def one(i: int) -> tuple[Any, float]:
+        started = time.perf_counter()
+        try:
+            tenant = product.provisioning.provision_tenant(name=f"{label} {i}")
+        finally:
+            django_connections.close_all()
+        return tenant, time.perf_counter() - started
+
+    results = [one(0)] if count else []
+    started = time.perf_counter()
+    step = max(1, count // 10)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        futures = [pool.submit(one, i) for i in range(1, count)]
+        for done, future in enumerate(as_completed(futures), 2):
+            results.append(future.result())
+            if done % step == 0 or done == count:
+                elapsed = time.perf_counter() - started
+                print(f"  provisioned {done}/{count} in {elapsed:.0f}s", flush=True)
+    finally:
+        # On an error or Ctrl-C, do not provision the rest before cleaning up.
+        pool.shutdown(wait=True, cancel_futures=True)
+    results.sort(key=lambda pair: pair[0].created_at)
+    return [t for t, _ in results], [s for _, s in results]
+
+
+def active_tenants() -> list[Any]:
+    Tenant = product.Tenant
+    return list(
+        Tenant.objects.select_related("server")
+        .filter(status=Tenant.Status.ACTIVE)
+        .order_by("created_at")
+    )
+
+
+def add_members(
+    tenant: Any, rows: list[dict[str, Any]], tags: dict[int, str] | None = None
+) -> list[str]:
+    """Bulk-insert members (field dicts) into one tenant, `tags` by row index;
+    then let go of the tenant's connection. Returns the new members' ids."""
+    from django.db import connections as django_connections
+
+    members = [product.Member(**row) for row in rows]
+    try:
+        with product.tenant_context(tenant):
+            for start in range(0, len(members), 5000):
+                product.Member.objects.bulk_create(members[start : start + 5000])
+            product.MemberTag.objects.bulk_create(
+                [product.MemberTag(member=members[i], name=n) for i, n in tags.items()]
+                if tags
+                else [],
+                batch_size=5000,
+            )
+    finally:
+        product.connections.forget(tenant.alias)
+        django_connections.close_all()
+    return [str(m.id) for m in members]
+
+
+def add_owners(tenants: list[Any], *, one_user: bool = False) -> list[dict[str, Any]]:
+    """An owner for each tenant (or one owner of all), password `PASSWORD`;
+    per tenant its owner's email and a fresh token pair."""
+    from django.contrib.auth.hashers import make_password
+
+    User, Membership = product.User, product.Membership
+    hashed = make_password(PASSWORD)
+    emails = [
+        f"owner{0 if one_user else i}@bench.example.org" for i in range(len(tenants))
+    ]
+    users = User.objects.bulk_create(
+        [User(email=e, password=hashed) for e in dict.fromkeys(emails)], batch_size=500
+    )
+    if one_user:
+        users = users * len(tenants)
+    Membership.objects.bulk_create(
+        [
+            Membership(user=u, tenant=t, role=Membership.Role.OWNER)
+            for u, t in zip(users, tenants, strict=True)
+        ],
+        batch_size=500,
+    )
+    return [
+        {"email": u.email}
+        | product.issue_tokens(user_id=u.id, tenant=t, role=Membership.Role.OWNER)
+        for u, t in zip(users, tenants, strict=True)
+    ]
+
+
+# --- load and statistics ----------------------------------------------------------
+
+
+def zipf(n: int, s: float, seed: int) -> Callable[[random.Random], int]:
+    """rng -> index in range(n), Zipf(s)-skewed over a fixed random ranking."""
+    ranking = random.Random(seed).sample(range(n), n)
+    cumulative, total = [], 0.0
+    for rank in range(n):
+        total += 1 / (rank + 1) ** s
+        cumulative.append(total)
+
+    def pick(rng: random.Random) -> int:
+        return ranking[min(bisect.bisect(cumulative, rng.random() * total), n - 1)]
+
+    return pick
+
+
+def run_clients(clients: int, work: Callable[[int], None]) -> float:
+    """Run `work(i)` in `clients` threads started together; returns wall seconds.
+    The first exception of any thread is raised once all have ended."""
+    barrier = threading.Barrier(clients + 1)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` near-equal whole shares."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+STATS = {
+    "median": median,
+    "p95": lambda v: percentile(v, 95),
+    "p99": lambda v: percentile(v, 99),
+    "min": min,
+    "max": max,
+    "mean": statistics.fmean,
+}
+
+
+# fmt: off
+def stats(values: list[float], keys: str = "median p95 min max", unit: str = "ms",
+          n: bool = True) -> dict[str, Any]:
+    # fmt: on
+    """Summary of seconds as result columns, e.g. {"n": 30, "median_ms": 67.8}."""
+    scale, digits = {"ms": (1000, 1), "s": (1, 2)}[unit]
+    out: dict[str, Any] = {"n": len(values)} if n else {}
+    for key in keys.split():
+        value = STATS[key](values) if values else None
+        out[f"{key}_{unit}"] = None if value is None else round(value * scale, digits)
+    return out

@@ -1,0 +1,46 @@
+"""Every name of the product (and of its tests) that the benchmarks use.
+
+Imported lazily, on first use: the models can only load once `harness.configure`
+has set Django up, and `bench.plainapp` (another Django project) takes the
+phone helpers from here without loading any model. When a product module moves,
+change its line here and nowhere else.
+"""
+
+import importlib
+from typing import Any
+
+NAMES = {
+    # modules (attribute access patches and reads their internals)
+    "connections": "tenants.connections",
+    "lookup": "tenants.lookup",
+    "migrating": "tenants.migrating",
+    "provisioning": "tenants.provisioning",
+    # classes and functions
+    "DatabaseServer": "tenants.models:DatabaseServer",
+    "Membership": "accounts.models:Membership",
+    "Tenant": "tenants.models:Tenant",
+    "User": "accounts.models:User",
+    "PostgresServer": "tenants.servers.postgres:PostgresServer",
+    "database_settings": "tenants.servers:database_settings",
+    "issue_tokens": "accounts.tokens:issue_tokens",
+    "tenant_context": "tenants.context:tenant_context",
+    "update_church": "church.services:update_church",
+    "Member": "members.models:Member",
+    "MemberTag": "members.models:MemberTag",
+    "digits": "sms.phones:digits",
+    "to_e164": "sms.phones:to_e164",
+    "InvalidPhone": "sms.phones:InvalidPhone",
+    # test helpers
+    "FakeTwilio": "tests.fakes:FakeTwilio",
+}
+# A migration the product does not have, added through MIGRATION_MODULES.
+EXTRA_MIGRATIONS = {"templates_app": "tests.tenants.extra_migrations.templates_app"}
+EXTRA_TABLE = "templates_app_extranote"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in NAMES:
+        raise AttributeError(name)
+    module, _, attribute = NAMES[name].partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
