@@ -45,9 +45,23 @@ class RegistrationFailed(DomainError):
     message = "The church's database could not be created; retry."
 
 
+class InvalidLink(DomainError):
+    """A one-time link's token that is unknown, used, expired or revoked."""
+
+    code = "invalid_link"
+    message = "This link is not valid any more; ask for a new one."
+
+
 class InvalidCode(InvalidInput):
     field = "code"
     message = "The code is not valid."
+
+
+class WrongPassword(InvalidInput):
+    """The current password, asked again: a 400, since 401 means "logged out"."""
+
+    field = "password"
+    message = "The password is wrong."
 
 
 class MfaAlreadyEnabled(Conflict):
@@ -58,19 +72,9 @@ class NotOnStaff(NotFound):
     pass
 
 
-class AlreadyOnStaff(Conflict):
-    message = "This person is already on the staff."
-
-
 class OwnersOnly(Forbidden):
     message = "Only an owner can grant, change or remove an owner."
 
 
 class LastOwner(Conflict):
     message = "A church keeps at least one owner."
-
-
-class SharedAccount(Conflict):
-    message = (
-        "This person also belongs to another church; only they can change their name."
-    )

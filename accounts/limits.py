@@ -1,7 +1,9 @@
-"""Login limits: fixed windows on login, register and MFA, per account and address.
+"""Rate limits on identity: fixed windows per account, per phone, per client address.
 
 Counters live in the cache (`tenants.cache.count_hit`: shared through Redis,
-counted per process while Redis is failing).
+counted per process while Redis is failing). Logins and MFA steps count only
+their failures, so that successful logins behind one proxy never lock others
+out; registration, recovery and phone codes count every attempt.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from api.errors import TooManyRequests
-from tenants.cache import REGISTRY_PREFIX, count_hit, forget_count
+from tenants.cache import REGISTRY_PREFIX, count_hit, forget_count, peek_count
 
-DEFAULTS = {"login": "10/15m", "register": "20/h", "mfa": "10/15m"}
+DEFAULTS = {
+    "login": "10/15m",
+    "register": "20/h",
+    "mfa": "10/15m",
+    "recover": "5/h",
+    "phone_code": "5/h",
+}
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -56,19 +64,43 @@ def _key(scope: str, identity: str, window_start: int) -> str:
     return f"{REGISTRY_PREFIX}rate:{scope}:{digest}:{window_start}"
 
 
+def _window(limit: Limit) -> tuple[int, int]:
+    """The current window's start, and the seconds until it ends."""
+    now = int(time.time())
+    start = now // limit.seconds * limit.seconds
+    return start, max(1, start + limit.seconds - now)
+
+
 def check(scope: str, *identities: str) -> None:
     """Count one attempt for each identity; raise 429 when any is over its limit."""
     limit = parse_limits(settings.RATE_LIMITS).get(scope)
     if limit is None:
         return
-    window_start = int(time.time()) // limit.seconds * limit.seconds
-    retry_after = window_start + limit.seconds - int(time.time())
-    for identity in identities:
-        if not identity:
-            continue
-        key = _key(scope, identity, window_start)
-        if count_hit(key, limit.seconds) > limit.count:
-            raise TooManyRequests(retry_after=max(1, retry_after))
+    start, retry_after = _window(limit)
+    for identity in filter(None, identities):
+        if count_hit(_key(scope, identity, start), limit.seconds) > limit.count:
+            raise TooManyRequests(retry_after=retry_after)
+
+
+def refuse_if_over(scope: str, *identities: str) -> None:
+    """Raise 429 when an identity has used up its limit; counts nothing."""
+    limit = parse_limits(settings.RATE_LIMITS).get(scope)
+    if limit is None:
+        return
+    start, retry_after = _window(limit)
+    for identity in filter(None, identities):
+        if peek_count(_key(scope, identity, start)) >= limit.count:
+            raise TooManyRequests(retry_after=retry_after)
+
+
+def record_failure(scope: str, *identities: str) -> None:
+    """Count one failed attempt for each identity (see `refuse_if_over`)."""
+    limit = parse_limits(settings.RATE_LIMITS).get(scope)
+    if limit is None:
+        return
+    start, _ = _window(limit)
+    for identity in filter(None, identities):
+        count_hit(_key(scope, identity, start), limit.seconds)
 
 
 def reset(scope: str, identity: str) -> None:
@@ -76,5 +108,4 @@ def reset(scope: str, identity: str) -> None:
     limit = parse_limits(settings.RATE_LIMITS).get(scope)
     if limit is None:
         return
-    window_start = int(time.time()) // limit.seconds * limit.seconds
-    forget_count(_key(scope, identity, window_start))
+    forget_count(_key(scope, identity, _window(limit)[0]))

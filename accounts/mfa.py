@@ -1,15 +1,25 @@
-"""TOTP second factor (RFC 6238): setup, enable, disable, and code checks."""
+"""The second factor: TOTP (RFC 6238) and its ten single-use recovery codes.
+
+Setting it up, turning it off and regenerating the recovery codes ask for the
+password again: a stolen access token alone cannot enrol an attacker's
+authenticator or lock the holder out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pyotp
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.errors import MfaAlreadyEnabled
-from accounts.models import User
+from accounts.email import send_email
+from accounts.errors import InvalidCode, MfaAlreadyEnabled, WrongPassword
+from accounts.models import RecoveryCode, User
+from accounts.onetime import digest, new_recovery_code, normalise_recovery_code
 from tenants.secrets import decrypt, encrypt
+
+RECOVERY_CODES = 10
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -31,7 +41,7 @@ def _matching_step(secret: str, code: str) -> int | None:
 
 
 def accept_code(user: User, secret: str, code: str) -> bool:
-    """A valid code, never accepted before (replay of a used code is refused)."""
+    """A valid TOTP code, never accepted before (a replayed code is refused)."""
     step = _matching_step(secret, code)
     if step is None:
         return False
@@ -43,29 +53,91 @@ def accept_code(user: User, secret: str, code: str) -> bool:
     )
 
 
-def mfa_setup(*, user: User) -> dict[str, str]:
+def _recovery_hash(user: User, code: str) -> str:
+    return digest(f"recovery:{user.pk}:{normalise_recovery_code(code)}")
+
+
+def use_recovery_code(user: User, code: str) -> bool:
+    """Spend one recovery code (each works once); the holder is emailed."""
+    if len(normalise_recovery_code(code)) != 10:
+        return False
+    spent = RecoveryCode.objects.filter(
+        user=user, code_hash=_recovery_hash(user, code), used_at=None
+    ).update(used_at=timezone.now())
+    if spent:
+        left = RecoveryCode.objects.filter(user=user, used_at=None).count()
+        send_email(to=user.email, template="recovery_code_used", context={"left": left})
+    return bool(spent)
+
+
+def accept_second_factor(user: User, code: str) -> bool:
+    """A TOTP code, or one of the recovery codes, wherever a TOTP code is asked."""
+    if not user.mfa_enabled:
+        return False
+    if accept_code(user, decrypt(user.mfa_secret), code):
+        return True
+    return use_recovery_code(user, code)
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    """Ten fresh codes replace the old ones; shown once, stored hashed."""
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    with transaction.atomic():
+        RecoveryCode.objects.filter(user=user).delete()
+        try:
+            RecoveryCode.objects.bulk_create(
+                [
+                    RecoveryCode(user=user, code_hash=_recovery_hash(user, c))
+                    for c in codes
+                ]
+            )
+        except IntegrityError:  # two equal codes out of 2**50: draw again
+            return new_recovery_codes(user)
+    return codes
+
+
+def check_password(user: User, password: str) -> None:
+    if not user.check_password(password or ""):
+        raise WrongPassword()
+
+
+def mfa_setup(*, user: User, password: str) -> dict[str, str]:
+    check_password(user, password)
     if user.mfa_enabled:
         raise MfaAlreadyEnabled()
     secret = pyotp.random_base32()
     user.mfa_secret = encrypt(secret)
     user.save(update_fields=["mfa_secret"])
-    uri = _totp(secret).provisioning_uri(name=user.email, issuer_name="churchtext")
-    return {"secret": secret, "otpauth_url": uri}
+    return {"secret": secret, "otpauth_url": provisioning_uri(user, secret)}
 
 
-def mfa_enable(*, user: User, code: str) -> bool:
+def provisioning_uri(user: User, secret: str) -> str:
+    return _totp(secret).provisioning_uri(name=user.email, issuer_name="churchtext")
+
+
+def mfa_enable(*, user: User, code: str) -> list[str]:
+    """Turn MFA on with a first code; returns the recovery codes (shown once)."""
     if not user.mfa_secret or user.mfa_enabled:
-        return False
+        raise InvalidCode()
     if not accept_code(user, decrypt(user.mfa_secret), code):
-        return False
+        raise InvalidCode()
     User.objects.filter(pk=user.pk).update(mfa_enabled=True)
-    return True
+    return new_recovery_codes(user)
 
 
-def mfa_disable(*, user: User, code: str) -> bool:
-    if not user.mfa_enabled or not accept_code(user, decrypt(user.mfa_secret), code):
-        return False
-    User.objects.filter(pk=user.pk).update(
-        mfa_enabled=False, mfa_secret="", mfa_last_step=None
-    )
-    return True
+def mfa_disable(*, user: User, code: str, password: str) -> None:
+    check_password(user, password)
+    if not accept_second_factor(user, code):
+        raise InvalidCode()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            mfa_enabled=False, mfa_secret="", mfa_last_step=None
+        )
+        RecoveryCode.objects.filter(user=user).delete()
+
+
+def regenerate_recovery_codes(*, user: User, password: str) -> list[str]:
+    check_password(user, password)
+    if not user.mfa_enabled:
+        raise InvalidCode("Turn MFA on first.")
+    return new_recovery_codes(user)

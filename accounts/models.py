@@ -50,6 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     mfa_secret = models.TextField(blank=True, default="")  # encrypted
     mfa_enabled = models.BooleanField(default=False)
     mfa_last_step = models.BigIntegerField(null=True, blank=True)
+    # Proven by a link sent to it (verification, invitation, reset).
+    email_verified = models.BooleanField(default=False)
+    # Signed up with this address itself (registration), not added by others.
+    registered = models.BooleanField(default=False)
+    phone = models.CharField(max_length=16, blank=True, default="")  # linked, E.164
     date_joined = models.DateTimeField(default=django_timezone.now)
 
     objects = UserManager()
@@ -120,3 +125,109 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Invitation(models.Model):
+    """A church asks someone (an email) to join its staff with a role."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=8, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=django_timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.tenant_id} ({self.role})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= django_timezone.now():
+            return "expired"
+        return "pending"
+
+
+class OneTimeLink(models.Model):
+    """A link emailed to an account: verify its email, or reset its password."""
+
+    class Purpose(models.TextChoices):
+        VERIFY_EMAIL = "verify_email"
+        RESET_PASSWORD = "reset_password"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="links")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=django_timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for {self.user_id}"
+
+
+class PhoneCode(models.Model):
+    """A 6-digit code texted to a phone: to link it, or as a reset's second channel."""
+
+    class Purpose(models.TextChoices):
+        LINK = "link"
+        RESET = "reset"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    phone = models.CharField(max_length=16)
+    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    # The reset this code belongs to (a reset's code proves nothing for another).
+    link = models.ForeignKey(
+        OneTimeLink, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    code_hash = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=django_timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One of ten single-use codes that stand in for the TOTP code."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=django_timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "code_hash"], name="recovery_code_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -5,7 +5,9 @@ restart that lost every key. The registry table is the truth; Redis holds a
 copy plus an `epoch` marker written after a full load, so that a Redis without
 the marker is never trusted to say "not revoked". A process that saw Redis fail
 (a write may have been lost) removes the marker as soon as Redis answers again,
-so the next check reloads the copy from the registry.
+so the next check reloads the copy from the registry. The marker also expires
+after EPOCH_SECONDS, so that a copy missing keys (an eviction, a lost write no
+failure reported) is never trusted for longer than that.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from accounts.models import LoginSession, Revocation
 from tenants.cache import REGISTRY_PREFIX, BreakerRedisCache, breaker, redis_cache
 
 _EPOCH = f"{REGISTRY_PREFIX}revocations:epoch"
+EPOCH_SECONDS = 60
 _LOADING = f"{REGISTRY_PREFIX}revocations:loading"
 
 
@@ -50,10 +53,13 @@ def is_revoked(claims: dict[str, Any]) -> bool:
     # cache call below refused, and Redis would never be tried again.
     state = breaker.state
     if redis is not None and state != "open":
+        # Trusted only if Redis has not failed once since it last served: a
+        # failed write (a logout's mirror) may be missing from the copy, and
+        # the success of this very read drops the epoch only after it answered.
+        # A half-open read is such a read too.
+        clean = breaker.clean
         found = redis.get_many([_EPOCH, *(_cache_key(k) for k in keys)])
-        # A half-open read is the probe: if it succeeds, the recovery drops the
-        # epoch, but this answer came from the copy that missed the outage.
-        trusted = state == "closed" and breaker.state == "closed"
+        trusted = clean and breaker.clean
         if trusted and found.get(_EPOCH) is not None:
             return any(found.get(_cache_key(k)) is not None for k in keys)
         if breaker.state == "closed":
@@ -84,7 +90,7 @@ def _load_into_redis(redis: BreakerRedisCache) -> None:
                 batch.clear()
         if batch:
             redis.set_many(batch, _horizon_seconds())
-        redis.set(_EPOCH, now.timestamp(), None)
+        redis.set(_EPOCH, now.timestamp(), EPOCH_SECONDS)
     finally:
         redis.delete(_LOADING)
 

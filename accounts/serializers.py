@@ -6,8 +6,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.models import Membership, User
+from accounts.models import Invitation, Membership, User
 from api.fields import CountryField, TimezoneField
+from sms.phones import InvalidPhone, to_e164
 from tenants.models import Tenant
 
 
@@ -55,11 +56,11 @@ class LoginSerializer(serializers.Serializer[Any]):
 
 class MfaVerifySerializer(serializers.Serializer[Any]):
     mfa_token = serializers.CharField(max_length=2000)
-    code = serializers.CharField(max_length=10)
+    code = serializers.CharField(max_length=20)  # a TOTP or a recovery code
 
 
 class CodeSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(max_length=10)
+    code = serializers.CharField(max_length=20)
 
 
 class RefreshSerializer(serializers.Serializer[Any]):
@@ -99,7 +100,7 @@ class UserRefSerializer(serializers.ModelSerializer[User]):
 
     class Meta:
         model = User
-        fields = ["id", "email", "first_name", "last_name", "role"]
+        fields = ["id", "email", "first_name", "last_name", "email_verified", "role"]
 
     def get_role(self, user: User) -> str:
         return str(self.context["role"])
@@ -117,16 +118,33 @@ class StaffSerializer(serializers.Serializer[Membership]):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class StaffCreateSerializer(serializers.Serializer[Any]):
+class StaffUpdateSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class InviteSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(
         choices=Membership.Role.choices, default=Membership.Role.STAFF
     )
-    # Always required and validated, even when the email already has an account
-    # (then it is not used): the answer must not reveal which emails exist.
-    password = serializers.CharField(
-        max_length=128, trim_whitespace=False, write_only=True
-    )
+
+
+def _secret(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(trim_whitespace=False, write_only=True, **kwargs)
+
+
+class AcceptSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=200)
+    password = _secret(max_length=128, required=False, allow_blank=True, default="")
     first_name = serializers.CharField(
         max_length=150, required=False, default="", allow_blank=True
     )
@@ -134,20 +152,44 @@ class StaffCreateSerializer(serializers.Serializer[Any]):
         max_length=150, required=False, default="", allow_blank=True
     )
 
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        candidate = User(
-            email=data["email"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-        )
+
+class LinkSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=200)
+
+
+class ForgotSerializer(serializers.Serializer[Any]):
+    # A plain string: a malformed email gets the same 202 as an unknown one.
+    email = serializers.CharField(max_length=254)
+
+
+class ResetSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=200)
+    password = _secret(max_length=128)
+    sms_code = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    otp = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+
+class PasswordAgainSerializer(serializers.Serializer[Any]):
+    """The current password, asked again before a sensitive change."""
+
+    password = _secret(max_length=128)
+
+
+class MfaDisableSerializer(PasswordAgainSerializer):
+    code = serializers.CharField(max_length=20)
+
+
+class PhoneSerializer(PasswordAgainSerializer):
+    phone = serializers.CharField(max_length=32)
+
+    def validate_phone(self, value: str) -> str:
         try:
-            _password_errors(data["password"], candidate)
-        except serializers.ValidationError as exc:
-            raise serializers.ValidationError({"password": exc.detail}) from exc
-        return data
+            return to_e164(value, str(self.context["country"]))
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
-class StaffUpdateSerializer(serializers.Serializer[Any]):
-    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+class RecoveryCodes(serializers.Serializer[Any]):
+    """The recovery codes, shown once (documentation only)."""
+
+    recovery_codes = serializers.ListField(child=serializers.CharField())

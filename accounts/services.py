@@ -20,20 +20,21 @@ from accounts.errors import (
     TenantSuspended,
     TokenRevoked,
 )
-from accounts.mfa import accept_code
+from accounts.mfa import accept_second_factor
 from accounts.models import Membership, Revocation, User
+from accounts.recovery import send_verification
 from accounts.tokens import (
     Identity,
     expiry,
     issue_mfa_token,
     issue_tokens,
     mfa_claims,
+    proves_password,
     refresh_claims,
 )
 from tenants.lookup import get_tenant
 from tenants.models import Tenant
 from tenants.provisioning import ProvisioningError, provision_tenant
-from tenants.secrets import decrypt
 
 LOGIN_STATUSES = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
 
@@ -62,16 +63,28 @@ def register(
     timezone_name: str = "America/New_York",
     country: str = "US",
 ) -> LoginResult:
-    """Create a church, its database and its owner; all of it or none of it."""
+    """Create a church, its database and its owner; all of it or none of it.
+
+    An email that has an account registers another church only with that
+    account's password (then nothing of the account changes); otherwise the
+    answer is `email_taken`, the one place an answer shows that an email exists.
+    """
     email = email.strip().lower()
-    if User.objects.filter(email=email).exists():
+    existing = User.objects.filter(email=email).first()
+    if existing is not None and not (
+        existing.is_active and existing.check_password(password)
+    ):
         raise EmailTaken()
     hashed = make_password(password)  # before provisioning: nothing to undo if slow
     created: dict[str, User] = {}
 
     def create_owner(tenant: Tenant) -> None:
-        user = User.objects.create(
-            email=email, password=hashed, first_name=first_name, last_name=last_name
+        user = existing or User.objects.create(
+            email=email,
+            password=hashed,
+            first_name=first_name,
+            last_name=last_name,
+            registered=True,
         )
         Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.OWNER)
         created["user"] = user
@@ -88,10 +101,10 @@ def register(
             raise EmailTaken() from exc  # a concurrent registration won the email
         raise RegistrationFailed(retry_after=5) from exc
     user = created["user"]
-    tokens = issue_tokens(user_id=user.id, tenant=tenant, role=Membership.Role.OWNER)
-    return LoginResult(
-        user=user, tenant=tenant, role=Membership.Role.OWNER, tokens=tokens
-    )
+    if existing is None:
+        send_verification(user)
+    membership = Membership(user=user, tenant=tenant, role=Membership.Role.OWNER)
+    return _session(user, membership)
 
 
 # --- login ----------------------------------------------------------------------
@@ -110,24 +123,37 @@ def tenant_summary(tenant: Tenant) -> dict[str, str]:
 def login(
     *, email: str, password: str, tenant: str | None, address: str
 ) -> LoginResult:
-    """Check the password, then pick the tenant; uniform errors before that."""
+    """Check the password, then pick the tenant; uniform errors before that.
+
+    Only failures count against the account and the address: successful
+    logins behind one proxy never lock anyone out.
+    """
     email = (email or "").strip().lower()
-    limits.check("login", f"account:{email}", f"address:{address}")
+    who = (f"account:{email}", f"address:{address}")
+    limits.refuse_if_over("login", *who)
     user = User.objects.filter(email=email).first()
     if user is None:
         User().set_password(password)  # the same work as a real check: no timing hint
-        raise InvalidCredentials()
-    if not user.check_password(password) or not user.is_active:
-        raise InvalidCredentials()
-    memberships = list(_memberships(user))
-    if not memberships:
+    memberships = list(_memberships(user)) if user is not None else []
+    if (
+        user is None
+        or not user.check_password(password)
+        or not user.is_active
+        or not memberships
+    ):
+        limits.record_failure("login", *who)
         raise InvalidCredentials()
     membership = _pick(memberships, tenant)
     if membership.tenant.status == Tenant.Status.SUSPENDED:
         raise TenantSuspended()
-    limits.reset("login", f"account:{email}")
+    limits.reset("login", who[0])
+    return answer_for(user, membership)
+
+
+def answer_for(user: User, membership: Membership) -> LoginResult:
+    """Tokens for this church, or the MFA step first when the account has MFA on."""
     if user.mfa_enabled:
-        token = issue_mfa_token(user_id=user.id, tenant_id=membership.tenant_id)
+        token = issue_mfa_token(user=user, tenant_id=membership.tenant_id)
         return LoginResult(user=user, mfa_token=token)
     return _session(user, membership)
 
@@ -157,16 +183,22 @@ def _session(user: User, membership: Membership) -> LoginResult:
 
 
 def mfa_verify(*, mfa_token: str, code: str, address: str) -> LoginResult:
+    """The second step of a login: a TOTP code or a recovery code.
+
+    The MFA token is refused once the password it proved has changed.
+    """
     claims = mfa_claims(mfa_token)
     user_id, tenant_id = claims["user_id"], claims["tenant_id"]
-    limits.check("mfa", f"account:{user_id}", f"address:{address}")
+    who = (f"account:{user_id}", f"address:{address}")
+    limits.refuse_if_over("mfa", *who)
     user = User.objects.filter(pk=user_id, is_active=True, mfa_enabled=True).first()
     membership = (
         _memberships(user).filter(tenant_id=tenant_id).first() if user else None
     )
-    if user is None or membership is None:
+    if user is None or membership is None or not proves_password(claims, user):
         raise InvalidToken()
-    if not accept_code(user, decrypt(user.mfa_secret), code):
+    if not accept_second_factor(user, code):
+        limits.record_failure("mfa", *who)
         raise InvalidCredentials("The code is not valid.")
     if not _spend(claims):
         raise TokenRevoked()  # this MFA token was already used

@@ -1,4 +1,4 @@
-"""The people of one church: add, change and remove staff (memberships)."""
+"""The people of one church: their roles, and removing them (new staff are invited)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts import revocation
-from accounts.errors import (
-    AlreadyOnStaff,
-    LastOwner,
-    NotOnStaff,
-    OwnersOnly,
-    SharedAccount,
-)
-from accounts.models import Membership, User
+from accounts.errors import LastOwner, NotOnStaff, OwnersOnly
+from accounts.models import Membership
 from tenants.models import Tenant
 
 Role = Membership.Role
@@ -50,47 +44,13 @@ def _owners_left(tenant: Tenant, excluding: uuid.UUID) -> int:
     return sum(1 for m in owners if m.user_id != excluding)
 
 
-def add_staff(
-    *,
-    tenant: Tenant,
-    actor_role: str,
-    email: str,
-    role: str,
-    password: str,
-    first_name: str = "",
-    last_name: str = "",
+def change_role(
+    *, tenant: Tenant, actor_role: str, user_id: uuid.UUID | str, role: str
 ) -> Membership:
-    """Give a person a role here, creating their account if they have none.
-
-    The answer is the same whether or not the email already has an account (no
-    way to probe which emails exist); an existing account keeps its password
-    and name, which only its owner changes.
-    """
-    _guard_owner_change(actor_role, role)
-    email = email.strip().lower()
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(email=email).first()
-        if user is None:
-            user = User.objects.create_user(
-                email, password, first_name=first_name, last_name=last_name
-            )
-        elif Membership.objects.filter(user=user, tenant=tenant).exists():
-            raise AlreadyOnStaff()
-        return Membership.objects.create(user=user, tenant=tenant, role=role)
-
-
-def change_staff(
-    *,
-    tenant: Tenant,
-    actor_role: str,
-    user_id: uuid.UUID | str,
-    role: str | None = None,
-    first_name: str | None = None,
-    last_name: str | None = None,
-) -> Membership:
+    """A person's role here; their name and password are their own."""
     with transaction.atomic():
         membership = get_member(tenant=tenant, user_id=user_id)
-        if role is not None and role != membership.role:
+        if role != membership.role:
             _guard_owner_change(actor_role, role, membership.role)
             if membership.role == Role.OWNER and not _owners_left(
                 tenant, membership.user_id
@@ -100,19 +60,6 @@ def change_staff(
             membership.save(update_fields=["role"])
             # Tokens carry the role: the old ones must not outlive the change.
             revocation.revoke_user_sessions(membership.user_id, tenant_id=tenant.id)
-        user = membership.user
-        changed = [
-            (field, value)
-            for field, value in (("first_name", first_name), ("last_name", last_name))
-            if value is not None and value != getattr(user, field)
-        ]
-        if changed:
-            if Membership.objects.filter(user=user).exclude(tenant=tenant).exists():
-                # The account is shared with another church: not ours to rename.
-                raise SharedAccount()
-            for field, value in changed:
-                setattr(user, field, value)
-            user.save(update_fields=[field for field, _ in changed])
     return membership
 
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.email import send_email_task  # noqa: F401  (registered for workers)
 from accounts.revocation import purge_expired
 
 

@@ -9,6 +9,7 @@ provider's webhooks).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts import revocation
 from accounts.errors import InvalidToken, TenantMismatch, TenantSuspended, TokenRevoked
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
 from tenants.lookup import get_tenant
 from tenants.models import Tenant
 
@@ -75,11 +76,22 @@ class MfaToken(Token):
     lifetime = dt.timedelta(seconds=settings.MFA_TOKEN_SECONDS)
 
 
-def issue_mfa_token(*, user_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
+def _password_stamp(user: User) -> str:
+    """Changes whenever the password does: tokens carrying it die with it."""
+    return hashlib.sha256(user.password.encode()).hexdigest()[:16]
+
+
+def issue_mfa_token(*, user: User, tenant_id: uuid.UUID) -> str:
     token = MfaToken()
-    token["user_id"] = str(user_id)
+    token["user_id"] = str(user.id)
     token["tenant_id"] = str(tenant_id)
+    token["pwd"] = _password_stamp(user)
     return str(token)
+
+
+def proves_password(claims: dict[str, Any], user: User) -> bool:
+    """Whether an MFA token was issued for the password the account has now."""
+    return bool(claims.get("pwd") == _password_stamp(user))
 
 
 def _claims(token_class: type[Token], raw: str, *required: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-from accounts import views
+from accounts import recovery_views, staff_views, views
 from api.routing import api_path
 
 urlpatterns = [
@@ -12,6 +12,64 @@ urlpatterns = [
     api_path("auth/mfa/enable", views.MfaEnableView.as_view(), name="mfa-enable"),
     api_path("auth/mfa/disable", views.MfaDisableView.as_view(), name="mfa-disable"),
     api_path("auth/mfa/verify", views.MfaVerifyView.as_view(), name="mfa-verify"),
-    api_path("users", views.StaffListView.as_view(), name="users"),
-    api_path("users/(?P<user_id>[^/]+)", views.StaffDetailView.as_view(), name="user"),
+    api_path(
+        "auth/mfa/recovery-codes",
+        views.RecoveryCodesView.as_view(),
+        name="mfa-recovery-codes",
+    ),
+    api_path(
+        "auth/email/verify",
+        recovery_views.VerifyEmailView.as_view(),
+        name="email-verify",
+    ),
+    api_path(
+        "auth/email/verification",
+        recovery_views.SendVerificationView.as_view(),
+        name="email-verification",
+    ),
+    api_path(
+        "auth/password/forgot",
+        recovery_views.ForgotPasswordView.as_view(),
+        name="password-forgot",
+    ),
+    api_path(
+        "auth/password/reset/code",
+        recovery_views.ResetCodeView.as_view(),
+        name="password-reset-code",
+    ),
+    api_path(
+        "auth/password/reset",
+        recovery_views.ResetPasswordView.as_view(),
+        name="password-reset",
+    ),
+    api_path("auth/phone", recovery_views.PhoneView.as_view(), name="phone"),
+    api_path(
+        "auth/phone/verify",
+        recovery_views.VerifyPhoneView.as_view(),
+        name="phone-verify",
+    ),
+    api_path(
+        "auth/invitations/accept",
+        staff_views.AcceptInvitationView.as_view(),
+        name="invitation-accept",
+    ),
+    api_path("users", staff_views.StaffListView.as_view(), name="users"),
+    api_path(
+        "users/invitations",
+        staff_views.InvitationListView.as_view(),
+        name="invitations",
+    ),
+    api_path(
+        "users/invitations/(?P<invitation_id>[^/]+)/resend",
+        staff_views.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
+    api_path(
+        "users/invitations/(?P<invitation_id>[^/]+)",
+        staff_views.InvitationDetailView.as_view(),
+        name="invitation",
+    ),
+    api_path(
+        "users/(?P<user_id>[^/]+)", staff_views.StaffDetailView.as_view(), name="user"
+    ),
 ]

@@ -1,85 +1,30 @@
-"""The auth and staff endpoints (thin: parse, call a service, serialize)."""
-
-from typing import Any, cast
+"""Sessions and the second factor: register, log in, refresh, log out, MFA."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import limits, mfa, services, staff
-from accounts.errors import InvalidCode, TokenRevoked
-from accounts.models import Membership, User
-from accounts.permissions import IsTenantAdmin
+from accounts import limits, mfa, services
+from accounts.http import PublicView, account, identity, login_answer, parsed
 from accounts.schema import MfaState, Session, TokenPair
 from accounts.serializers import (
     CodeSerializer,
     LoginSerializer,
     LogoutSerializer,
+    MfaDisableSerializer,
     MfaVerifySerializer,
+    PasswordAgainSerializer,
     PasswordSerializer,
+    RecoveryCodes,
     RefreshSerializer,
     RegisterSerializer,
-    StaffCreateSerializer,
-    StaffSerializer,
-    StaffUpdateSerializer,
     TenantRefSerializer,
     UserRefSerializer,
 )
-from accounts.tokens import Identity
-from api.pagination import Pagination
-from api.schema import errors, paginated
-
-# --- auth ---
-
-
-def _identity(request: Request) -> Identity:
-    """The verified caller: TenantJWTAuthentication sets `request.auth` to it."""
-    return cast(Identity, request.auth)
-
-
-def _account(request: Request) -> User:
-    """The caller's registry account; gone or disabled means its tokens are too."""
-    user = User.objects.filter(pk=_identity(request).user_id, is_active=True).first()
-    if user is None:
-        raise TokenRevoked()
-    return user
-
-
-def _address(request: Request) -> str:
-    return cast(str, request.META.get("REMOTE_ADDR", ""))
-
-
-def _parsed(
-    serializer_class: type[serializers.Serializer[Any]],
-    request: Request,
-    **context: Any,
-) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return cast(dict[str, Any], serializer.validated_data)
-
-
-def _login_answer(result: services.LoginResult) -> dict[str, Any]:
-    if result.mfa_token:
-        return {"mfa_required": True, "mfa_token": result.mfa_token}
-    # Without an MFA challenge, a result always carries its tokens and tenant.
-    return {
-        **cast(dict[str, str], result.tokens),
-        "tenant": TenantRefSerializer(result.tenant).data,
-        "user": UserRefSerializer(result.user, context={"role": result.role}).data,
-    }
-
-
-class PublicView(APIView):
-    """Reachable without a token; an Authorization header is ignored entirely."""
-
-    uses_tenant = False  # TenantMiddleware enters no tenant for these
-    authentication_classes: list[type[BaseAuthentication]] = []
-    permission_classes = [AllowAny]
+from api.clients import client_address
+from api.schema import errors
 
 
 class RegisterView(PublicView):
@@ -91,10 +36,10 @@ class RegisterView(PublicView):
         email = request.data.get("email") if isinstance(request.data, dict) else None
         limits.check(
             "register",
-            f"address:{_address(request)}",
+            f"address:{client_address(request)}",
             f"account:{str(email or '')[:254].lower()}",
         )
-        data = _parsed(RegisterSerializer, request)
+        data = parsed(RegisterSerializer, request)
         result = services.register(
             organization_name=data["organization_name"],
             email=data["email"],
@@ -104,7 +49,7 @@ class RegisterView(PublicView):
             timezone_name=data["timezone"],
             country=data["country"],
         )
-        return Response(_login_answer(result), status=status.HTTP_201_CREATED)
+        return Response(login_answer(result), status=status.HTTP_201_CREATED)
 
 
 class LoginView(PublicView):
@@ -112,14 +57,14 @@ class LoginView(PublicView):
         request=LoginSerializer, responses={200: Session, **errors(400, 401, 403, 429)}
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(LoginSerializer, request)
+        data = parsed(LoginSerializer, request)
         result = services.login(
             email=data["email"],
             password=data["password"],
             tenant=data.get("tenant"),
-            address=_address(request),
+            address=client_address(request),
         )
-        return Response(_login_answer(result))
+        return Response(login_answer(result))
 
 
 class MfaVerifyView(PublicView):
@@ -127,11 +72,13 @@ class MfaVerifyView(PublicView):
         request=MfaVerifySerializer, responses={200: Session, **errors(400, 401, 429)}
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(MfaVerifySerializer, request)
+        data = parsed(MfaVerifySerializer, request)
         result = services.mfa_verify(
-            mfa_token=data["mfa_token"], code=data["code"], address=_address(request)
+            mfa_token=data["mfa_token"],
+            code=data["code"],
+            address=client_address(request),
         )
-        return Response(_login_answer(result))
+        return Response(login_answer(result))
 
 
 class RefreshView(PublicView):
@@ -139,7 +86,7 @@ class RefreshView(PublicView):
         request=RefreshSerializer, responses={200: TokenPair, **errors(400, 401, 403)}
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(RefreshSerializer, request)
+        data = parsed(RefreshSerializer, request)
         return Response(services.refresh(raw=data["refresh"]))
 
 
@@ -149,8 +96,8 @@ class LogoutView(APIView):
         responses={204: OpenApiResponse(None), **errors(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(LogoutSerializer, request)
-        services.logout(identity=_identity(request), raw_refresh=data.get("refresh"))
+        data = parsed(LogoutSerializer, request)
+        services.logout(identity=identity(request), raw_refresh=data.get("refresh"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -163,19 +110,23 @@ class MeView(APIView):
                     "user": UserRefSerializer(),
                     "tenant": TenantRefSerializer(),
                     "role": serializers.CharField(),
+                    "mfa_enabled": serializers.BooleanField(),
+                    "phone": serializers.CharField(allow_null=True),
                 },
             ),
             **errors(401, 403),
         }
     )
     def get(self, request: Request) -> Response:
-        identity = _identity(request)
-        user = _account(request)
+        caller = identity(request)
+        user = account(request)
         return Response(
             {
-                "user": UserRefSerializer(user, context={"role": identity.role}).data,
-                "tenant": TenantRefSerializer(identity.tenant).data,
-                "role": identity.role,
+                "user": UserRefSerializer(user, context={"role": caller.role}).data,
+                "tenant": TenantRefSerializer(caller.tenant).data,
+                "role": caller.role,
+                "mfa_enabled": user.mfa_enabled,
+                "phone": user.phone or None,
             }
         )
 
@@ -186,10 +137,10 @@ class PasswordView(APIView):
         responses={204: OpenApiResponse(None), **errors(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        user = _account(request)
-        data = _parsed(PasswordSerializer, request, user=user)
+        user = account(request)
+        data = parsed(PasswordSerializer, request, user=user)
         services.change_password(
-            identity=_identity(request),
+            identity=identity(request),
             old_password=data["old_password"],
             new_password=data["new_password"],
         )
@@ -198,7 +149,7 @@ class PasswordView(APIView):
 
 class MfaSetupView(APIView):
     @extend_schema(
-        request=None,
+        request=PasswordAgainSerializer,
         responses={
             200: inline_serializer(
                 "MfaSetup",
@@ -207,109 +158,56 @@ class MfaSetupView(APIView):
                     "otpauth_url": serializers.CharField(),
                 },
             ),
-            **errors(401, 409),
+            **errors(400, 401, 409),
         },
     )
     def post(self, request: Request) -> Response:
-        user = _account(request)
-        return Response(mfa.mfa_setup(user=user))
+        data = parsed(PasswordAgainSerializer, request)
+        return Response(mfa.mfa_setup(user=account(request), password=data["password"]))
 
 
 class MfaEnableView(APIView):
     @extend_schema(
         request=CodeSerializer,
         responses={
-            200: MfaState,
+            200: inline_serializer(
+                "MfaEnabled",
+                {
+                    "mfa_enabled": serializers.BooleanField(),
+                    "recovery_codes": serializers.ListField(
+                        child=serializers.CharField()
+                    ),
+                },
+            ),
             **errors(400, 401),
         },
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(CodeSerializer, request)
-        user = _account(request)
-        if not mfa.mfa_enable(user=user, code=data["code"]):
-            raise InvalidCode()
-        return Response({"mfa_enabled": True})
+        data = parsed(CodeSerializer, request)
+        codes = mfa.mfa_enable(user=account(request), code=data["code"])
+        return Response({"mfa_enabled": True, "recovery_codes": codes})
 
 
 class MfaDisableView(APIView):
     @extend_schema(
-        request=CodeSerializer,
-        responses={
-            200: MfaState,
-            **errors(400, 401),
-        },
+        request=MfaDisableSerializer, responses={200: MfaState, **errors(400, 401)}
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(CodeSerializer, request)
-        user = _account(request)
-        if not mfa.mfa_disable(user=user, code=data["code"]):
-            raise InvalidCode()
+        data = parsed(MfaDisableSerializer, request)
+        mfa.mfa_disable(
+            user=account(request), code=data["code"], password=data["password"]
+        )
         return Response({"mfa_enabled": False})
 
 
-# --- staff ---
-
-
-class StaffListView(APIView):
-    permission_classes = [IsTenantAdmin]
-
+class RecoveryCodesView(APIView):
     @extend_schema(
-        responses={200: paginated("StaffPage", StaffSerializer), **errors(401, 403)}
-    )
-    def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page: list[Membership] | None = paginator.paginate_queryset(
-            staff.staff_of(_identity(request).tenant), request
-        )
-        # many=True builds a ListSerializer; the stubs type `instance` as one object.
-        return paginator.get_paginated_response(
-            StaffSerializer(page, many=True).data  # type: ignore[arg-type]
-        )
-
-    @extend_schema(
-        request=StaffCreateSerializer,
-        responses={201: StaffSerializer, **errors(400, 401, 403, 409)},
+        request=PasswordAgainSerializer,
+        responses={200: RecoveryCodes, **errors(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        data = _parsed(StaffCreateSerializer, request)
-        membership = staff.add_staff(
-            tenant=_identity(request).tenant, actor_role=_identity(request).role, **data
+        data = parsed(PasswordAgainSerializer, request)
+        codes = mfa.regenerate_recovery_codes(
+            user=account(request), password=data["password"]
         )
-        return Response(
-            StaffSerializer(membership).data, status=status.HTTP_201_CREATED
-        )
-
-
-class StaffDetailView(APIView):
-    permission_classes = [IsTenantAdmin]
-
-    @extend_schema(
-        operation_id="users_detail",
-        responses={200: StaffSerializer, **errors(401, 403, 404)},
-    )
-    def get(self, request: Request, user_id: str) -> Response:
-        membership = staff.get_member(tenant=_identity(request).tenant, user_id=user_id)
-        return Response(StaffSerializer(membership).data)
-
-    @extend_schema(
-        request=StaffUpdateSerializer,
-        responses={200: StaffSerializer, **errors(400, 401, 403, 404, 409)},
-    )
-    def patch(self, request: Request, user_id: str) -> Response:
-        data = _parsed(StaffUpdateSerializer, request)
-        membership = staff.change_staff(
-            tenant=_identity(request).tenant,
-            actor_role=_identity(request).role,
-            user_id=user_id,
-            **data,
-        )
-        return Response(StaffSerializer(membership).data)
-
-    @extend_schema(responses={204: OpenApiResponse(None), **errors(401, 403, 404, 409)})
-    def delete(self, request: Request, user_id: str) -> Response:
-        staff.remove_staff(
-            tenant=_identity(request).tenant,
-            actor_role=_identity(request).role,
-            user_id=user_id,
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"recovery_codes": codes})

@@ -15,6 +15,7 @@ STATUS: dict[str, int] = {
     "validation_error": 400,
     "parse_error": 400,
     "tenant_required": 400,
+    "invalid_link": 400,
     "not_authenticated": 401,
     "invalid_token": 401,
     "token_revoked": 401,
@@ -28,6 +29,7 @@ STATUS: dict[str, int] = {
     "not_acceptable": 406,
     "conflict": 409,
     "email_taken": 409,
+    "not_available": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "too_many_requests": 429,
@@ -100,6 +102,13 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     message = "The request conflicts with the current state."
+
+
+class NotAvailable(DomainError):
+    """A feature the configured backend or setup lacks."""
+
+    code = "not_available"
+    message = "This is not available on this service."
 
 
 class PayloadTooLarge(DomainError):

@@ -6,17 +6,25 @@ clients at once; each new tenant must answer an authenticated `GET
 /api/members` right away (untimed in the registration's figure).
 `POST /api/auth/login` is timed for the owners just registered (argon2 at the
 default cost). The first registrations are a warm-up (the first builds the
-template). Last, the parts of a registration are timed in the bench process to
-show where the time goes.
+template). Then the ways back in: a password reset from its emailed link, an
+invitation accepted by a new address, and a login whose second step is a
+recovery code (emails are written to files, where the bench reads the links).
+Last, the parts of a registration are timed in the bench process to show where
+the time goes.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+import tempfile
 import threading
 import time
 import zoneinfo
+from pathlib import Path
 from typing import Any
+
+import pyotp
 
 from bench import harness, product, report
 from bench.client import Client, expect
@@ -81,6 +89,7 @@ def measure(args: Any, client: Client) -> dict[str, Any]:
     logins_1, _ = timed(args.logins, 1, login)
     logins_n, logins_wall = timed(args.logins, args.clients, login)
     wrong = {"email": emails[0], "password": "wrong password"}
+    back_in = ways_back_in(args, client, emails)
 
     def row(request: str, values: list[float], wall: float = 0) -> dict[str, Any]:
         rate = round(len(values) / wall, 1) if wall else None
@@ -99,12 +108,83 @@ def measure(args: Any, client: Client) -> dict[str, Any]:
             row(
                 f"`POST /api/auth/login`, {args.clients} clients", logins_n, logins_wall
             ),
+            *(row(request, values) for request, values in back_in.items()),
         ],
         "warm-up registrations, not counted (the first builds the template)": {
             f"#{i + 1}_ms": round(s * 1000, 1) for i, s in enumerate(warmup)
         },
         "wrong password answered": client.post("/api/auth/login", wrong).status,
         "registered": next(numbers),
+    }
+
+
+MAILBOX = Path(tempfile.gettempdir()) / "churchtext-bench-mail"
+
+
+def link(email: str, path: str) -> str:
+    """The newest one-time token sent to `email` for `path` (file email backend)."""
+    newest_first = sorted(MAILBOX.glob("*.log"), key=lambda f: f.stat().st_mtime)
+    for sent in reversed(newest_first):
+        for message in reversed(sent.read_text().split("-" * 79)):
+            found = re.search(rf"/{path}\?token=([\w-]+)", message)
+            if f"To: {email}" in message and found:
+                return found.group(1)
+    raise RuntimeError(f"no {path} link for {email}")
+
+
+def ways_back_in(args: Any, client: Client, emails: list[str]) -> dict[str, list]:
+    """Reset, invitation accept and recovery-code login, one client, timed."""
+    resets, accepts, recovered = [], [], []
+    for n in range(args.recoveries):
+        email = emails[n % len(emails)]
+        expect(
+            client.post("/api/auth/password/forgot", {"email": email}), 202, "forgot"
+        )
+        new = f"{PASSWORD} reset {n}"
+        answer = client.post(
+            "/api/auth/password/reset",
+            {"token": link(email, "reset-password"), "password": new},
+        )
+        expect(answer, 204, f"reset {email}")
+        resets.append(answer.seconds)
+        owner = expect(
+            client.post("/api/auth/login", {"email": email, "password": new}),
+            200,
+            "login",
+        )
+        invitee = f"invitee{n}@bench-auth.example.org"
+        invited = client.post(
+            "/api/users/invitations", {"email": invitee}, token=owner["access"]
+        )
+        expect(invited, 201, "invite")
+        answer = client.post(
+            "/api/auth/invitations/accept",
+            {"token": link(invitee, "accept-invitation"), "password": PASSWORD},
+        )
+        expect(answer, 200, f"accept {invitee}")
+        accepts.append(answer.seconds)
+        session = answer.json()
+        setup = client.post(
+            "/api/auth/mfa/setup", {"password": PASSWORD}, token=session["access"]
+        )
+        secret = expect(setup, 200, "mfa setup")["secret"]
+        enabled = client.post(
+            "/api/auth/mfa/enable",
+            {"code": pyotp.TOTP(secret).now()},
+            token=session["access"],
+        )
+        code = expect(enabled, 200, "mfa enable")["recovery_codes"][0]
+        first = client.post("/api/auth/login", {"email": invitee, "password": PASSWORD})
+        second = client.post(
+            "/api/auth/mfa/verify",
+            {"mfa_token": expect(first, 200, "login")["mfa_token"], "code": code},
+        )
+        expect(second, 200, "recovery code")
+        recovered.append(first.seconds + second.seconds)
+    return {
+        "`POST /api/auth/password/reset` (link from the email), 1 client": resets,
+        "`POST /api/auth/invitations/accept`, a new address, 1 client": accepts,
+        "login with a recovery code (both steps), 1 client": recovered,
     }
 
 
@@ -160,13 +240,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--concurrent-count", type=int, default=24)
     parser.add_argument("--logins", type=int, default=60, help="logins per phase")
+    parser.add_argument("--recoveries", type=int, default=20, help="resets etc.")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     args = parser.parse_args()
     if args.clients > 8:
         parser.error("keep --clients at 8 or below (max_connections is 100)")
     setup = harness.Setup("auth", {"TENANT_POOL_MAX_SIZE": "1"}, web=True)
     with harness.run(setup):
-        server = Gunicorn(harness.service_env(), workers=args.workers)
+        MAILBOX.mkdir(exist_ok=True)
+        for old in MAILBOX.glob("*.log"):
+            old.unlink()
+        env = harness.service_env(EMAIL_URL=f"file://{MAILBOX}")
+        server = Gunicorn(env, workers=args.workers)
         with running(server):
             results = measure(args, Client(server.port))
         results["where a registration's time goes (in the bench process)"] = (

@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +30,46 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+_MAIL_BACKENDS = {
+    "console": "console",
+    "locmem": "locmem",
+    "dummy": "dummy",
+    "file": "filebased",
+    "smtp": "smtp",
+    "smtp+tls": "smtp",
+    "smtp+ssl": "smtp",
+    "smtps": "smtp",
+}
+
+
+def mailer(url: str) -> dict[str, Any]:
+    """A MAILERS entry from EMAIL_URL: `console:`, `smtp+tls://user:pass@host:587`,
+    `smtp+ssl://...`, `smtp://...`, `file:///dir`, `locmem:`."""
+    parts = urlsplit(url)
+    kind = _MAIL_BACKENDS.get(parts.scheme)
+    if kind is None:
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r}")
+    backend = f"django.core.mail.backends.{kind}.EmailBackend"
+    if kind == "filebased":
+        return {"BACKEND": backend, "OPTIONS": {"file_path": parts.path}}
+    if kind != "smtp":
+        return {"BACKEND": backend}
+    tls, ssl = parts.scheme == "smtp+tls", parts.scheme in ("smtp+ssl", "smtps")
+    query = dict(parse_qsl(parts.query))
+    return {
+        "BACKEND": backend,
+        "OPTIONS": {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or (587 if tls else 465 if ssl else 25),
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "use_tls": tls,
+            "use_ssl": ssl,
+            "timeout": int(query.get("timeout", 10)),
+        },
+    }
 
 
 APP_ENV = env("APP_ENV", "development")
@@ -286,6 +327,24 @@ SMS_STALE_SENDING_SECONDS = env_int("SMS_STALE_SENDING_SECONDS", 120)
 # Per account and per client address; see accounts/limits.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")
 MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)
+# Behind N proxies the client is the N-th X-Forwarded-For entry from the right.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+# --- Email, invitations, recovery ------------------------------------------
+
+MAILERS = {"default": mailer(env("EMAIL_URL", "console:"))}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "churchtext <no-reply@localhost>")
+# Where the links in emails point: the client app (token as ?token=...).
+PUBLIC_APP_URL = env("PUBLIC_APP_URL", env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"))
+INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+# The platform's own number for phone codes; a placeholder the console prints
+# in development, none (phone linking unavailable) in production until set.
+PLATFORM_SMS_FROM = env("PLATFORM_SMS_FROM", "" if PRODUCTION else "+15005550006")
+
+# --- Operators' console ----------------------------------------------------
+
+ADMIN_REQUIRE_MFA = env_bool("ADMIN_REQUIRE_MFA", PRODUCTION)
+SESSION_COOKIE_AGE = env_int("ADMIN_SESSION_SECONDS", 8 * 3600)
 
 # --- Misc ------------------------------------------------------------------
 

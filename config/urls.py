@@ -1,13 +1,13 @@
-from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.console import console
 from api.responses import json_error_view
 from api.routing import api_path
 from tenants.probes import healthz, readyz
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", console.urls),
     api_path("healthz", healthz, name="healthz"),
     api_path("readyz", readyz, name="readyz"),
     api_path("api/schema", SpectacularAPIView.as_view(), name="schema"),

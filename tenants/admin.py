@@ -1,4 +1,10 @@
-"""The operators' console: tenants and their database servers."""
+"""The operators' console pages of the tenancy layer: tenants and database servers.
+
+The console (`accounts.console`) sits above this layer, so these admins are
+registered on it from above: the servers by accounts.admin, the tenants by
+church.admin, whose subclass makes the church's settings editable through the
+church's own service (`church.services.update_church`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
+from tenants.lookup import invalidate_tenant
 from tenants.migrating import migrate_tenant
-from tenants.models import DatabaseServer, Tenant
+from tenants.models import DatabaseServer, Tenant, split_password
 from tenants.provisioning import LIVE_STATUSES, ProvisioningError, provision_tenant
+from tenants.secrets import encrypt
 from tenants.services import InvalidTransition, resume_tenant, suspend_tenant
 
 if TYPE_CHECKING:
@@ -20,6 +28,7 @@ if TYPE_CHECKING:
 
     # Django's admin and form classes are generic only in the stubs.
     _TenantForm = forms.ModelForm[Tenant]
+    _DatabaseServerForm = forms.ModelForm[DatabaseServer]
     _TenantAdmin = admin.ModelAdmin[Tenant]
     _DatabaseServerAdmin = admin.ModelAdmin[DatabaseServer]
 
@@ -28,6 +37,7 @@ if TYPE_CHECKING:
 
 else:
     _TenantForm = forms.ModelForm
+    _DatabaseServerForm = forms.ModelForm
     _TenantAdmin = admin.ModelAdmin
     _DatabaseServerAdmin = admin.ModelAdmin
 
@@ -72,8 +82,22 @@ class NewTenantForm(_TenantForm):
         return data
 
 
-@admin.register(Tenant)
 class TenantAdmin(_TenantAdmin):
+    """Provisioning, the registry's columns, and suspend/resume/migrate.
+
+    The church's settings are shown read-only here: they change only through
+    `church.services.update_church` (the number map follows the number), which
+    this layer cannot import; church.admin's subclass makes them editable.
+    """
+
+    church_settings = (
+        "name",
+        "timezone",
+        "country",
+        "phone_number",
+        "help_text",
+        "quiet_hours",
+    )
     list_display = [
         "slug",
         "name",
@@ -86,9 +110,33 @@ class TenantAdmin(_TenantAdmin):
     ]
     list_filter = ["status", "server", "plan"]
     search_fields = ["slug", "name", "id"]
+    fieldsets = [
+        (None, {"fields": ["id", "slug", "status", "plan"]}),
+        ("Church settings", {"fields": list(church_settings)}),
+        (
+            "Database",
+            {
+                "fields": [
+                    "server",
+                    "database_name",
+                    "database_user",
+                    "migration_fingerprint",
+                    "migrated_at",
+                    "migration_seconds",
+                    "migration_error",
+                ]
+            },
+        ),
+        (
+            "Record",
+            {"fields": ["awaiting_owner", "next_send_at", "created_at", "updated_at"]},
+        ),
+    ]
+    # All but the slug and the plan; next_send_at has its own writers (TenantQuerySet).
     readonly_fields = [
         "id",
         "status",
+        *church_settings,
         "server",
         "database_name",
         "database_user",
@@ -96,6 +144,8 @@ class TenantAdmin(_TenantAdmin):
         "migrated_at",
         "migration_seconds",
         "migration_error",
+        "awaiting_owner",
+        "next_send_at",
         "created_at",
         "updated_at",
     ]
@@ -111,6 +161,13 @@ class TenantAdmin(_TenantAdmin):
             kwargs["fields"] = NewTenantForm.Meta.fields
         return super().get_form(request, obj, **kwargs)
 
+    def get_fieldsets(
+        self, request: HttpRequest, obj: Tenant | None = None
+    ) -> Any:  # the stubs' _FieldsetSpec is private
+        if obj is None:
+            return [(None, {"fields": NewTenantForm.Meta.fields})]
+        return super().get_fieldsets(request, obj)
+
     def get_readonly_fields(
         self, request: HttpRequest, obj: Tenant | None = None
     ) -> list[str] | tuple[str, ...]:
@@ -125,7 +182,12 @@ class TenantAdmin(_TenantAdmin):
         self, request: HttpRequest, obj: Tenant, form: Any, change: bool
     ) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Only the columns this admin owns: a full save would write back
+            # status or next_send_at as they were when the form was opened.
+            owned = [f for f in form.changed_data if f not in self.church_settings]
+            if owned:
+                obj.save(update_fields=[*owned, "updated_at"])
+            invalidate_tenant(obj.pk)
             return
         tenant = form.provisioned
         # The admin goes on with `obj`: make it the row the service created.
@@ -173,11 +235,43 @@ class TenantAdmin(_TenantAdmin):
             )
 
 
-@admin.register(DatabaseServer)
+class DatabaseServerForm(_DatabaseServerForm):
+    """The URL is kept without its password; the password is write-only."""
+
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=(
+            "Stored encrypted and never shown: leave empty to keep the current "
+            "one. A password written into the URL is moved here."
+        ),
+    )
+
+    class Meta:
+        model = DatabaseServer
+        fields = ["name", "url", "capacity", "active"]
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # Taken out of the URL before anything is validated or shown back.
+        self.url_password = ""
+        if data is not None and data.get("url"):
+            data = data.copy()
+            data["url"], self.url_password = split_password(data["url"])
+        super().__init__(data, *args, **kwargs)
+
+    @property
+    def password_given(self) -> str:
+        return cast(str, self.cleaned_data.get("new_password")) or self.url_password
+
+
 class DatabaseServerAdmin(_DatabaseServerAdmin):
+    form = DatabaseServerForm
     list_display = [
         "name",
-        "safe_url",
+        "url",
+        "has_password",
         "capacity",
         "tenant_count",
         "active",
@@ -185,6 +279,7 @@ class DatabaseServerAdmin(_DatabaseServerAdmin):
     ]
     list_filter = ["active"]
     readonly_fields = ["template_fingerprint", "created_at"]
+    exclude = ["password"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DatabaseServer]:
         return (
@@ -194,6 +289,17 @@ class DatabaseServerAdmin(_DatabaseServerAdmin):
                 live=Count("tenants", filter=Q(tenants__status__in=LIVE_STATUSES))
             )
         )
+
+    def save_model(
+        self, request: HttpRequest, obj: DatabaseServer, form: Any, change: bool
+    ) -> None:
+        if form.password_given:
+            obj.password = encrypt(form.password_given)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="password", boolean=True)
+    def has_password(self, obj: DatabaseServer) -> bool:
+        return bool(obj.password)
 
     @admin.display(description="tenants", ordering="live")
     def tenant_count(self, obj: WithAnnotations[DatabaseServer, _LiveCount]) -> int:

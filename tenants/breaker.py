@@ -30,6 +30,11 @@ class CircuitBreaker:
             return "closed"
         return "open" if time.monotonic() < self._open_until else "half-open"
 
+    @property
+    def clean(self) -> bool:
+        """No failure recorded since the last success (closed, and not even one)."""
+        return self._failures == 0 and self._open_until == 0.0
+
     def allow(self) -> bool:
         if self._open_until == 0.0:
             return True

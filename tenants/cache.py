@@ -119,14 +119,32 @@ def redis_cache() -> BreakerRedisCache | None:
     return backend if isinstance(backend, BreakerRedisCache) else None
 
 
+def evicts_keys(backend: BreakerRedisCache) -> bool:
+    """Whether Redis may drop keys under memory pressure.
+
+    Revocations are mirrored as keys with a TTL: a policy that evicts keys
+    (allkeys-* or volatile-*) with a memory limit set would let a revoked
+    token through until the copy is reloaded. `noeviction` (writes fail
+    instead, and the breaker falls back to the registry) or no limit is safe.
+    A Redis that refuses CONFIG (some managed services) cannot be asked.
+    """
+    try:
+        client = backend.client.get_client(write=True)
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "")
+        limit = int(client.config_get("maxmemory").get("maxmemory", 0) or 0)
+    except (*_FAILURES, ValueError):
+        return False
+    return limit > 0 and policy != "noeviction"
+
+
 def cache_state() -> str:
-    """`ok`, or `degraded` while Redis is failing and the fallback serves."""
+    """`ok`, or `degraded` while Redis is failing or would evict keys."""
     backend = caches["default"]
     if not isinstance(backend, BreakerRedisCache):
         return "ok"
     if breaker.state == "open":
         return "degraded"
-    return "ok" if backend.ping() else "degraded"
+    return "ok" if backend.ping() and not evicts_keys(backend) else "degraded"
 
 
 # Counters counted in this process while Redis is away: (count, expires).
@@ -162,6 +180,18 @@ def count_hit(key: str, window: int) -> int:
         if isinstance(count, int):  # None: Redis failed, count here instead
             return count
     return _count_locally(key, window)
+
+
+def peek_count(key: str) -> int:
+    """A counter's value now, without adding to it (0 when absent)."""
+    now = time.time()
+    with _local_lock:
+        local, expires = _local_counts.get(key, (0, now))
+    local = local if expires > now else 0
+    if breaker.state == "open":
+        return local
+    shared = cache.get(key)
+    return max(local, shared if isinstance(shared, int) else 0)
 
 
 def forget_count(key: str) -> None:

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
+
+from tenants.cache import evicts_keys, redis_cache
 
 ROUTER = "tenants.router.TenantRouter"
 MIDDLEWARE = "tenants.middleware.TenantMiddleware"
@@ -53,3 +55,19 @@ def tenancy_installed(
                 )
             )
     return errors
+
+
+@register(Tags.caches)
+def redis_keeps_keys(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[Warning]:
+    backend = redis_cache()
+    if backend is not None and evicts_keys(backend):
+        return [
+            Warning(
+                "Redis evicts keys under memory pressure: revoked tokens could pass "
+                "until the copy is reloaded. Set maxmemory-policy noeviction.",
+                id="tenants.W001",
+            )
+        ]
+    return []

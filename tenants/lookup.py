@@ -1,8 +1,8 @@
 """Registry records needed on every request, cached so that routing costs no SQL.
 
-Tenant rows go to the shared cache without their server: a server URL can hold
-the server's admin password (tenant passwords stay encrypted), and servers are
-few, so each process keeps its own copy of them. On top, each process keeps a
+Tenant rows go to the shared cache without their server: a server row carries
+its admin credential (encrypted, but it need not travel), and servers are few,
+so each process keeps its own copy of them. On top, each process keeps a
 tenant it just used for TENANT_RECORD_LOCAL_SECONDS: a busy church's requests
 then cost no cache round trip either. A status change reaches this process at
 once and the others within that time.

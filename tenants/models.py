@@ -6,16 +6,43 @@ import datetime as dt
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.fernet import InvalidToken
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as django_timezone
 
+from tenants.secrets import decrypt
+
+
+def split_password(url: str) -> tuple[str, str]:
+    """`url` without its password, and the password as written in it ("" if none)."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not at or not colon:
+        return url, ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}")), password
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` (which has no password) with `password` written back into it."""
+    parts = urlsplit(url)
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
 
 class DatabaseServer(models.Model):
-    """A place where tenant databases are created (PostgreSQL server or SQLite dir)."""
+    """A place where tenant databases are created (PostgreSQL server or SQLite dir).
+
+    `url` names the server without its password: it is what the console shows
+    and what TENANT_DB_SERVERS entries are matched by. The password (the
+    server's admin credential) is kept apart, encrypted like the tenants' own
+    (`tenants.secrets`), and joined back only to connect (`connection_url`).
+    """
 
     name = models.SlugField(max_length=63, unique=True)
-    url = models.CharField(max_length=500, unique=True)
+    url = models.CharField(max_length=500, unique=True)  # without its password
+    password = models.TextField(blank=True, default="")  # encrypted
     capacity = models.PositiveIntegerField(default=5000)
     active = models.BooleanField(default=True)
     template_fingerprint = models.CharField(max_length=64, blank=True, default="")
@@ -31,14 +58,20 @@ class DatabaseServer(models.Model):
     def engine(self) -> str:
         return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
 
-    @property
-    def safe_url(self) -> str:
-        """The URL without its password, for display."""
-        parts = urlsplit(self.url)
-        if parts.password is None:
+    def stored_password(self) -> str:
+        """The decrypted password ("" if none, or if the key no longer opens it)."""
+        if not self.password:
+            return ""
+        try:
+            return decrypt(self.password)
+        except InvalidToken:
+            return ""
+
+    def connection_url(self) -> str:
+        """The URL with its password, to connect with: never shown, never cached."""
+        if not self.password:
             return self.url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
+        return with_password(self.url, decrypt(self.password))
 
 
 def default_quiet_hours() -> dict[str, str]:

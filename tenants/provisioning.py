@@ -29,7 +29,7 @@ from tenants.migrating import (
     is_current,
     migrate_alias,
 )
-from tenants.models import DatabaseServer, Tenant
+from tenants.models import DatabaseServer, Tenant, split_password
 from tenants.secrets import decrypt, encrypt, generate_password
 from tenants.servers import ServerUnavailable, backend_for, tenant_database_pattern
 
@@ -64,22 +64,36 @@ def _step(name: str, tenant: Tenant) -> None:
 
 
 def sync_configured_servers() -> None:
-    """Make sure every server named in TENANT_DB_SERVERS has a registry row."""
-    urls = settings.TENANT_DB_SERVERS
-    known = set(
-        DatabaseServer.objects.filter(url__in=urls).values_list("url", flat=True)
+    """Make sure every server named in TENANT_DB_SERVERS has a registry row.
+
+    Rows are matched by the URL without its password. A password given in the
+    setting is stored encrypted, and replaces the stored one when it changed;
+    an entry without one leaves the stored password alone.
+    """
+    configured = dict(split_password(url) for url in settings.TENANT_DB_SERVERS)
+    known = {s.url: s for s in DatabaseServer.objects.filter(url__in=configured)}
+    for url, password in configured.items():
+        server = known.get(url)
+        if server is None:
+            _register_server(url, password)
+        elif password and server.stored_password() != password:
+            server.password = encrypt(password)
+            server.save(update_fields=["password"])
+
+
+def _register_server(url: str, password: str) -> None:
+    base = slugify(url.split("@")[-1].replace(":", "-").replace("/", "-"))[:50]
+    name = base or "server"
+    while DatabaseServer.objects.filter(name=name).exists():
+        name = f"{base}-{secrets.token_hex(2)}"
+    DatabaseServer.objects.get_or_create(
+        url=url,
+        defaults={
+            "name": name,
+            "capacity": settings.TENANT_SERVER_CAPACITY,
+            "password": encrypt(password) if password else "",
+        },
     )
-    for url in urls:
-        if url in known:
-            continue
-        base = slugify(url.split("@")[-1].replace(":", "-").replace("/", "-"))[:50]
-        name = base or "server"
-        while DatabaseServer.objects.filter(name=name).exists():
-            name = f"{base}-{secrets.token_hex(2)}"
-        DatabaseServer.objects.get_or_create(
-            url=url,
-            defaults={"name": name, "capacity": settings.TENANT_SERVER_CAPACITY},
-        )
 
 
 def choose_server() -> DatabaseServer:

@@ -31,4 +31,5 @@ __all__ = [
 
 def get_backend() -> SMSBackend:
     path = ALIASES.get(settings.SMS_BACKEND, settings.SMS_BACKEND)
-    return import_string(path)()
+    backend: SMSBackend = import_string(path)()
+    return backend

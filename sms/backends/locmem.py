@@ -1,3 +1,4 @@
+import datetime as dt
 import threading
 import uuid
 
@@ -19,7 +20,7 @@ class LocMemBackend(TwilioDialect):
             _sids[message.key] = sid
         return SendResult(sid=sid, status="sent")
 
-    def find_sent(self, message, since):
+    def find_sent(self, message: OutboundSMS, since: dt.datetime) -> SendResult | None:
         sid = _sids.get(message.key)
         return SendResult(sid=sid, status="sent") if sid else None
 

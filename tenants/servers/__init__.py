@@ -25,9 +25,10 @@ __all__ = [
 
 
 def backend_for(server: DatabaseServer) -> ServerBackend:
+    """The server's backend, connecting with its decrypted password."""
     if server.engine == "sqlite":
         return SQLiteServer(server.url)
-    return PostgresServer(server.url)
+    return PostgresServer(server.connection_url())
 
 
 def database_settings(tenant: Tenant) -> dict[str, Any]:

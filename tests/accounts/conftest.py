@@ -1,6 +1,11 @@
 """Helpers for the identity tests: a registered church and its owner."""
 
+import re
+from urllib.parse import unquote
+
 import pytest
+
+from sms.backends import locmem
 
 PASSWORD = "correct horse battery staple"
 
@@ -37,3 +42,31 @@ def pastor(anon, registry):
     body = register(anon).json()
     anon.credentials()
     return body
+
+
+def link_token(message, path: str) -> str:
+    """The one-time token of the link to `path` in an email."""
+    found = re.search(rf"/{path}\?token=([\w%-]+)", message.body)
+    assert found, message.body
+    return unquote(found.group(1))
+
+
+def last_email(mailoutbox, to: str):
+    sent = [m for m in mailoutbox if to in m.to]
+    assert sent, [m.to for m in mailoutbox]
+    return sent[-1]
+
+
+@pytest.fixture
+def texts(settings):
+    """Texts sent through the SMS backend (the platform's phone codes)."""
+    settings.SMS_BACKEND = "locmem"
+    locmem.clear()
+    yield locmem.outbox
+    locmem.clear()
+
+
+def texted_code(texts, to: str) -> str:
+    sent = [t for t in texts if t.to == to]
+    assert sent
+    return re.search(r"\b(\d{6})\b", sent[-1].body).group(1)

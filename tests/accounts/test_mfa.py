@@ -5,12 +5,14 @@ import datetime as dt
 import pyotp
 import time_machine
 
-from tests.accounts.conftest import bearer, login
+from tests.accounts.conftest import PASSWORD, bearer, login
 
 
 def test_mfa_setup_enable_and_two_step_login(anon, pastor):
     client = bearer(anon, pastor["access"])
-    setup = client.post("/api/auth/mfa/setup").json()
+    setup = client.post(
+        "/api/auth/mfa/setup", {"password": PASSWORD}, format="json"
+    ).json()
     totp = pyotp.TOTP(setup["secret"])
     assert setup["otpauth_url"].startswith("otpauth://totp/")
     assert (
@@ -65,7 +67,11 @@ def test_mfa_setup_enable_and_two_step_login(anon, pastor):
 
 def test_mfa_accepts_one_step_of_clock_drift_and_no_more(anon, pastor):
     client = bearer(anon, pastor["access"])
-    totp = pyotp.TOTP(client.post("/api/auth/mfa/setup").json()["secret"])
+    totp = pyotp.TOTP(
+        client.post(
+            "/api/auth/mfa/setup", {"password": PASSWORD}, format="json"
+        ).json()["secret"]
+    )
     now = dt.datetime.now(dt.UTC)
     with time_machine.travel(now, tick=False):
         previous = totp.at(now - dt.timedelta(seconds=30))
@@ -86,7 +92,11 @@ def test_mfa_accepts_one_step_of_clock_drift_and_no_more(anon, pastor):
 
 def test_an_expired_mfa_token_is_refused(anon, pastor):
     client = bearer(anon, pastor["access"])
-    totp = pyotp.TOTP(client.post("/api/auth/mfa/setup").json()["secret"])
+    totp = pyotp.TOTP(
+        client.post(
+            "/api/auth/mfa/setup", {"password": PASSWORD}, format="json"
+        ).json()["secret"]
+    )
     client.post("/api/auth/mfa/enable", {"code": totp.now()}, format="json")
     anon.credentials()
     challenge = login(anon).json()
@@ -101,20 +111,28 @@ def test_an_expired_mfa_token_is_refused(anon, pastor):
 
 def test_mfa_disable_needs_a_valid_code(anon, pastor):
     client = bearer(anon, pastor["access"])
-    totp = pyotp.TOTP(client.post("/api/auth/mfa/setup").json()["secret"])
+    totp = pyotp.TOTP(
+        client.post(
+            "/api/auth/mfa/setup", {"password": PASSWORD}, format="json"
+        ).json()["secret"]
+    )
     now = dt.datetime.now(dt.UTC)
     with time_machine.travel(now, tick=False):
         client.post("/api/auth/mfa/enable", {"code": totp.now()}, format="json")
     with time_machine.travel(now + dt.timedelta(seconds=60), tick=False):
         assert (
             client.post(
-                "/api/auth/mfa/disable", {"code": "999999"}, format="json"
+                "/api/auth/mfa/disable",
+                {"code": "999999", "password": PASSWORD},
+                format="json",
             ).status_code
             == 400
         )
         assert (
             client.post(
-                "/api/auth/mfa/disable", {"code": totp.now()}, format="json"
+                "/api/auth/mfa/disable",
+                {"code": totp.now(), "password": PASSWORD},
+                format="json",
             ).status_code
             == 200
         )

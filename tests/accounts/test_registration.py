@@ -22,6 +22,7 @@ def test_register_creates_a_ready_tenant_and_its_owner(anon, registry):
         "email": "pastor@grace.example",
         "first_name": "Pat",
         "last_name": "Pastor",
+        "email_verified": False,
         "role": "owner",
     }
     tenant = Tenant.objects.get(pk=body["tenant"]["id"])
@@ -33,12 +34,23 @@ def test_register_creates_a_ready_tenant_and_its_owner(anon, registry):
     assert client.get("/api/auth/me").json()["role"] == "owner"
 
 
-def test_register_refuses_a_taken_email(anon, registry):
-    assert register(anon).status_code == 201
-    response = register(anon, email="PASTOR@grace.example", organization_name="Other")
+def test_a_taken_email_registers_another_church_only_with_its_password(anon, registry):
+    first = register(anon).json()
+    response = register(
+        anon,
+        email="PASTOR@grace.example",
+        organization_name="Other",
+        password="another long passphrase",
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "email_taken"
     assert Tenant.objects.count() == 1
+
+    second = register(anon, organization_name="Other", first_name="Someone Else")
+    assert second.status_code == 201
+    assert second.json()["user"]["id"] == first["user"]["id"]
+    assert second.json()["user"]["first_name"] == "Pat"  # the account is unchanged
+    assert Tenant.objects.count() == 2
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from accounts.revocation import _EPOCH
+from accounts.revocation import _EPOCH, EPOCH_SECONDS
 from tenants.cache import breaker
 
 
@@ -145,3 +145,42 @@ def test_rate_limits_hold_locally_while_redis_is_down(own_redis, anon, alice, se
     assert anon.post("/api/auth/login", body, format="json").status_code == 401
     assert anon.post("/api/auth/login", body, format="json").status_code == 401
     assert anon.post("/api/auth/login", body, format="json").status_code == 429
+
+
+def test_a_lost_revocation_write_is_not_answered_from_the_stale_copy(
+    own_redis, alice, monkeypatch
+):
+    """A lost write leaves the breaker closed; the next read must not trust Redis."""
+    from tests.conftest import make_persona
+
+    # The logout's few failed calls stay under the threshold, as one lost write.
+    monkeypatch.setattr(breaker, "threshold", 10)
+    assert alice.client.get("/api/members").status_code == 200  # epoch loaded
+    victim = make_persona(alice.tenant, role="staff")
+    assert victim.client.get("/api/members").status_code == 200
+    own_redis.pause()
+    try:
+        assert (
+            victim.client.post("/api/auth/logout", {}, format="json").status_code == 204
+        )
+    finally:
+        own_redis.resume()
+    assert breaker.state == "closed"  # fewer failures than the threshold
+    response = victim.client.get("/api/members")  # Redis answers this read
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_revoked"
+
+
+def test_the_revocation_copy_is_trusted_for_a_short_time_only(own_redis, alice):
+    assert alice.client.get("/api/members").status_code == 200  # epoch loaded
+    ttl = caches["default"].ttl(_EPOCH)
+    assert 0 < ttl <= EPOCH_SECONDS
+
+
+def test_readyz_is_degraded_when_redis_would_evict_keys(own_redis, anon, registry):
+    client = caches["default"].client.get_client(write=True)
+    client.config_set("maxmemory", "256mb")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    assert anon.get("/readyz").json()["checks"]["cache"] == "degraded"
+    client.config_set("maxmemory-policy", "noeviction")
+    assert anon.get("/readyz").json()["checks"]["cache"] == "ok"
