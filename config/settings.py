@@ -295,6 +295,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Church messaging API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status`: each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "messaging.models.Message.Status",
+        "ConversationStatusEnum": "messaging.models.Conversation.Status",
+        "BroadcastStatusEnum": "messaging.models.Broadcast.Status",
+        "TenantStatusEnum": "tenants.models.Tenant.Status",
+        "MemberStatusEnum": "members.models.Member.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",
