@@ -2,14 +2,14 @@
 per request (gunicorn's sync workers close each one anyway), so that the client
 costs little and the same against every server measured. Thread-safe."""
 
-from __future__ import annotations
-
 import http.client
 import json
 import time
 import uuid
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
+
+from bench.harness import PASSWORD
 
 NO_ANSWER = (OSError, http.client.HTTPException)  # refused, reset, timed out
 
@@ -28,18 +28,11 @@ class Client:
         self.port, self.token = port, token
 
     def request(
-        self,
-        method: str,
-        path: str,
-        json_body: Any = None,
-        *,
-        form: dict[str, str] | None = None,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: float = 120,
-    ) -> Answer:
+        self, method: str, path: str, json_body: Any = None, *,
+        form: dict[str, str] | None = None, body: bytes | None = None,
+        content_type: str | None = None, token: str | None = None,
+        headers: dict[str, str] | None = None, timeout: float = 120,
+    ) -> Answer:  # fmt: skip
         sent = {"Host": "127.0.0.1", "Accept": "application/json"}
         if json_body is not None:
             body, content_type = json.dumps(json_body).encode(), "application/json"
@@ -72,18 +65,13 @@ class Client:
     def upload(self, path: str, filename: str, data: bytes, **kwargs: Any) -> Answer:
         """A multipart/form-data POST of one CSV file in the field `file`."""
         boundary = uuid.uuid4().hex
-        body = b"".join(
-            [
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode(),
-                data,
-                f"\r\n--{boundary}--\r\n".encode(),
-            ]
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'
         )
-        content_type = f"multipart/form-data; boundary={boundary}"
-        return self.request(
-            "POST", path, body=body, content_type=content_type, **kwargs
-        )
+        body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        kind = f"multipart/form-data; boundary={boundary}"
+        return self.request("POST", path, body=body, content_type=kind, **kwargs)
 
 
 def expect(answer: Answer, status: int, what: str) -> Any:
@@ -96,3 +84,13 @@ def expect(answer: Answer, status: int, what: str) -> Any:
         return answer.json()
     except ValueError:
         return None
+
+
+def register(
+    client: Client, church: str, email: str, **more: str
+) -> tuple[Answer, Any]:
+    """`POST /api/auth/register` of a new church, password `PASSWORD`: the
+    answer and its JSON (a registration must succeed)."""
+    body = {"organization_name": church, "email": email, "password": PASSWORD} | more
+    answer = client.post("/api/auth/register", body)
+    return answer, expect(answer, 201, f"register {church}")

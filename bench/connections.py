@@ -14,8 +14,6 @@ second use, then a bare psycopg connection). Last, the idle timeout is lowered
 and the time from a last use until no tenant session is left is measured.
 """
 
-from __future__ import annotations
-
 import random
 import threading
 import time
@@ -26,6 +24,9 @@ from bench import harness, product, report
 from bench.sampler import ConnectionSampler
 
 PHASES = ["one tenant", "zipf", "uniform"]
+tenants: list[Any] = []  # this run's, oldest first
+registrations = [0]  # alias registrations: `make_config` runs once for each
+lock = threading.Lock()
 
 
 def count_members(tenant: Any) -> None:
@@ -41,14 +42,22 @@ def orphan_pools() -> int:
     return sum(alias not in registered for alias in DatabaseWrapper._connection_pools)
 
 
+def counting_acquire(real: Any) -> Any:
+    def acquire(alias: str, make_config: Any) -> str:
+        def make() -> Any:
+            with lock:
+                registrations[0] += 1
+            return make_config()
+
+        return real(alias, make)
+
+    return acquire
+
+
 def phase(args: Any, setup: Any, sampler: Any, pick: Any, seed: int) -> dict[str, Any]:
     """`args.ops` operations from `args.threads` threads, from no alias registered."""
     from django.db import connections as django_connections
 
-    product.connections.forget_all()
-    time.sleep(0.2)
-    sampler.reset_peak()
-    sessions, registered = harness.sessions_opened(setup), registrations[0]
     latencies: list[float] = []
     errors: list[str] = []
     share = harness.shares(args.ops, args.threads)
@@ -68,38 +77,20 @@ def phase(args: Any, setup: Any, sampler: Any, pick: Any, seed: int) -> dict[str
         finally:
             django_connections.close_all()
 
-    seconds = harness.run_clients(args.threads, work)
-    peak, final = sampler.next_sample()
-    time.sleep(1.2)  # pg_stat_database counters are flushed about once a second
-    return {
-        "ops": len(latencies),
-        "seconds": seconds,
-        "latencies": latencies,
-        "registered": registrations[0] - registered,
-        "sessions": harness.sessions_opened(setup) - sessions,
-        "peak": peak,
-        "final": final,
-        "orphans": orphan_pools(),
-        "threads": threading.active_count(),
-        "errors": errors,
-    }
+    def run() -> tuple[float, int, tuple[int, int]]:
+        sampler.reset_peak()
+        registered = registrations[0]
+        seconds = harness.run_clients(args.threads, work)
+        return seconds, registrations[0] - registered, sampler.next_sample()
 
-
-tenants: list[Any] = []  # this run's, oldest first
-registrations = [0]  # alias registrations: `make_config` runs once for each
-lock = threading.Lock()
-
-
-def counting_acquire(real: Any) -> Any:
-    def acquire(alias: str, make_config: Any) -> str:
-        def make() -> Any:
-            with lock:
-                registrations[0] += 1
-            return make_config()
-
-        return real(alias, make)
-
-    return acquire
+    product.connections.forget_all()
+    (seconds, registered, (peak, final)), sessions = harness.opening_sessions(
+        setup, run
+    )
+    return {"ops": len(latencies), "seconds": seconds, "latencies": latencies,
+            "registered": registered, "sessions": sessions, "peak": peak,
+            "final": final, "orphans": orphan_pools(),
+            "threads": threading.active_count(), "errors": errors}  # fmt: skip
 
 
 def miss_cost(count: int) -> list[dict[str, Any]]:
@@ -108,22 +99,19 @@ def miss_cost(count: int) -> list[dict[str, Any]]:
 
     product.connections.forget_all()
     took: dict[str, list[float]] = {"miss": [], "hit": [], "raw": []}
+
+    def bare_count(config: dict[str, Any]) -> None:
+        with psycopg.connect(
+            host=config["HOST"], port=config["PORT"], dbname=config["NAME"],
+            user=config["USER"], password=config["PASSWORD"],
+        ) as conn:  # fmt: skip
+            conn.execute("SELECT count(*) FROM members_member").fetchone()
+
     for tenant in tenants[:count]:
         for kind in ("miss", "hit"):
-            started = time.perf_counter()
-            count_members(tenant)
-            took[kind].append(time.perf_counter() - started)
+            took[kind].append(harness.clock(count_members, tenant)[1])
         config = product.database_settings(tenant)
-        started = time.perf_counter()
-        with psycopg.connect(
-            host=config["HOST"],
-            port=config["PORT"],
-            dbname=config["NAME"],
-            user=config["USER"],
-            password=config["PASSWORD"],
-        ) as conn:
-            conn.execute("SELECT count(*) FROM members_member").fetchone()
-        took["raw"].append(time.perf_counter() - started)
+        took["raw"].append(harness.clock(bare_count, config)[1])
     product.connections.forget_all()
     return [
         {"operation": label} | harness.stats(took[kind], "median p95")
@@ -153,56 +141,52 @@ def idle_close(args: Any, sampler: Any) -> tuple[list[float], list[int]]:
     return waits, opened
 
 
+def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
+    _, provision_seconds = harness.provision_many(args.tenants)
+    tenants.extend(harness.active_tenants())
+    n = len(tenants)
+    pickers = {
+        "one tenant": lambda rng: 0,
+        "zipf": harness.zipf(n, args.zipf_s, args.seed),
+        "uniform": lambda rng: rng.randrange(n),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+    sampler = ConnectionSampler(setup, interval=0.01).begin()
+    acquire = counting_acquire(product.connections.acquire)
+    try:
+        with mock.patch.object(product.connections, "acquire", acquire):
+            for round_ in range(args.repeats):
+                for i, name in enumerate(PHASES):
+                    seed = args.seed + round_ * 10 + i
+                    r = phase(args, setup, sampler, pickers[name], seed)
+                    runs[name].append(r)
+                    rate = r["ops"] / r["seconds"]
+                    print(f"  {name}: {rate:.0f} ops/s, peak {r['peak']}", flush=True)
+            final = sampler.next_sample()[1]
+            misses = miss_cost(min(args.miss_samples, n))
+            waits, opened = idle_close(args, sampler)
+    finally:
+        sampler.stop()
+    return {"provision_seconds": provision_seconds, "runs": runs, "final": final,
+            "misses": misses, "waits": waits, "opened": opened,
+            "orphans": orphan_pools()}  # fmt: skip
+
+
 def main() -> None:
-    parser = harness.arguments(__doc__)
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=4, help="worker threads")
-    parser.add_argument("--lru", type=int, default=20, help="LRU size (aliases)")
-    parser.add_argument("--pool-max", type=int, default=1, help="pool max per alias")
+    parser = harness.arguments(__doc__, "tenants threads pool_max zipf_s seed", lru=20)
     parser.add_argument("--ops", type=int, default=3000, help="operations per phase")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of phases")
-    parser.add_argument("--zipf-s", type=float, default=1.0)
     parser.add_argument("--idle-seconds", type=int, default=2)
     parser.add_argument("--idle-repeats", type=int, default=5)
     parser.add_argument("--miss-samples", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.lru * args.pool_max > 60:
         parser.error("lru x pool-max above 60 risks the server's max_connections")
-    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
-    setup = harness.Setup(
-        "connections", env | {"TENANT_POOL_MAX_SIZE": str(args.pool_max)}
-    )
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
-    with harness.run(setup):
-        _, provision_seconds = harness.provision_many(args.tenants)
-        tenants.extend(harness.active_tenants())
-        n = len(tenants)
-        pickers = {
-            "one tenant": lambda rng: 0,
-            "zipf": harness.zipf(n, args.zipf_s, args.seed),
-            "uniform": lambda rng: rng.randrange(n),
-        }
-        sampler = ConnectionSampler(setup, interval=0.01).begin()
-        acquire = counting_acquire(product.connections.acquire)
-        try:
-            with mock.patch.object(product.connections, "acquire", acquire):
-                for round_ in range(args.repeats):
-                    for i, name in enumerate(PHASES):
-                        seed = args.seed + round_ * 10 + i
-                        r = phase(args, setup, sampler, pickers[name], seed)
-                        runs[name].append(r)
-                        rate = r["ops"] / r["seconds"]
-                        print(
-                            f"  {name}: {rate:.0f} ops/s, peak {r['peak']}", flush=True
-                        )
-                final = sampler.next_sample()[1]
-                misses = miss_cost(min(args.miss_samples, n))
-                waits, opened = idle_close(args, sampler)
-        finally:
-            sampler.stop()
-        orphans = orphan_pools()
-    bound = args.lru * args.pool_max
+    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru),
+           "TENANT_POOL_MAX_SIZE": str(args.pool_max)}  # fmt: skip
+    with harness.run(setup := harness.Setup("connections", env)):
+        found = measure(args, setup)
+    n, runs, bound = len(tenants), found["runs"], args.lru * args.pool_max
     rate = {p: [r["ops"] / r["seconds"] for r in rs] for p, rs in runs.items()}
 
     def share(rs: list[dict[str, Any]], key: str) -> float:
@@ -212,7 +196,6 @@ def main() -> None:
 
     base = harness.median(rate["one tenant"])
     latencies = {p: [x for r in rs for x in r["latencies"]] for p, rs in runs.items()}
-    # fmt: off
     phases = [
         {"phase": p, "ops/s median": round(harness.median(rate[p])),
          "ops/s min": round(min(rate[p])), "ops/s max": round(max(rate[p])),
@@ -223,71 +206,71 @@ def main() -> None:
          **{k: max(r[k] for r in rs) for k in ("peak", "final", "orphans", "threads")},
          "errors": sum(len(r["errors"]) for r in rs)}
         for p, rs in runs.items()
-    ]
-    # fmt: on
+    ]  # fmt: skip
     peak = max(p["peak"] for p in phases)
     errors = [e for rs in runs.values() for r in rs for e in r["errors"]]
     sweep = max(0.2, min(args.idle_seconds / 4, 60.0))
     limit = args.idle_seconds + sweep
-    idle = harness.stats(waits, "median p95 min max", "s")
-    zipf = phases[1]["vs one tenant_x"]
+    idle = harness.stats(found["waits"], "median p95 min max", "s")
+    zipf, opened = phases[1]["vs one tenant_x"], found["opened"]
     results = {
         "provisioning": {"tenants active": n, "not active": args.tenants - n}
-        | harness.stats(provision_seconds[1:], "median p95 max"),
+        | harness.stats(found["provision_seconds"][1:], "median p95 max"),
         "phases": phases,
         "connections": {
             "bound (LRU x pool max)": bound,
             "peak over all phases": peak,
-            "after the last phase": final,
-            "orphan pools at the end": orphans,
+            "after the last phase": found["final"],
+            "orphan pools at the end": found["orphans"],
             "errors (first 5)": errors[:5],
         },
-        "cost of a miss (one thread alone)": misses,
+        "cost of a miss (one thread alone)": found["misses"],
         "idle close (from the last use until no tenant session)": {
             "open at last use": f"{min(opened)}-{max(opened)}",
             **idle,
             "limit (timeout + one sweep)_s": limit,
         },
     }
+    targets = [
+        report.target(
+            "PostgreSQL connections of one web process, over a run touching "
+            "1,000+ tenants",
+            "never above the connection manager's bound",
+            f"peak {peak} vs bound {bound} over {n} tenants",
+            (peak, "<=", bound),
+            (len(errors), "==", 0),
+        ),
+        report.target(
+            "idle tenants",
+            "connections closed within the idle timeout (+ one sweep)",
+            f"0 left after median {idle['median_s']} s, max {idle['max_s']} s "
+            f"(timeout {args.idle_seconds} s + sweep {sweep:.1f} s)",
+            (idle["max_s"], "<=", limit + 0.25),
+        ),
+        report.target(
+            "tenants in one registry: 1,000 PostgreSQL databases on one server",
+            "provisioned in a benchmark run without a fault",
+            f"{n} active, {args.tenants - n} failed",
+            (args.tenants - n, "==", 0),
+            (n if n >= 1000 else None, ">=", 1000),  # fewer: not measured
+        ),
+        report.target(
+            "CRUD over 1,000 tenants with an LRU of 100",
+            "Zipf (s = 1): >= 0.8x one tenant; uniform: share opening a "
+            "connection reported",
+            f"proxy (count() in process, LRU {args.lru}): Zipf {zipf}x one "
+            f"tenant; uniform {phases[2]['ops registering an alias_pct']}% of ops "
+            "registered an alias",
+            (zipf, ">=", 0.8),
+            note="proxy only: an LRU of 100 x pool 1 would need all 100 server "
+            "slots here",
+        ),
+    ]
     report.save(
         "connections",
         args,
         results,
-        [
-            report.target(
-                "PostgreSQL connections of one web process, over a run touching "
-                "1,000+ tenants",
-                "never above the connection manager's bound",
-                f"peak {peak} vs bound {bound} over {n} tenants",
-                (peak, "<=", bound),
-                (len(errors), "==", 0),
-            ),
-            report.target(
-                "idle tenants",
-                "connections closed within the idle timeout (+ one sweep)",
-                f"0 left after median {idle['median_s']} s, max {idle['max_s']} s "
-                f"(timeout {args.idle_seconds} s + sweep {sweep:.1f} s)",
-                (idle["max_s"], "<=", limit + 0.25),
-            ),
-            report.target(
-                "tenants in one registry: 1,000 PostgreSQL databases on one server",
-                "provisioned in a benchmark run without a fault",
-                f"{n} active, {args.tenants - n} failed",
-                (args.tenants - n, "==", 0),
-                (n if n >= 1000 else None, ">=", 1000),  # fewer: not measured
-            ),
-            report.target(
-                "CRUD over 1,000 tenants with an LRU of 100",
-                "Zipf (s = 1): >= 0.8x one tenant; uniform: share opening a "
-                "connection reported",
-                f"proxy (count() in process, LRU {args.lru}): Zipf {zipf}x one "
-                f"tenant; uniform {phases[2]['ops registering an alias_pct']}% of ops "
-                "registered an alias",
-                (zipf, ">=", 0.8),
-                note="proxy only: an LRU of 100 x pool 1 would need all 100 server "
-                "slots here",
-            ),
-        ],
+        targets,
         config={"operation": "with tenant_context(tenant): Member.objects.count()"},
     )
 

@@ -19,8 +19,6 @@ CaptureQueriesContext) for the real app and, in its own process, for the plain
 one; "cold" is the first cycle of a tenant the process has not seen.
 """
 
-from __future__ import annotations
-
 import json
 import random
 import subprocess
@@ -37,6 +35,8 @@ from bench.sampler import ConnectionSampler
 from bench.servers import Gunicorn, running
 
 PLAIN, ONE = "plain single DB", "1 tenant"
+phones: dict[int, int] = defaultdict(int)  # numbers used so far, per client
+lock = threading.Lock()
 
 
 def plain_tool(env: dict[str, str], *argv: str) -> str:
@@ -70,8 +70,7 @@ def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, sal
     share = harness.shares(cycles, clients)
 
     def work(i: int) -> None:
-        rng = random.Random(salt * 101 + i)
-        http = Client(port)
+        rng, http = random.Random(salt * 101 + i), Client(port)
 
         def send(method: str, path: str, body: Any) -> tuple[int, Any, float]:
             answer = http.request(method, path, body, token=token)
@@ -93,27 +92,17 @@ def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, sal
     return wall, latencies, errors
 
 
-phones: dict[int, int] = defaultdict(int)  # numbers used so far, per client
-lock = threading.Lock()
-
-
 def one_run(args: Any, setup: Any, port: int, tokens: list[str], pick: Any,
             clients: int, salt: int) -> dict[str, Any]:  # fmt: skip
     """Warm-up cycles, then the measured ones with the sessions they opened."""
     load(port, tokens, pick, clients, args.warmup * clients, salt + 50_000)
-    time.sleep(1.2)  # pg_stat_database is flushed about once a second
-    before = harness.sessions_opened(setup)
     cycles = args.cycles_1 if clients == 1 else args.cycles_n
-    wall, latencies, errors = load(port, tokens, pick, clients, cycles, salt)
-    time.sleep(1.2)
+    (wall, latencies, errors), opened = harness.opening_sessions(
+        setup, load, port, tokens, pick, clients, cycles, salt
+    )
     requests = sum(map(len, latencies.values()))
-    return {
-        "rate": requests / wall,
-        "latencies": latencies,
-        "opened": harness.sessions_opened(setup) - before,
-        "requests": requests,
-        "errors": errors,
-    }
+    return {"rate": requests / wall, "latencies": latencies, "opened": opened,
+            "requests": requests, "errors": errors}  # fmt: skip
 
 
 def scenarios(args: Any) -> dict[str, Any]:
@@ -149,10 +138,10 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
     try:
         plain_tool(plain_env, "migrate")
         plain_tool(plain_env, "seed", str(args.members))
-        repeats = str(args.count_repeats)
+        plain_sql = plain_tool(plain_env, "count", tokens[0], str(args.count_repeats))
         measured = {
             "tenant_sql": count_tenant_sql(tenants, tokens, args.count_repeats),
-            "plain_sql": json.loads(plain_tool(plain_env, "count", tokens[0], repeats)),
+            "plain_sql": json.loads(plain_sql),
             "provisioned": provisioned,
             "seeded": seeded,
             "runs": [],
@@ -185,53 +174,53 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
 
 
 def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
-    runs, names = m["runs"], m["names"]
+    runs, names, n = m["runs"], m["names"], args.clients
     zipf, uniform = f"{args.tenants} tenants zipf", f"{args.tenants} tenants uniform"
-
-    def of(name: str, clients: int) -> list[dict[str, Any]]:
-        return [r for r in runs if r["scenario"] == name and r["clients"] == clients]
+    by_scenario = defaultdict(list)  # (scenario, clients) -> its runs, one per round
+    for r in runs:
+        by_scenario[r["scenario"], r["clients"]].append(r)
 
     def lat(name: str, clients: int, op: str | None = None) -> list[float]:
-        return [x for r in of(name, clients) for o, v in r["latencies"].items()
+        return [x for r in by_scenario[name, clients] for o, v in r["latencies"].items()
                 if op in (None, o) for x in v]  # fmt: skip
 
+    def rates(name: str, clients: int) -> list[float]:
+        return [r["rate"] for r in by_scenario[name, clients]]
+
     def rate(name: str, clients: int) -> float:
-        return harness.median([r["rate"] for r in of(name, clients)])
+        return harness.median(rates(name, clients))
 
     def paired(name: str, base: str, clients: int) -> float:
-        theirs = {r["round"]: r["rate"] for r in of(base, clients)}
-        ratios = [r["rate"] / theirs[r["round"]] for r in of(name, clients)]
+        theirs = {r["round"]: r["rate"] for r in by_scenario[base, clients]}
+        ratios = [r["rate"] / theirs[r["round"]] for r in by_scenario[name, clients]]
         return round(harness.median(ratios), 2)
 
     def opened(name: str, clients: int) -> float | None:
-        rs = of(name, clients)
         if name == PLAIN:
             return None  # not a tenant
+        rs = by_scenario[name, clients]
         requests = max(1, sum(r["requests"] for r in rs))
         return round(100 * sum(r["opened"] for r in rs) / requests, 1)
 
     results: dict[str, Any] = {}
-    for clients in (1, args.clients):
+    for clients in (1, n):
         results[f"{clients} client(s): requests/s (median over rounds, min, max)"] = [
             {"scenario": name, "requests/s": round(rate(name, clients), 1),
-             "min": round(min(r["rate"] for r in of(name, clients))),
-             "max": round(max(r["rate"] for r in of(name, clients))),
+             "min": round(min(rates(name, clients))),
+             "max": round(max(rates(name, clients))),
              "vs plain (paired)_x": paired(name, PLAIN, clients),
              "vs 1 tenant (paired)_x": paired(name, ONE, clients),
              **harness.stats(lat(name, clients), "median p99", n=False),
              "opening a tenant connection_pct": opened(name, clients),
-             "errors": sum(len(r["errors"]) for r in of(name, clients))}
+             "errors": sum(len(r["errors"]) for r in by_scenario[name, clients])}
             for name in names
         ]  # fmt: skip
-    ratios = {
-        op: round(
-            harness.median(lat(ONE, 1, op)) / harness.median(lat(PLAIN, 1, op)), 2
-        )
-        for op in cycle.OPS
-    }
+    median = harness.median
+    ratios = {op: round(median(lat(ONE, 1, op)) / median(lat(PLAIN, 1, op)), 2)
+              for op in cycle.OPS}  # fmt: skip
     results["per operation"] = []
     for op in cycle.OPS:
-        for clients in (1, args.clients):
+        for clients in (1, n):
             row: dict[str, Any] = {"op": op, "clients": clients}
             for label, name in (
                 (PLAIN, PLAIN),
@@ -255,21 +244,15 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
         max(r for r, _ in warm[op]) + max(t for _, t in warm[op]) - max(plain[op])
         for op in cycle.OPS
     )
-    bound = args.workers * args.lru * args.pool_max
-    errors = [e for r in runs for e in r["errors"]]
     results["run"] = {
         "peak tenant connections (pg_stat_activity)": m["peak"],
-        "bound (workers x LRU x pool max)": bound,
+        "bound (workers x LRU x pool max)": args.workers * args.lru * args.pool_max,
         "samples": m["samples"],
         "provisioning_s": round(m["provisioned"]),
         "seeding_s": round(m["seeded"]),
-        "errors (first 5)": errors[:5],
+        "errors (first 5)": [e for r in runs for e in r["errors"]][:5],
     }
-    one, base, n = (
-        harness.median(lat(ONE, 1)),
-        harness.median(lat(PLAIN, 1)),
-        args.clients,
-    )
+    one, base = median(lat(ONE, 1)), median(lat(PLAIN, 1))
     worst = max(ratios, key=ratios.get)
     t_ratio, z_ratio = paired(ONE, PLAIN, n), paired(zipf, ONE, n)
     targets = [
@@ -316,13 +299,10 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
 
 
 def main() -> None:
-    parser = harness.arguments(__doc__)
-    parser.add_argument("--tenants", type=int, default=1000)
+    parser = harness.arguments(
+        __doc__, "tenants pool_max workers clients zipf_s seed", lru=35
+    )
     parser.add_argument("--mid", type=int, default=100, help="the middle spread")
-    parser.add_argument("--lru", type=int, default=35, help="aliases per worker")
-    parser.add_argument("--pool-max", type=int, default=1, help="pool max per alias")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--cycles-1", type=int, default=40, help="per round, 1 client")
     parser.add_argument(
         "--cycles-n", type=int, default=120, help="per round, N clients"
@@ -331,8 +311,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--members", type=int, default=25, help="seeded per tenant")
     parser.add_argument("--count-repeats", type=int, default=5)
-    parser.add_argument("--zipf-s", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.workers * args.lru * args.pool_max > 80:
         parser.error("workers x lru x pool-max: keep it at 80 (100 connections in all)")
@@ -340,11 +318,9 @@ def main() -> None:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru),
            "TENANT_POOL_MAX_SIZE": str(args.pool_max)}  # fmt: skip
-    setup = harness.Setup("crud", env, web=True)
-    with harness.run(setup):
+    with harness.run(setup := harness.Setup("crud", env, web=True)):
         measured = measure(args, setup)
-    results, targets = summarise(args, measured)
-    report.save("crud", args, results, targets)
+    report.save("crud", args, *summarise(args, measured))
 
 
 if __name__ == "__main__":

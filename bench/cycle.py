@@ -4,8 +4,6 @@ create (with a tag), read, list (a page of 20), update, delete one member.
 No Django model import at module level: the plain app's process loads it too.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,22 +16,23 @@ LAST = ["Smith", "Johnson", "Brown", "Garcia", "Miller", "Davis", "Lopez", "Youn
 Send = Callable[[str, str, Any], tuple[int, Any, float]]
 
 
+def phone(area: int, n: int, exchange: int = 200) -> str:
+    """The n-th valid US number from +1 AREA EXCHANGE-0000 (10,000 per exchange)."""
+    return f"+1{area}{exchange + n // 10_000:03d}{n % 10_000:04d}"
+
+
 def seed_rows(count: int) -> list[dict[str, Any]]:
-    """Seeded members: +1 212 200-0000 upwards (all valid US numbers)."""
+    """Seeded members: +1 212 200-0000 upwards."""
     return [
-        {
-            "first_name": FIRST[n % len(FIRST)],
-            "last_name": f"{LAST[n % len(LAST)]}{n}",
-            "phone": f"+1212{200 + n // 10_000:03d}{n % 10_000:04d}",
-            "email": f"member{n}@example.org",
-        }
+        {"first_name": FIRST[n % len(FIRST)], "last_name": f"{LAST[n % len(LAST)]}{n}",
+         "phone": phone(212, n), "email": f"member{n}@example.org"}
         for n in range(count)
-    ]
+    ]  # fmt: skip
 
 
 def cycle_phone(space: int, n: int) -> str:
     """Numbers a client creates: one exchange per client, never a seeded one."""
-    return f"+1312{300 + space:03d}{n % 10_000:04d}"
+    return phone(312, n % 10_000, 300 + space)
 
 
 def op_of(method: str, path: str) -> str:

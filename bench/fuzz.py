@@ -8,8 +8,6 @@ of /api/schema is fuzzed except logout, password change and MFA setup (they
 would end the fuzzing token's own session).
 """
 
-from __future__ import annotations
-
 import os
 import re
 import subprocess
@@ -41,25 +39,21 @@ def main() -> None:
     print(output[-3000:])
     summary = re.findall(r"^=* ?(\d+ (?:passed|failed).*?) in [\d.]+s", output, re.M)
     failed = int(done.returncode != 0)
-    report.save(
-        "fuzz",
-        args,
-        {
-            "pytest summary": summary[-1] if summary else "none printed",
-            "run_s": round(time.perf_counter() - started),
-            "failed": bool(failed),
-        },
-        [
-            report.target(
-                "fuzzing the OpenAPI schema (schemathesis)",
-                "0 server errors, 0 schema violations",
-                f"{args.examples} examples per operation: "
-                + ("failures found" if failed else "0 and 0"),
-                (failed, "==", 0),
-            )
-        ],
-        postgres=args.backend == "postgresql",
-    )
+    results = {
+        "pytest summary": summary[-1] if summary else "none printed",
+        "run_s": round(time.perf_counter() - started),
+        "failed": bool(failed),
+    }
+    targets = [
+        report.target(
+            "fuzzing the OpenAPI schema (schemathesis)",
+            "0 server errors, 0 schema violations",
+            f"{args.examples} examples per operation: "
+            + ("failures found" if failed else "0 and 0"),
+            (failed, "==", 0),
+        )
+    ]
+    report.save("fuzz", args, results, targets, postgres=args.backend == "postgresql")
     sys.exit(failed)
 
 

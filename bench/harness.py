@@ -7,8 +7,6 @@ Ctrl-C. `configure()` must come before anything loads a Django model: the
 settings module reads the environment once, at import.
 """
 
-from __future__ import annotations
-
 import argparse
 import bisect
 import os
@@ -33,10 +31,21 @@ REDIS = "redis://127.0.0.1:6379"
 CACHE_DB = 14  # the shared Redis's database for the benches' caches
 PASSWORD = "correct horse battery staple 42"
 APP_NAME = "bench"  # application_name of our own admin sessions
+SHARED = {  # options of several benchmarks: default and help
+    "tenants": (1000, "tenants to provision"),
+    "threads": (4, "worker threads"),
+    "workers": (2, "gunicorn workers"),
+    "clients": (8, "concurrent clients"),
+    "lru": (100, "tenant aliases per process (TENANT_CONNECTION_LRU_SIZE)"),
+    "pool_max": (1, "connections per tenant alias (TENANT_POOL_MAX_SIZE)"),
+    "zipf_s": (1.0, "Zipf exponent of tenant popularity"),
+    "seed": (1, "random seed"),
+}
 
 
-def arguments(doc: str) -> argparse.ArgumentParser:
-    """A parser with the options every benchmark has (`--out`)."""
+def arguments(doc: str, shared: str = "", **defaults: Any) -> argparse.ArgumentParser:
+    """A parser with `--out` and `SHARED` options: those named in `shared` at
+    their usual default, those in `defaults` at the benchmark's own."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -47,6 +56,10 @@ def arguments(doc: str) -> argparse.ArgumentParser:
         help="directory for the JSON result (default docs/benchmarks; give "
         "another one for trial runs, so that the published results stay)",
     )
+    for name in shared.split() + list(defaults):
+        default = defaults.get(name, SHARED[name][0])
+        option, text = "--" + name.replace("_", "-"), SHARED[name][1]
+        parser.add_argument(option, type=type(default), default=default, help=text)
     return parser
 
 
@@ -58,18 +71,10 @@ class Setup:
     env: dict[str, str] = field(default_factory=dict)
     web: bool = False  # the settings of benches that start servers
 
-    @property
-    def registry(self) -> str:
-        return f"churchtext_bench_{self.name}"
-
-    @property
-    def prefix(self) -> str:
-        return f"bench_{self.name}_"
-
-    @property
-    def like(self) -> str:
-        """The prefix as a LIKE pattern (underscores escaped)."""
-        return self.prefix.replace("_", r"\_") + "%"
+    def __post_init__(self) -> None:
+        self.registry = f"churchtext_bench_{self.name}"
+        self.prefix = f"bench_{self.name}_"
+        self.like = self.prefix.replace("_", r"\_") + "%"  # as a LIKE pattern
 
     def settings(self) -> dict[str, str]:
         env = {
@@ -131,6 +136,17 @@ def sessions_opened(setup: Setup) -> int:
     return int(pg_value(query, [setup.like]) or 0)
 
 
+def opening_sessions[T](
+    setup: Setup, work: Callable[..., T], *args: Any
+) -> tuple[T, int]:
+    """`work(*args)`, and the sessions it opened to this run's tenant databases."""
+    time.sleep(1.2)  # pg_stat_database is flushed about once a second
+    before = sessions_opened(setup)
+    done = work(*args)
+    time.sleep(1.2)
+    return done, sessions_opened(setup) - before
+
+
 def drop_database(name: str) -> None:
     from psycopg import sql
 
@@ -154,9 +170,8 @@ def drop_everything(setup: Setup) -> int:
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(drop_database, [name for (name,) in names]))
     with pg() as conn:
-        roles = conn.execute(
-            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [setup.like]
-        ).fetchall()
+        query = "SELECT rolname FROM pg_roles WHERE rolname LIKE %s"
+        roles = conn.execute(query, [setup.like]).fetchall()
         for (role,) in roles:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
     return len(names) + len(roles)
@@ -175,11 +190,11 @@ def release_django() -> None:
     django_connections.close_all()
     for alias in list(DatabaseWrapper._connection_pools):
         pool = DatabaseWrapper._connection_pools.pop(alias, None)
-        if pool is not None:
-            try:
+        try:
+            if pool is not None:
                 pool.close(timeout=2)
-            except Exception as exc:
-                print(f"  closing pool {alias} failed: {exc!r}", file=sys.stderr)
+        except Exception as exc:
+            print(f"  closing pool {alias} failed: {exc!r}", file=sys.stderr)
 
 
 def redis_keys(url: str) -> set[bytes]:
@@ -260,12 +275,8 @@ def provision_many(
 
 
 def active_tenants() -> list[Any]:
-    Tenant = product.Tenant
-    return list(
-        Tenant.objects.select_related("server")
-        .filter(status=Tenant.Status.ACTIVE)
-        .order_by("created_at")
-    )
+    active = product.Tenant.objects.filter(status=product.Tenant.Status.ACTIVE)
+    return list(active.select_related("server").order_by("created_at"))
 
 
 def add_members(
@@ -275,17 +286,15 @@ def add_members(
     then let go of the tenant's connection. Returns the new members' ids."""
     from django.db import connections as django_connections
 
-    members = [product.Member(**row) for row in rows]
+    Member, MemberTag = product.Member, product.MemberTag
+    members = [Member(**row) for row in rows]
     try:
-        with product.tenant_context(tenant):
-            for start in range(0, len(members), 5000):
-                product.Member.objects.bulk_create(members[start : start + 5000])
-            product.MemberTag.objects.bulk_create(
-                [product.MemberTag(member=members[i], name=n) for i, n in tags.items()]
-                if tags
-                else [],
-                batch_size=5000,
-            )
+        with product.tenant_context(tenant):  # the router needs it to link a tag
+            links = [
+                MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()
+            ]
+            Member.objects.bulk_create(members, batch_size=5000)
+            MemberTag.objects.bulk_create(links, batch_size=5000)
     finally:
         product.connections.forget(tenant.alias)
         django_connections.close_all()
@@ -298,26 +307,20 @@ def add_owners(tenants: list[Any], *, one_user: bool = False) -> list[dict[str, 
     from django.contrib.auth.hashers import make_password
 
     User, Membership = product.User, product.Membership
-    hashed = make_password(PASSWORD)
+    hashed, owner = make_password(PASSWORD), Membership.Role.OWNER
     emails = [
         f"owner{0 if one_user else i}@bench.example.org" for i in range(len(tenants))
     ]
     users = User.objects.bulk_create(
         [User(email=e, password=hashed) for e in dict.fromkeys(emails)], batch_size=500
     )
-    if one_user:
-        users = users * len(tenants)
+    pairs = list(zip(users * len(tenants) if one_user else users, tenants, strict=True))
     Membership.objects.bulk_create(
-        [
-            Membership(user=u, tenant=t, role=Membership.Role.OWNER)
-            for u, t in zip(users, tenants, strict=True)
-        ],
-        batch_size=500,
+        [Membership(user=u, tenant=t, role=owner) for u, t in pairs], batch_size=500
     )
     return [
-        {"email": u.email}
-        | product.issue_tokens(user_id=u.id, tenant=t, role=Membership.Role.OWNER)
-        for u, t in zip(users, tenants, strict=True)
+        {"email": u.email} | product.issue_tokens(user_id=u.id, tenant=t, role=owner)
+        for u, t in pairs
     ]
 
 
@@ -363,6 +366,23 @@ def run_clients(clients: int, work: Callable[[int], None]) -> float:
     return time.perf_counter() - started
 
 
+def clock[T](work: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
+    """`work(*args, **kwargs)`, and the seconds it took."""
+    started = time.perf_counter()
+    return work(*args, **kwargs), time.perf_counter() - started
+
+
+def timed(count: int, clients: int, one: Callable[[], float]) -> tuple[list, float]:
+    """`count` calls of `one()` (it returns its latency) spread over `clients`
+    threads: the latencies, and the wall seconds of them all."""
+    latencies: list[float] = []
+    share = shares(count, clients)
+    wall = run_clients(
+        clients, lambda i: latencies.extend([one() for _ in range(share[i])])
+    )
+    return latencies, wall
+
+
 def shares(total: int, parts: int) -> list[int]:
     """`total` split into `parts` near-equal whole shares."""
     return [total // parts + (i < total % parts) for i in range(parts)]
@@ -393,10 +413,12 @@ STATS = {
 }
 
 
-# fmt: off
-def stats(values: list[float], keys: str = "median p95 min max", unit: str = "ms",
-          n: bool = True) -> dict[str, Any]:
-    # fmt: on
+def stats(
+    values: list[float],
+    keys: str = "median p95 min max",
+    unit: str = "ms",
+    n: bool = True,
+) -> dict[str, Any]:
     """Summary of seconds as result columns, e.g. {"n": 30, "median_ms": 67.8}."""
     scale, digits = {"ms": (1000, 1), "s": (1, 2)}[unit]
     out: dict[str, Any] = {"n": len(values)} if n else {}

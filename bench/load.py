@@ -22,8 +22,6 @@ worker SIGKILLed). The time series and the plot go to docs/load.json and
 docs/load.png (the plot needs matplotlib: the `bench` extra).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -33,40 +31,37 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import harness, loadmix, product, report
+from bench import harness, loadmix, product, report, servers
 from bench.client import Client
+from bench.cycle import phone
+from bench.loadmix import Row, failed, unavailable
 from bench.sampler import ConnectionSampler
-from bench.servers import (
-    CeleryBeat,
-    CeleryWorker,
-    Gunicorn,
-    PostgresCluster,
-    RedisServer,
-)
+from bench.servers import CeleryBeat, CeleryWorker, Gunicorn
 
 SCENARIOS = ["redis", "dbdown", "celery", "webkill"]
 WINDOW = 10.0  # seconds per latency window of the time series
+LABELS = ("main", "second", "registry")  # the session counts sampled
 READY = "readyz cache 'ok' on every answer from_s"  # after Redis returned
 OTHERS = "other tenants' requests"  # in the dbdown scenario
+FIRST = ["Anna", "Ben", "Carla", "David"]  # of the seeded members
+CELERY_CHECKS = ["phones messaged twice", "phones never messaged", "rows not sent"]
+Action = Callable[[], Any]
 
 
 def arguments() -> Any:
-    parser = harness.arguments(__doc__)
+    shared = "tenants clients workers pool_max zipf_s seed"
+    parser = harness.arguments(__doc__, shared, lru=15)
     add = parser.add_argument
-    add("--tenants", type=int, default=1000)
     add("--members", type=int, default=5, help="seeded per tenant")
-    add("--clients", type=int, default=8)
     add("--duration", type=float, default=600, help="churn seconds")
     add("--max-requests", type=int, default=500_000, help="per phase, at most")
     add("--warmup", type=float, help="default: 20%% of --duration, at least 10 s")
-    add("--workers", type=int, default=2, help="gunicorn workers")
-    add("--lru", type=int, default=15, help="tenant aliases per web process")
-    add("--pool-max", type=int, default=1, help="pool max per alias")
     add("--celery-lru", type=int, default=5)
     add("--celery-concurrency", type=int, default=2)
     add("--scenarios", default="all", help=f"all, none, or some of {SCENARIOS}")
@@ -75,8 +70,6 @@ def arguments() -> Any:
     add("--outage", type=float, default=60, help="Redis/DB down, s")
     add("--broadcast-size", type=int, default=300)
     add("--twilio-delay", type=float, default=0.05)
-    add("--zipf-s", type=float, default=1.0)
-    add("--seed", type=int, default=1)
     add("--others-limit", type=int, default=40, help="sessions left to others")
     args = parser.parse_args()
     names = {"all": SCENARIOS, "none": []}.get(args.scenarios)
@@ -118,53 +111,41 @@ def wait_for_room(args: Any, setup: harness.Setup) -> None:
 # --- setup ------------------------------------------------------------------------
 
 
-def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], dict | None]:
+def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
     """Tenants on both servers with owners, tokens, numbers and members; with the
     celery scenario, one more church on the main server for its broadcast."""
     tenants, _ = harness.provision_many(args.tenants, label="Load Church")
-    everyone = list(tenants)
+    provisioned = len(tenants)
     if "celery" in args.scenarios:
         main = product.DatabaseServer.objects.get(url=harness.SERVER_URL)
-        everyone.append(
-            product.provisioning.provision_tenant(name="Load Broadcast", server=main)
+        broadcast = product.provisioning.provision_tenant(
+            name="Load Broadcast", server=main
         )
-    owners = harness.add_owners(everyone)
-    numbers = [
-        f"+1415{200 + i // 10_000:03d}{i % 10_000:04d}" for i in range(len(everyone))
-    ]
+        tenants.append(broadcast)
+    owners = harness.add_owners(tenants)
 
-    def one(i: int) -> tuple[list[str], list[str]]:
-        tenant, big = everyone[i], i == len(tenants)
-        product.update_church(tenant=tenant, phone_number=numbers[i], quiet_hours=None)
-        area, count = ("718", args.broadcast_size) if big else ("212", args.members)
-        phones = [
-            f"+1{area}{200 + n // 10_000:03d}{n % 10_000:04d}" for n in range(count)
-        ]
-        names = ["Anna", "Ben", "Carla", "David"]
+    def church(i: int) -> loadmix.Church:
+        tenant, number, owner = tenants[i], phone(415, i), owners[i]
+        product.update_church(tenant=tenant, phone_number=number, quiet_hours=None)
+        area, count = (
+            (718, args.broadcast_size) if i == provisioned else (212, args.members)
+        )
+        phones = [phone(area, n) for n in range(count)]
         rows = [
-            {
-                "first_name": names[n % 4],
-                "last_name": f"Seed{n}",
-                "phone": p,
-                "email": f"seed{n}@example.org",
-            }  # fmt: skip
+            {"first_name": FIRST[n % 4], "last_name": f"Seed{n}", "phone": p,
+             "email": f"seed{n}@example.org"}
             for n, p in enumerate(phones)
-        ]
-        return harness.add_members(tenant, rows), phones
+        ]  # fmt: skip
+        port = urlsplit(tenant.server.url).port or 5432
+        seeded = harness.add_members(tenant, rows)
+        return loadmix.Church(
+            i, "second" if port == second_port else "main", port, tenant.database_name,
+            number, owner["email"], owner["access"], owner["refresh"], seeded, phones,
+        )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        seeded = list(pool.map(one, range(len(everyone))))
-    churches = []
-    for i, tenant in enumerate(everyone):
-        port = urlsplit(tenant.server.url).port or 5432
-        server = "second" if port == second_port else "main"
-        owner = owners[i]
-        # fmt: off
-        churches.append(loadmix.Church(i, server, port, tenant.database_name,
-                        numbers[i], owner["email"], owner["access"], owner["refresh"],
-                        *seeded[i]))
-        # fmt: on
-    big = churches.pop() if len(everyone) > len(tenants) else None
+        churches = list(pool.map(church, range(len(tenants))))
+    big = churches.pop() if len(churches) > provisioned else None
     return churches, big
 
 
@@ -176,15 +157,14 @@ class Run:
 
     def __init__(self, args: Any, setup: harness.Setup) -> None:
         self.args, self.setup = args, setup
-        self.redis = RedisServer()
-        self.cluster = PostgresCluster()
+        self.redis, self.cluster = servers.RedisServer(), servers.PostgresCluster()
         self.fake = product.FakeTwilio(account_sid="AC" + "1" * 32, token="load-token")
         self.t0 = time.monotonic()
         self.phases: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.workers: list[CeleryWorker] = []
-        self.per_process: list[dict[str, Any]] = []
-        self.rss: list[dict[str, Any]] = []
+        self.per_process: list[dict[str, Any]] = []  # tenant sessions, every 3 s
+        self.rss: list[dict[str, Any]] = []  # of each web worker, every 5 s
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -204,9 +184,7 @@ class Run:
 
         def body() -> None:
             try:
-                self.mix.run(
-                    name, self.args.clients, until, self.args.max_requests, stop
-                )
+                self.mix.run(name, until, stop)
             finally:
                 phase["end"] = self.now()
 
@@ -214,22 +192,19 @@ class Run:
         thread.start()
         return thread, stop, phase
 
-    # fmt: off
-    def fault(self, name: str, what: str, stop: Any, start: Any, outage: float, *,
-              at: Any = None, duration: float = 0, until: Any = None) -> dict:
-        # fmt: on
-        """The mix runs; `at` s into the phase (or once `at()` returns) `stop()`;
-        `outage` s later `start()`; the mix goes on to its end (or until `until()`
-        returns). Returns what the clients saw: see `classify`."""
-        thread, halt, phase = self.run_mix(
-            name, duration or self.args.scenario_duration
-        )
-        if callable(at):
-            at()
+    def fault(
+        self, name: str, what: str, stop: Action, start: Action, outage: float, *,
+        at: Action | None = None, duration: float = 0, until: Action | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The mix runs; `--fault-at` s into the phase (or once `at()` returns)
+        `stop()`; `outage` s later `start()`; the mix goes on to its end (or until
+        `until()` returns). Returns what the clients saw: see `classify`."""
+        duration = duration or self.args.scenario_duration
+        thread, halt, phase = self.run_mix(name, duration)
+        if at is None:
+            time.sleep(max(0.0, phase["start"] + self.args.fault_at - self.now()))
         else:
-            time.sleep(
-                max(0.0, phase["start"] + (at or self.args.fault_at) - self.now())
-            )
+            at()
         t_stop = self.now()
         stop()
         t_down = self.now()  # stopped for sure from here ...
@@ -252,11 +227,9 @@ class Run:
         if self.gunicorn.process is not None:
             names[self.gunicorn.process.pid] = "web master"
             names |= dict.fromkeys(self.gunicorn.worker_pids(), "web worker")
-        for process, label in [(w, "celery") for w in self.workers] + [
-            (self.beat, "celery beat")
-        ]:
-            names |= dict.fromkeys(process.group_pids(), label)
-        return names
+        for worker in self.workers:
+            names |= dict.fromkeys(worker.group_pids(), "celery")
+        return names | dict.fromkeys(self.beat.group_pids(), "celery beat")
 
     def sample_processes(self, tick: int, t: float) -> None:
         """Sampler hook: tenant sessions per process (every 3 s), RSS (every 5 s)."""
@@ -323,29 +296,26 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def classify(
-    rows: list[loadmix.Row],
-    t_stop: float,
-    t_start: float,
-    tolerated: Any = lambda row: False,
+    rows: list[Row], t_stop: float, t_start: float, tolerated: Any = lambda row: False
 ) -> dict[str, Any]:
     """Failures around a fault: when, which, and how long until none."""
-    bad = [r for r in rows if loadmix.failed(r) and not tolerated(r)]
+    bad = [r for r in rows if failed(r) and not tolerated(r)]
     last_bad = max((r.t + r.seconds for r in bad if r.t > t_start), default=None)
     return {
         "requests": len(rows),
         "during": sum(t_stop <= r.t <= t_start for r in rows),
         "after": sum(r.t > t_start for r in rows),
         "failed": len(bad),
-        "failed by status": dict(Counter(status_of(r) for r in bad).most_common(8)),
+        "failed by status": dict(Counter(map(status_of, bad)).most_common(8)),
         "first failures": [f"{r.t - t_stop:+.1f}s {status_of(r)}" for r in bad[:5]],
         "recovered_s": 0.0 if last_bad is None else round(last_bad - t_start, 1),
         "ok after the last failure": sum(
-            r.t > (last_bad or t_start) and not loadmix.failed(r) for r in rows
+            r.t > (last_bad or t_start) and not failed(r) for r in rows
         ),
     }
 
 
-def status_of(row: loadmix.Row) -> str:
+def status_of(row: Row) -> str:
     return " ".join(
         str(x) for x in (row.op, row.status, row.code, row.error) if x != ""
     )
@@ -373,13 +343,12 @@ def drain(run: Run, timeout: float = 90) -> dict[str, Any]:
         busy = ("queued", "sending", "unreachable")
         pending = {i for i, c in totals.items() if any(c[k] for k in busy)}
         time.sleep(3 if pending else 0)
-    spent = round(time.monotonic() - started)
-    by_status = dict(sum(totals.values(), Counter()))
     return {
         "churches": len(totals),
-        "by status": by_status,
+        "by status": dict(sum(totals.values(), Counter())),
         "pending": len(pending),
-    } | {"seconds": spent}
+        "seconds": round(time.monotonic() - started),
+    }
 
 
 def scenario_redis(run: Run) -> dict[str, Any]:
@@ -416,31 +385,27 @@ def scenario_redis(run: Run) -> dict[str, Any]:
 
 
 def scenario_dbdown(run: Run) -> dict[str, Any]:
-    cluster = run.cluster
-    seen = run.fault(
-        "dbdown", "DB server 2 down", cluster.stop, cluster.start, run.args.outage
-    )
+    db = run.cluster
+    seen = run.fault("dbdown", "DB server 2 down", db.stop, db.start, run.args.outage)
     stopped, started = seen["t_stop"], seen["t_start"]
     on_down = {c.index for c in run.mix.churches if c.server == "second"}
     down = [r for r in seen["rows"] if r.tenant in on_down]
-    during = [
-        r for r in down if seen["t_down"] <= r.t and r.t + r.seconds <= seen["t_up"]
-    ]
+    t_down, t_up = seen["t_down"], seen["t_up"]  # surely down between these
+    during = [r for r in down if t_down <= r.t and r.t + r.seconds <= t_up]
     # Its tenants: success, or 503 tenant_unavailable from the stop on (minus
     # in-flight slack); anything else is wrong at any time.
-    expected = lambda r: loadmix.unavailable(r) and r.t >= stopped - 5  # noqa: E731
+    expected = lambda r: unavailable(r) and r.t >= stopped - 5  # noqa: E731
+    others = [r for r in seen["rows"] if r.tenant not in on_down]
     return {
         "tenants on the stopped server": len(on_down),
         "their requests": classify(down, stopped, started, expected),
-        "their 503 tenant_unavailable": sum(map(loadmix.unavailable, down)),
-        "their 2xx while it was down": sum(not loadmix.failed(r) for r in during),
+        "their 503 tenant_unavailable": sum(map(unavailable, down)),
+        "their 2xx while it was down": sum(not failed(r) for r in during),
         "their 503s while down": harness.stats(
             [r.seconds for r in during], "median p99"
         ),
         "their recovery": classify(down, stopped, started),
-        OTHERS: classify(
-            [r for r in seen["rows"] if r.tenant not in on_down], stopped, started
-        ),
+        OTHERS: classify(others, stopped, started),
         "outbound afterwards": drain(run),
     }
 
@@ -456,9 +421,8 @@ def scenario_celery(run: Run, big: loadmix.Church) -> dict[str, Any]:
         time.sleep(10)
         text = f"Hi {{first_name}}, {marker}: the picnic moves to 1pm."
         body = {"body": text, "recipients": {"all": True}}
-        sent.update(
-            run.client.post("/api/messages/send", body, token=big.access).json()
-        )
+        answer = run.client.post("/api/messages/send", body, token=big.access)
+        sent.update(answer.json())
         deadline = time.monotonic() + 120
         while sent_count() < sent["recipient_count"] / 5 < deadline - time.monotonic():
             time.sleep(0.05)
@@ -509,10 +473,8 @@ def scenario_webkill(run: Run) -> dict[str, Any]:
                 victim["workers after"] = pids
             time.sleep(0.1)
 
-    duration = max(60.0, run.args.scenario_duration - run.args.outage)
-    seen = run.fault(
-        "webkill", "web worker killed", kill, replaced, 0, duration=duration
-    )
+    long = max(60.0, run.args.scenario_duration - run.args.outage)
+    seen = run.fault("webkill", "web worker killed", kill, replaced, 0, duration=long)
     start = run.phases[-1]["start"]
     kill_window = (seen["t_stop"] - 2, seen["t_stop"] + 10)
     inside = [r for r in seen["rows"] if kill_window[0] <= r.t <= kill_window[1]]
@@ -523,7 +485,7 @@ def scenario_webkill(run: Run) -> dict[str, Any]:
         "replaced after_s": round(seen["t_start"] - seen["t_stop"], 1),
         "requests": seen["requests"],
         "failed in the kill window": classify(inside, *kill_window)["failed by status"],
-        "failed outside it": seen["failed"] - sum(map(loadmix.failed, inside)),
+        "failed outside it": seen["failed"] - sum(map(failed, inside)),
         "members answered 201": len(created),
         "checked": len(check),
         "missing": missing_members(run, check),
@@ -534,11 +496,11 @@ def missing_members(run: Run, created: list[tuple[int, str, float]]) -> int:
     by_church: dict[int, list[str]] = defaultdict(list)
     for index, member, _ in created:
         by_church[index].append(member)
+    query = "SELECT count(*) FROM members_member WHERE id = ANY(%s::uuid[])"
     missing = 0
     for index, ids in by_church.items():
         church = run.mix.churches[index]
         with harness.pg(church.database, church.port) as conn:
-            query = "SELECT count(*) FROM members_member WHERE id = ANY(%s::uuid[])"
             missing += len(ids) - conn.execute(query, [ids]).fetchone()[0]
     return missing
 
@@ -546,14 +508,14 @@ def missing_members(run: Run, created: list[tuple[int, str, float]]) -> int:
 # --- summaries --------------------------------------------------------------------
 
 
-def endpoints(rows: list[loadmix.Row], seconds: float) -> list[dict[str, Any]]:
-    by_op: dict[str, list[loadmix.Row]] = defaultdict(list)
+def endpoints(rows: list[Row], seconds: float) -> list[dict[str, Any]]:
+    by_op: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_op[row.op].append(row)
     out = []
     for op, mine in [*by_op.items(), ("**all**", rows)]:
         answered = [r.seconds for r in mine if r.status > 0]
-        bad = Counter(status_of(r) for r in mine if loadmix.failed(r))
+        bad = Counter(status_of(r) for r in mine if failed(r))
         rate = round(len(mine) / seconds, 1)
         row = {"endpoint": op, "requests": len(mine), "req/s": rate}
         row |= harness.stats(answered, "median p99", n=False)
@@ -574,17 +536,16 @@ def memory(rss: list[dict[str, Any]], churn: dict[str, Any], warmup: float) -> l
     for pid, samples in by_pid.items():
         base = [m for t, m in samples if warm <= t <= warm + span]
         last = [m for t, m in samples if t >= end - span]
-        if base and last:
-            start, top = samples[0][1], max(m for _, m in samples)
-            base, final = harness.median(base), harness.median(last)
-            # fmt: off
-            workers.append({
-                "gunicorn worker": pid, "start_mib": round(start, 1),
-                "after warm-up_mib": round(base, 1), "final_mib": round(final, 1),
-                "max_mib": round(top, 1),
-                "growth_pct": round(100 * (final / base - 1), 1),
-                "max growth_pct": round(100 * (top / base - 1), 1)})
-            # fmt: on
+        if not (base and last):
+            continue
+        start, top = samples[0][1], max(m for _, m in samples)
+        base, final = harness.median(base), harness.median(last)
+        workers.append(
+            {"gunicorn worker": pid, "start_mib": round(start, 1),
+             "after warm-up_mib": round(base, 1), "final_mib": round(final, 1),
+             "max_mib": round(top, 1), "growth_pct": round(100 * (final / base - 1), 1),
+             "max growth_pct": round(100 * (top / base - 1), 1)}
+        )  # fmt: skip
     return workers
 
 
@@ -592,38 +553,31 @@ def sessions(run: Run, start: float, end: float) -> dict[str, Any]:
     """Peak and last sessions per server; peak tenant sessions per process."""
     samples = [s for s in run.sampler.series if start <= s["t"] <= end]
     out: dict[str, Any] = {"per process": {}}
-    for label in ("main", "second", "registry"):
+    for label in LABELS:
         values = [s[label] for s in samples if s.get(label) is not None] or [None]
         out[label] = {"peak": max(values, key=lambda v: v or 0), "last": values[-1]}
     for p in run.per_process:
         if start <= p["t"] <= end:
-            out["per process"][p["name"]] = max(
-                out["per process"].get(p["name"], 0), p["tenant"]
-            )
+            peaks = out["per process"]
+            peaks[p["name"]] = max(peaks.get(p["name"], 0), p["tenant"])
     return out
 
 
-def windows(rows: list[loadmix.Row], end: float) -> list[dict[str, Any]]:
+def windows(rows: list[Row], end: float) -> list[dict[str, Any]]:
     """Latency and failures per 10 s, for the plot."""
-    buckets: dict[int, list[loadmix.Row]] = defaultdict(list)
+    buckets: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         buckets[int(row.t // WINDOW)].append(row)
     out = []
     for i in range(int(end // WINDOW) + 1):
         mine = buckets.get(i, [])
         answered = [r.seconds * 1000 for r in mine if r.status > 0]
-        bad = [r for r in mine if loadmix.failed(r)]
-        down = sum(map(loadmix.unavailable, bad))
-        out.append(
-            {
-                "t": i * WINDOW,
-                "n": len(mine),
-                "failed": len(bad) - down,
-                "unavailable": down,
-                "p50_ms": harness.median(answered) if answered else None,
-                "p99_ms": harness.percentile(answered, 99) if answered else None,
-            }
-        )
+        bad = [r for r in mine if failed(r)]
+        down = sum(map(unavailable, bad))
+        p50 = harness.median(answered) if answered else None
+        p99 = harness.percentile(answered, 99) if answered else None
+        out.append({"t": i * WINDOW, "n": len(mine), "failed": len(bad) - down,
+                    "unavailable": down, "p50_ms": p50, "p99_ms": p99})  # fmt: skip
     return out
 
 
@@ -655,16 +609,14 @@ def plot(series: dict[str, Any], path: Path) -> None:
         return
     fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True)
     win = [w for w in series["windows"] if w.get("p50_ms") is not None]
+    middles = [w["t"] + WINDOW / 2 for w in win]
     for key in ("p50_ms", "p99_ms"):
-        axes[0].plot(
-            [w["t"] + WINDOW / 2 for w in win], [w[key] for w in win], label=key
-        )
+        axes[0].plot(middles, [w[key] for w in win], label=key)
     axes[0].set(yscale="log", ylabel="latency per 10 s (ms)")
     samples = series["connection_samples"]
-    for label in ("main", "second", "registry"):
-        axes[1].plot(
-            [s["t"] for s in samples], [s.get(label) for s in samples], label=label
-        )
+    times = [s["t"] for s in samples]
+    for label in LABELS:
+        axes[1].plot(times, [s.get(label) for s in samples], label=label)
     axes[1].set(ylabel="PostgreSQL sessions")
     by_pid: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for s in series["rss_samples"]:
@@ -679,8 +631,9 @@ def plot(series: dict[str, Any], path: Path) -> None:
             ax.axvline(phase["start"], color="black", linewidth=0.5, linestyle=":")
         ax.legend(loc="lower left", fontsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"bench.load: {series['config']['tenants']} tenants; phases dotted, "
-                 "faults shaded", fontsize=10)  # fmt: skip
+    tenants = series["config"]["tenants"]
+    title = f"bench.load: {tenants} tenants; phases dotted, faults shaded"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -695,7 +648,7 @@ def main() -> None:
     limit = int(harness.pg_value("SHOW max_connections"))
     if sum(budget(args).values()) > limit - args.others_limit:
         raise SystemExit(f"connection budget {budget(args)} does not fit {limit}")
-    if stale := PostgresCluster.drop_stale():
+    if stale := servers.PostgresCluster.drop_stale():
         print(f"dropped clusters of earlier runs: {stale}")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru), "REGISTRY_POOL_MAX_SIZE": "4",
            "TENANT_POOL_MAX_SIZE": str(args.pool_max), "SMS_BACKEND": "twilio",
@@ -706,7 +659,7 @@ def main() -> None:
     try:
         run.redis.start()
         run.cluster.create()
-        env |= {
+        env |= {  # the Setup's env: the servers started later get these too
             "REDIS_URL": run.redis.url(0),
             "CELERY_BROKER_URL": run.redis.url(1),
             "TWILIO_ACCOUNT_SID": run.fake.account_sid,
@@ -728,33 +681,28 @@ def measure(run: Run) -> dict[str, Any]:
     wait_for_room(args, run.setup)
     started = time.perf_counter()
     churches, big = prepare(args, run.cluster.port)
-    prepared = round(time.perf_counter() - started)
+    found: dict[str, Any] = {"churches": churches, "scenarios": {}}
+    found["prepared"] = round(time.perf_counter() - started)
     harness.release_django()  # the servers get the connection slots
     run.gunicorn = Gunicorn(harness.service_env(), workers=args.workers)
     run.gunicorn.env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{run.gunicorn.port}"
     run.client, run.beat = Client(run.gunicorn.port), CeleryBeat(harness.service_env())
     run.t0 = time.monotonic()  # the timeline starts with the servers
-    run.mix = loadmix.Mix(
-        run.gunicorn.port, churches, run.fake, run.t0, args.zipf_s, args.seed
-    )
+    run.mix = loadmix.Mix(run.gunicorn.port, churches, run.fake, run.t0, args)
     run.servers = {"main": 5432, "second": run.cluster.port}
     run.sampler = ConnectionSampler(run.setup, servers=run.servers, interval=1.0,
                                     keep=True, t0=run.t0,
                                     hook=run.sample_processes)  # fmt: skip
-    found: dict[str, Any] = {
-        "churches": churches,
-        "prepared": prepared,
-        "scenarios": {},
-    }
     try:
         run.gunicorn.start()
         run.start_worker()
         run.beat.start()
         run.sampler.begin()
         before = cpu_now(run)
-        thread, _, found["churn"] = run.run_mix("churn", args.duration)
+        thread, _, churn = run.run_mix("churn", args.duration)
         thread.join()
-        spent = found["churn"]["end"] - found["churn"]["start"]
+        found["churn"] = churn
+        spent = churn["end"] - churn["start"]
         found["cpu"] = {
             k: round((v - before[k]) / spent, 2) for k, v in cpu_now(run).items()
         }
@@ -807,26 +755,29 @@ def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
     whole = sessions(run, 0, end + 60)
     workers = memory(run.rss, churn, args.warmup)
     rows = [r for r in run.mix.rows if r.phase == "churn"]
-    # fmt: off
     results = {
         "tenants per server": dict(Counter(c.server for c in measured["churches"])),
         "churn run": endpoints(rows, seconds),
         "CPU used during the churn run, in cores": measured["cpu"],
         "memory of the gunicorn workers (VmRSS every 5 s)": workers,
         "PostgreSQL sessions of this run per server (every second)": [
-            {"server": k, "churn": in_churn[k], "whole run": whole[k]}
-            for k in ("main", "second", "registry")],
+            {"server": k, "churn": in_churn[k], "whole run": whole[k]} for k in LABELS
+        ],
         "peak tenant sessions per process (every 3 s)": {
-            "churn": in_churn["per process"], "whole run": whole["per process"]},
+            "churn": in_churn["per process"],
+            "whole run": whole["per process"],
+        },
         **{f"scenario {name}": found for name, found in scenarios.items()},
         "after everything": flat(measured["final"]),
         "server logs: ERROR and Traceback lines": [
-            {"log": name} | found for name, found in measured["logs"].items()],
+            {"log": name} | found for name, found in measured["logs"].items()
+        ],
     }
-    # fmt: on
-    series_dir = args.out / "series"  # a trial run's
-    if args.out == harness.RESULTS:
-        series_dir = harness.ROOT / "docs"  # linked from the README
+    # A trial run's series stays with its result; the published one is linked
+    # from the README.
+    series_dir = (
+        harness.ROOT / "docs" if args.out == harness.RESULTS else args.out / "series"
+    )
     series_dir.mkdir(parents=True, exist_ok=True)
     series = {"config": vars(args) | {"budget": budget(args), "max_connections": limit},
               "phases": run.phases, "faults": run.faults,
@@ -836,7 +787,7 @@ def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
     (series_dir / "load.json").write_text(json.dumps(series, indent=1, default=str))
     plot(series, series_dir / "load.png")
     config = {"budget per server": budget(args), "max_connections": limit,
-              "op weights": {op: w for op, (w, _) in loadmix.OPS.items()}}  # fmt: skip
+              "op weights": {op: w for op, (w, *_) in loadmix.OPS.items()}}  # fmt: skip
     image = os.path.relpath(series_dir / "load.png", args.out)
     found = targets(args, workers, whole, seconds, scenarios)
     report.save("load", args, results, found, config=config, image=image)
@@ -910,9 +861,6 @@ def targets(args: Any, workers: list, whole: dict, seconds: float, found: dict) 
             (kill.get("failed outside it"), "==", 0),
         ),
     ]
-
-
-CELERY_CHECKS = ["phones messaged twice", "phones never messaged", "rows not sent"]
 
 
 if __name__ == "__main__":

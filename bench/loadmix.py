@@ -7,8 +7,6 @@ statuses are fixed; any other answer counts as a failure unless a scenario
 tolerates it.
 """
 
-from __future__ import annotations
-
 import bisect
 import itertools
 import random
@@ -21,35 +19,28 @@ from typing import Any, NamedTuple
 
 from bench import harness
 from bench.client import NO_ANSWER, Answer, Client
+from bench.cycle import phone
 
-# op -> (weight, expected statuses)
-OPS: dict[str, tuple[int, tuple[int, ...]]] = {
-    "members.list": (15, (200,)),
-    "members.search": (8, (200,)),
-    "members.create": (10, (201,)),
-    "members.update": (7, (200,)),
-    "members.delete": (4, (204,)),
-    "templates.list": (5, (200,)),
-    "templates.create": (3, (201,)),
-    "messages.send": (4, (202,)),
-    "broadcasts.list": (3, (200,)),
-    "messages.history": (3, (200,)),
-    "webhook.inbound": (12, (200,)),
-    "webhook.status": (4, (204,)),
-    "conversations.list": (5, (200,)),
-    "conversations.reply": (3, (201,)),
-    "auth.login": (2, (200,)),
-    "auth.refresh": (4, (200,)),
-    "auth.me": (3, (200,)),
-    "tenant.get": (2, (200,)),
-}
-READS = {  # ops that are one authenticated GET
-    "members.list": "/api/members?page_size=20",
-    "templates.list": "/api/templates",
-    "broadcasts.list": "/api/messages/broadcasts",
-    "messages.history": "/api/messages/history?page_size=20",
-    "auth.me": "/api/auth/me",
-    "tenant.get": "/api/tenant",
+# op -> (weight, expected statuses, path if the op is one authenticated GET)
+OPS: dict[str, tuple[int, tuple[int, ...], str | None]] = {
+    "members.list": (15, (200,), "/api/members?page_size=20"),
+    "members.search": (8, (200,), None),
+    "members.create": (10, (201,), None),
+    "members.update": (7, (200,), None),
+    "members.delete": (4, (204,), None),
+    "templates.list": (5, (200,), "/api/templates"),
+    "templates.create": (3, (201,), None),
+    "messages.send": (4, (202,), None),
+    "broadcasts.list": (3, (200,), "/api/messages/broadcasts"),
+    "messages.history": (3, (200,), "/api/messages/history?page_size=20"),
+    "webhook.inbound": (12, (200,), None),
+    "webhook.status": (4, (204,), None),
+    "conversations.list": (5, (200,), None),
+    "conversations.reply": (3, (201,), None),
+    "auth.login": (2, (200,), None),
+    "auth.refresh": (4, (200,), None),
+    "auth.me": (3, (200,), "/api/auth/me"),
+    "tenant.get": (2, (200,), "/api/tenant"),
 }
 INBOUND_BODIES = [
     "Thank you, see you on Sunday!",
@@ -79,10 +70,6 @@ def failed(row: Row) -> bool:
     return row.status not in OPS[row.op][1]
 
 
-def ok(op: str, answer: Answer | None) -> bool:
-    return answer is not None and answer.status in OPS[op][1]
-
-
 def unavailable(row: Row) -> bool:
     return row.status == 503 and row.code == "tenant_unavailable"
 
@@ -106,22 +93,51 @@ class Church:
     lock: threading.Lock = field(default_factory=threading.Lock)
     token_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def take_tokens(self, answer: Answer) -> None:
+        tokens = answer.json()
+        self.access, self.refresh = tokens["access"], tokens["refresh"]
+
+    def take_member(self) -> str | None:
+        with self.lock:
+            return self.members.popleft() if self.members else None
+
+    def give_back(self, member: str) -> None:
+        with self.lock:
+            self.members.append(member)
+
+
+class Turn(NamedTuple):
+    """One operation of one client thread: what it is, on which church."""
+
+    phase: str
+    op: str
+    church: Church
+    rng: Rng
+
+    def ok(self, answer: Answer | None) -> bool:
+        """Whether the answer came, with one of the op's expected statuses."""
+        return answer is not None and answer.status in OPS[self.op][1]
+
+    def row(self, t: float, status: int, code: str, seconds: float, error: str) -> Row:
+        return Row(
+            t, self.phase, self.op, status, code, seconds, self.church.index, error
+        )
+
 
 class Mix:
     """The operations, from client threads, over Zipf-picked churches."""
 
-    # fmt: off
-    def __init__(self, port: int, churches: list[Church], fake: Any, t0: float,
-                 zipf_s: float, seed: int) -> None:
-        # fmt: on
+    def __init__(
+        self, port: int, churches: list[Church], fake: Any, t0: float, args: Any
+    ) -> None:
         from twilio.request_validator import RequestValidator
 
         self.client = Client(port)
         self.public = f"http://127.0.0.1:{port}"  # PUBLIC_BASE_URL: signed URLs
         self.validator = RequestValidator(fake.token)
-        self.churches, self.fake, self.t0, self.seed = churches, fake, t0, seed
+        self.churches, self.fake, self.t0, self.args = churches, fake, t0, args
         self.by_number = {c.number: c for c in churches}
-        self.pick = harness.zipf(len(churches), zipf_s, seed)
+        self.pick = harness.zipf(len(churches), args.zipf_s, args.seed)
         self.counter = itertools.count(1)  # next() is atomic
         self.rows: list[Row] = []  # list.append is atomic
         # members answered 201: (church index, id, t); deletes answered 204, or
@@ -134,51 +150,43 @@ class Mix:
     def now(self) -> float:
         return time.monotonic() - self.t0
 
-    # fmt: off
-    def run(self, phase: str, clients: int, until: float, max_requests: int,
-            stop: threading.Event) -> None:
-        # fmt: on
-        """Client threads until `until` (monotonic), `max_requests` or `stop`."""
-        first = len(self.rows)
-        ops = list(OPS)
-        weights = list(itertools.accumulate(w for w, _ in OPS.values()))
+    def run(self, phase: str, until: float, stop: threading.Event) -> None:
+        """`--clients` threads until `until` (monotonic), `stop`, or until the
+        phase has `--max-requests` requests."""
+        first, ops = len(self.rows), list(OPS)
+        weights = list(itertools.accumulate(w for w, _, _ in OPS.values()))
 
         def work(i: int) -> None:
-            rng = random.Random(f"{self.seed}-{phase}-{i}")
+            rng = random.Random(f"{self.args.seed}-{phase}-{i}")
             while not stop.is_set() and time.monotonic() < until:
-                if len(self.rows) - first >= max_requests:
+                if len(self.rows) - first >= self.args.max_requests:
                     return
                 church = self.churches[self.pick(rng)]
                 op = ops[bisect.bisect(weights, rng.random() * weights[-1])]
+                turn = Turn(phase, op, church, rng)
                 try:
-                    if op in READS:
-                        self.call(phase, op, church, "GET", READS[op], auth=True)
+                    if path := OPS[op][2]:
+                        self.call(turn, "GET", path)
                     else:
-                        getattr(self, op.replace(".", "_"))(phase, church, rng)
+                        getattr(self, op.replace(".", "_"))(turn)
                 except Exception as exc:  # a bug of the mix: recorded, go on
                     error = f"{type(exc).__name__}: {exc}"[:200]
-                    row = Row(self.now(), phase, op, -1, "mix", 0, church.index, error)
-                    self.rows.append(row)
+                    self.rows.append(turn.row(self.now(), -1, "mix", 0, error))
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        harness.run_clients(self.args.clients, work)
 
-    # fmt: off
-    def call(self, phase: str, op: str, church: Church, method: str, path: str,
-             body: Any = None, auth: bool = False, **kwargs: Any) -> Answer | None:
-        # fmt: on
+    def call(
+        self, turn: Turn, method: str, path: str, body: Any = None, auth=True, **kw: Any
+    ) -> Answer | None:
         """One request, recorded; None when no HTTP answer came."""
-        t, started = self.now(), time.perf_counter()
-        kwargs.setdefault("timeout", 60)
-        token = church.access if auth else None
+        t, started, token = self.now(), time.perf_counter(), turn.church.access
         try:
-            answer = self.client.request(method, path, body, token=token, **kwargs)
+            answer = self.client.request(
+                method, path, body, token=token if auth else None, timeout=60, **kw
+            )
         except NO_ANSWER as exc:
-            took, error = time.perf_counter() - started, type(exc).__name__
-            self.rows.append(Row(t, phase, op, 0, "", took, church.index, error))
+            took = time.perf_counter() - started
+            self.rows.append(turn.row(t, 0, "", took, type(exc).__name__))
             return None
         code = ""
         if answer.status >= 400:
@@ -186,149 +194,117 @@ class Mix:
                 code = str(answer.json().get("code", ""))
             except (ValueError, AttributeError):
                 code = answer.body[:40].decode(errors="replace")
-        self.rows.append(
-            Row(t, phase, op, answer.status, code, answer.seconds, church.index, "")
-        )
+        self.rows.append(turn.row(t, answer.status, code, answer.seconds, ""))
         if answer.status == 401 and auth:
-            with church.token_lock:
-                self.login(phase, church)  # a lost or refused token: log in anew
+            with turn.church.token_lock:
+                self.login(turn)  # a lost or refused token: log in anew
         return answer
 
     # --- auth ---------------------------------------------------------------------
 
-    def login(self, phase: str, church: Church) -> None:
-        body = {"email": church.email, "password": harness.PASSWORD}
-        answer = self.call(phase, "auth.login", church, "POST", "/api/auth/login", body)
-        if ok("auth.login", answer):
-            church.access, church.refresh = (
-                answer.json()["access"],
-                answer.json()["refresh"],
-            )
+    def login(self, turn: Turn) -> None:
+        turn = turn._replace(op="auth.login")
+        body = {"email": turn.church.email, "password": harness.PASSWORD}
+        answer = self.call(turn, "POST", "/api/auth/login", body, auth=False)
+        if turn.ok(answer):
+            turn.church.take_tokens(answer)
 
-    def auth_login(self, phase: str, church: Church, rng: Rng) -> None:
-        with church.token_lock:
-            self.login(phase, church)
+    def auth_login(self, turn: Turn) -> None:
+        with turn.church.token_lock:
+            self.login(turn)
 
-    def auth_refresh(self, phase: str, church: Church, rng: Rng) -> None:
+    def auth_refresh(self, turn: Turn) -> None:
+        church = turn.church
         with church.token_lock:
             body = {"refresh": church.refresh}
-            answer = self.call(
-                phase, "auth.refresh", church, "POST", "/api/auth/refresh", body
-            )
-            if ok("auth.refresh", answer):
-                church.access, church.refresh = (
-                    answer.json()["access"],
-                    answer.json()["refresh"],
-                )
+            answer = self.call(turn, "POST", "/api/auth/refresh", body, auth=False)
+            if turn.ok(answer):
+                church.take_tokens(answer)
             elif answer is None or answer.status in (401, 500, 502, 503):
                 # The refresh token may be spent without our knowing: using it
                 # again would end the session (replay detection). Log in anew.
-                self.login(phase, church)
+                self.login(turn)
 
     # --- members --------------------------------------------------------------------
 
-    def members_search(self, phase: str, church: Church, rng: Rng) -> None:
-        term = rng.choice(["Anna", "Smith", "312", "Load", "example.org", "zzz"])
-        path = f"/api/members?search={term}&page_size=20"
-        self.call(phase, "members.search", church, "GET", path, auth=True)
+    def members_search(self, turn: Turn) -> None:
+        term = turn.rng.choice(["Anna", "Smith", "312", "Load", "example.org", "zzz"])
+        self.call(turn, "GET", f"/api/members?search={term}&page_size=20")
 
-    def members_create(self, phase: str, church: Church, rng: Rng) -> None:
-        n = next(self.counter)
+    def members_create(self, turn: Turn) -> None:
+        turn, n = turn._replace(op="members.create"), next(self.counter)
         body = {
-            "first_name": rng.choice(["Anna", "Ben", "Carla", "David"]),
+            "first_name": turn.rng.choice(["Anna", "Ben", "Carla", "David"]),
             "last_name": f"Load{n}",
             "email": f"load{n}@example.org",
-            "phone": f"+1312{300 + n // 10_000:03d}{n % 10_000:04d}",  # not seeded
+            "phone": phone(312, n, exchange=300),  # never a seeded number
             "tags": ["load"],
         }
-        answer = self.call(
-            phase, "members.create", church, "POST", "/api/members", body, auth=True
-        )
-        if ok("members.create", answer):
+        answer = self.call(turn, "POST", "/api/members", body)
+        if turn.ok(answer):
             member = answer.json()["id"]
-            self.created.append((church.index, member, self.now()))
-            with church.lock:
-                church.members.append(member)
+            self.created.append((turn.church.index, member, self.now()))
+            turn.church.give_back(member)
 
-    def take_member(self, church: Church) -> str | None:
-        with church.lock:
-            return church.members.popleft() if church.members else None
-
-    def members_update(self, phase: str, church: Church, rng: Rng) -> None:
-        member = self.take_member(church)
-        path = f"/api/members/{member or rng.choice(church.seeded)}"
+    def members_update(self, turn: Turn) -> None:
+        member = turn.church.take_member()
+        path = f"/api/members/{member or turn.rng.choice(turn.church.seeded)}"
         body = {"notes": f"updated {next(self.counter)}"}
-        answer = self.call(
-            phase, "members.update", church, "PATCH", path, body, auth=True
-        )
+        answer = self.call(turn, "PATCH", path, body)
         if member is not None and answer is not None and answer.status != 404:
-            with church.lock:
-                church.members.append(member)
+            turn.church.give_back(member)
 
-    def members_delete(self, phase: str, church: Church, rng: Rng) -> None:
-        member = self.take_member(church)
-        if member is None:
-            return self.members_create(phase, church, rng)
-        path = f"/api/members/{member}"
-        answer = self.call(phase, "members.delete", church, "DELETE", path, auth=True)
+    def members_delete(self, turn: Turn) -> None:
+        if (member := turn.church.take_member()) is None:
+            return self.members_create(turn)
+        answer = self.call(turn, "DELETE", f"/api/members/{member}")
         if answer is None:
             self.delete_unknown.add(member)
         elif answer.status == 204:
             self.deleted.add(member)
         else:
-            with church.lock:
-                church.members.append(member)
+            turn.church.give_back(member)
         return None
 
     # --- templates and messages -------------------------------------------------------
 
-    def templates_create(self, phase: str, church: Church, rng: Rng) -> None:
+    def templates_create(self, turn: Turn) -> None:
         body = {
             "name": f"Load template {next(self.counter)}",
             "category": "load",
             "body": "Hi {first_name}, {church_name} meets on Sunday at 10.",
         }
-        self.call(
-            phase, "templates.create", church, "POST", "/api/templates", body, auth=True
-        )
+        self.call(turn, "POST", "/api/templates", body)
 
-    def messages_send(self, phase: str, church: Church, rng: Rng) -> None:
-        chosen = rng.sample(church.seeded, min(len(church.seeded), rng.randint(1, 3)))
+    def messages_send(self, turn: Turn) -> None:
+        seeded, rng = turn.church.seeded, turn.rng
+        chosen = rng.sample(seeded, min(len(seeded), rng.randint(1, 3)))
         text = f"Hi {{first_name}}, service notes #{next(self.counter)}: choir at 9."
         body = {"body": text, "recipients": {"members": chosen}}
-        answer = self.call(
-            phase,
-            "messages.send",
-            church,
-            "POST",
-            "/api/messages/send",
-            body,
-            auth=True,
-        )
-        if ok("messages.send", answer):
-            self.senders.add(church.index)
+        if turn.ok(self.call(turn, "POST", "/api/messages/send", body)):
+            self.senders.add(turn.church.index)
 
-    def signed(
-        self, phase: str, op: str, church: Church, path: str, form: dict
-    ) -> None:
+    def signed(self, turn: Turn, path: str, form: dict[str, str]) -> None:
         """A webhook, signed like Twilio's."""
         signature = self.validator.compute_signature(self.public + path, form)
         headers = {"X-Twilio-Signature": signature}
-        self.call(phase, op, church, "POST", path, form=form, headers=headers)
+        self.call(turn, "POST", path, form=form, headers=headers, auth=False)
 
-    def webhook_inbound(self, phase: str, church: Church, rng: Rng) -> None:
+    def webhook_inbound(self, turn: Turn) -> None:
+        turn, rng = turn._replace(op="webhook.inbound"), turn.rng
         sender = f"+1646{200 + rng.randrange(700):03d}{rng.randrange(10_000):04d}"
-        if church.phones and rng.random() < 0.8:
-            sender = rng.choice(church.phones)  # mostly a member
+        if turn.church.phones and rng.random() < 0.8:
+            sender = rng.choice(turn.church.phones)  # mostly a member
+        body, sid = rng.choice(INBOUND_BODIES), "SM" + uuid.uuid4().hex
         form = {
             "From": sender,
-            "To": church.number,
-            "Body": rng.choice(INBOUND_BODIES),
-            "MessageSid": "SM" + uuid.uuid4().hex,
+            "To": turn.church.number,
+            "Body": body,
+            "MessageSid": sid,
         }
-        self.signed(phase, "webhook.inbound", church, "/api/webhooks/sms/inbound", form)
+        self.signed(turn, "/api/webhooks/sms/inbound", form)
 
-    def webhook_status(self, phase: str, church: Church, rng: Rng) -> None:
+    def webhook_status(self, turn: Turn) -> None:
         """A delivery receipt for a message the fake provider took recently."""
         with self.fake.lock:
             recent = self.fake.created[-200:]
@@ -338,35 +314,31 @@ class Mix:
             if r.get("status_callback") and r["from"] in self.by_number
         ]
         if not mine:
-            return self.webhook_inbound(phase, church, rng)
-        sms = rng.choice(mine)
-        form = {
-            "MessageSid": sms["sid"],
-            "MessageStatus": "delivered",
-            "From": sms["from"],
-            "To": sms["to"],
-        }
+            return self.webhook_inbound(turn)
+        sms = turn.rng.choice(mine)
+        form = {"MessageSid": sms["sid"], "MessageStatus": "delivered",
+                "From": sms["from"], "To": sms["to"]}  # fmt: skip
         path = sms["status_callback"].removeprefix(self.public)
-        self.signed(phase, "webhook.status", self.by_number[sms["from"]], path, form)
+        # signed by, and recorded for, the church that sent it
+        self.signed(turn._replace(church=self.by_number[sms["from"]]), path, form)
         return None
 
-    def conversations_list(self, phase: str, church: Church, rng: Rng) -> None:
-        path = "/api/messages/conversations"
-        answer = self.call(phase, "conversations.list", church, "GET", path, auth=True)
-        if ok("conversations.list", answer):
-            with church.lock:
-                church.conversations = [c["id"] for c in answer.json()["results"][:20]]
+    def conversations_list(self, turn: Turn) -> None:
+        turn = turn._replace(op="conversations.list")
+        answer = self.call(turn, "GET", "/api/messages/conversations")
+        if turn.ok(answer):
+            with turn.church.lock:
+                turn.church.conversations = [
+                    c["id"] for c in answer.json()["results"][:20]
+                ]
 
-    def conversations_reply(self, phase: str, church: Church, rng: Rng) -> None:
-        with church.lock:
-            known = list(church.conversations)
+    def conversations_reply(self, turn: Turn) -> None:
+        with turn.church.lock:
+            known = list(turn.church.conversations)
         if not known:
-            return self.conversations_list(phase, church, rng)
-        path = f"/api/messages/conversations/{rng.choice(known)}/reply"
+            return self.conversations_list(turn)
+        path = f"/api/messages/conversations/{turn.rng.choice(known)}/reply"
         body = {"body": f"Thanks for your message! (reply {next(self.counter)})"}
-        answer = self.call(
-            phase, "conversations.reply", church, "POST", path, body, auth=True
-        )
-        if ok("conversations.reply", answer):
-            self.senders.add(church.index)
+        if turn.ok(self.call(turn, "POST", path, body)):
+            self.senders.add(turn.church.index)
         return None

@@ -12,17 +12,15 @@ the request. Last, `POST /api/webhooks/sms/inbound` (form-encoded, From a
 member, a new MessageSid each) from 1 and from 8 clients.
 """
 
-from __future__ import annotations
-
 import itertools
 import re
-import threading
 import time
 import uuid
 from typing import Any
 
 from bench import harness, report
-from bench.client import Client, expect
+from bench.client import Client, expect, register
+from bench.cycle import FIRST, phone
 from bench.servers import CeleryWorker, Gunicorn, running
 
 NUMBER = "+14155550000"
@@ -31,34 +29,31 @@ BODY = "Hi {first_name}, Sunday service is at 10am. Reply STOP to opt out."
 MARKS = ["answer", "all rows exist", "first row taken", "none left queued",
          "first sent", "all sent"]  # fmt: skip
 DISPATCHED = re.compile(r"dispatch_due_task\[[^\]]+\] succeeded in ([\d.]+)s: (\d+)")
+CHECKS = {
+    "rows `sent`": "SELECT count(*) FROM messaging_message WHERE status = 'sent'",
+    "outbound rows per (broadcast, member) above one": "SELECT count(*) FROM "
+    "(SELECT FROM messaging_message WHERE direction = 'outbound' "
+    "GROUP BY broadcast_id, member_id HAVING count(*) > 1) d",
+    "inbound rows stored": "SELECT count(*) FROM messaging_message "
+    "WHERE direction = 'inbound'",
+    "conversations": "SELECT count(*) FROM messaging_conversation",
+}
 
 
 def prepare(args: Any, client: Client) -> dict[str, Any]:
     """A church with its number and `--recipients` members."""
-    body = {
-        "organization_name": "Bench Messaging Church",
-        "email": "owner@bench-messaging.example.org",
-        "password": harness.PASSWORD,
-    }
-    church = expect(client.post("/api/auth/register", body), 201, "register")
+    email = "owner@bench-messaging.example.org"
+    token = register(client, "Bench Messaging Church", email)[1]["access"]
     number = {"phone_number": NUMBER, "quiet_hours": None}
-    patched = client.request("PATCH", "/api/tenant", number, token=church["access"])
-    expect(patched, 200, "PATCH /api/tenant")
+    expect(client.request("PATCH", "/api/tenant", number, token=token), 200, "PATCH")
     tenant = harness.active_tenants()[-1]
-    names = ["Anna", "Ben", "Carla", "David", "Esther", "Felix", "Grace", "Hugo"]
-    phones = [
-        f"+1212{200 + i // 10_000:03d}{i % 10_000:04d}" for i in range(args.recipients)
-    ]
+    phones = [phone(212, i) for i in range(args.recipients)]
     members = [
-        {"first_name": names[i % len(names)], "last_name": f"M{i}", "phone": phone}
-        for i, phone in enumerate(phones)
+        {"first_name": FIRST[i % len(FIRST)], "last_name": f"M{i}", "phone": number}
+        for i, number in enumerate(phones)
     ]
     harness.add_members(tenant, members)
-    return {
-        "token": church["access"],
-        "database": tenant.database_name,
-        "phones": phones,
-    }
+    return {"token": token, "database": tenant.database_name, "phones": phones}
 
 
 def broadcast(args: Any, client: Client, church: dict[str, Any], conn: Any) -> dict:
@@ -68,14 +63,12 @@ def broadcast(args: Any, client: Client, church: dict[str, Any], conn: Any) -> d
     answer = client.post("/api/messages/send", body, token=church["token"], timeout=300)
     sent = expect(answer, 202, "send")
     marks = {"answer": answer.seconds}
+    query = (
+        "SELECT status, count(*) FROM messaging_message WHERE broadcast_id = %s "
+        "GROUP BY status"
+    )
     while "all sent" not in marks and time.perf_counter() - started < args.timeout:
-        counts = dict(
-            conn.execute(
-                "SELECT status, count(*) FROM messaging_message "
-                "WHERE broadcast_id = %s GROUP BY status",
-                [sent["id"]],
-            ).fetchall()
-        )
+        counts = dict(conn.execute(query, [sent["id"]]).fetchall())
         total, queued = sum(counts.values()), counts.get("queued", 0)
         done = counts.get("sent", 0)
         reached = {
@@ -96,13 +89,11 @@ def broadcast(args: Any, client: Client, church: dict[str, Any], conn: Any) -> d
 
 
 def inbound(args: Any, client: Client, phones: list[str]) -> list[dict[str, Any]]:
-    numbers, lock = itertools.count(), threading.Lock()
+    numbers = itertools.count()  # next() is atomic
 
     def post() -> float:
-        with lock:
-            i = next(numbers)
         form = {
-            "From": phones[i * 7919 % len(phones)],
+            "From": phones[next(numbers) * 7919 % len(phones)],
             "To": NUMBER,
             "Body": "Thank you, see you on Sunday!",
             "MessageSid": f"SMbench{uuid.uuid4().hex}",
@@ -119,47 +110,23 @@ def inbound(args: Any, client: Client, phones: list[str]) -> list[dict[str, Any]
     rates: dict[int, list[float]] = {1: [], args.clients: []}
     for _ in range(args.rounds):
         for clients, total in ((1, args.inbound_1), (args.clients, args.inbound_n)):
-            share = harness.shares(total, clients)
-            mine = latencies[clients]
-            wall = harness.run_clients(
-                clients,
-                lambda i: mine.extend([post() for _ in range(share[i])]),  # noqa: B023
-            )
+            took, wall = harness.timed(total, clients, post)
+            latencies[clients] += took
             rates[clients].append(total / wall)
-    # fmt: off
     return [
         {"clients": c, "requests": len(latencies[c]),
          "requests/s median": round(harness.median(rates[c])),
          "min": round(min(rates[c])), "max": round(max(rates[c]))}
         | harness.stats(latencies[c], "median p95", n=False)
         for c in latencies
-    ]
-    # fmt: on
-
-
-CHECKS = {
-    "rows `sent`": "SELECT count(*) FROM messaging_message WHERE status = 'sent'",
-    "outbound rows per (broadcast, member) above one": "SELECT count(*) FROM "
-    "(SELECT FROM messaging_message WHERE direction = 'outbound' "
-    "GROUP BY broadcast_id, member_id HAVING count(*) > 1) d",
-    "inbound rows stored": "SELECT count(*) FROM messaging_message "
-    "WHERE direction = 'inbound'",
-    "conversations": "SELECT count(*) FROM messaging_conversation",
-}
-
-
-def checks(database: str) -> dict[str, int]:
-    with harness.pg(database) as conn:
-        return {name: conn.execute(q).fetchone()[0] for name, q in CHECKS.items()}
+    ]  # fmt: skip
 
 
 def main() -> None:
-    parser = harness.arguments(__doc__)
+    parser = harness.arguments(__doc__, "workers clients")
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3, help="broadcasts")
     parser.add_argument("--celery-concurrency", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--inbound-1", type=int, default=200, help="per round")
     parser.add_argument("--inbound-n", type=int, default=600, help="per round")
     parser.add_argument("--rounds", type=int, default=3, help="inbound rounds")
@@ -167,8 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     env = {"CELERY_BROKER_URL": BROKER, "SMS_BACKEND": "locmem",
            "SMS_RATE_PER_NUMBER": "0", "TENANT_POOL_MAX_SIZE": "2"}  # fmt: skip
-    setup = harness.Setup("messaging", env, web=True)
-    with harness.run(setup):
+    with harness.run(harness.Setup("messaging", env, web=True)):
         server = Gunicorn(harness.service_env(), workers=args.workers)
         worker = CeleryWorker(harness.service_env(), args.celery_concurrency)
         broker_keys = harness.redis_keys(BROKER)
@@ -182,7 +148,10 @@ def main() -> None:
                         for _ in range(args.repeats)
                     ]
                 webhooks = inbound(args, client, church["phones"])
-            found = checks(church["database"])
+            with harness.pg(church["database"]) as conn:
+                found = {
+                    name: conn.execute(q).fetchone()[0] for name, q in CHECKS.items()
+                }
         finally:
             harness.delete_redis_keys(BROKER, keep=broker_keys)  # this run's only
     rows = {
@@ -194,45 +163,45 @@ def main() -> None:
     answer, exist, done = rows["answer"], rows["all rows exist"], rows["all sent"]
     left = rows["none left queued"]
     everyone = f"`POST /api/messages/send` to {args.recipients:,} recipients"
+    results = {
+        f"`POST /api/messages/send` to all {args.recipients} members": [
+            {"from the start of the request": mark} | row for mark, row in rows.items()
+        ],
+        "sending": {
+            "rate once started (first to last `sent`)_per_s": [
+                round(args.recipients / (m["all sent"] - m["first sent"]))
+                for m in sends
+                if "all sent" in m
+            ],
+            "dispatch_due_task runs (worker log)": [
+                f"{float(s):.2f}s ({n} ids)"
+                for s, n in DISPATCHED.findall(worker.log())
+            ],
+        },
+        "`POST /api/webhooks/sms/inbound`": webhooks,
+        "checks": found | {"rows expected `sent`": args.recipients * args.repeats},
+    }
+    targets = [
+        report.target(
+            f"{everyone}, answer",
+            "<= 1 s",
+            f"median {answer['median_s']} s (n={answer['n']}, max {answer['max_s']} s)",
+            (answer["median_s"], "<=", 1),
+        ),
+        report.target(
+            f"{everyone}, all queued",
+            "<= 5 s",
+            f"all outbox rows `queued` (written in the request): median "
+            f"{exist['median_s']} s; none left `queued` (taken by workers): median "
+            f"{left['median_s']} s; all `sent`: median {done['median_s']} s",
+            (exist["median_s"], "<=", 5),
+        ),
+    ]
     report.save(
         "messaging",
         args,
-        {
-            f"`POST /api/messages/send` to all {args.recipients} members": [
-                {"from the start of the request": mark} | row
-                for mark, row in rows.items()
-            ],
-            "sending": {
-                "rate once started (first to last `sent`)_per_s": [
-                    round(args.recipients / (m["all sent"] - m["first sent"]))
-                    for m in sends
-                    if "all sent" in m
-                ],
-                "dispatch_due_task runs (worker log)": [
-                    f"{float(s):.2f}s ({n} ids)"
-                    for s, n in DISPATCHED.findall(worker.log())
-                ],
-            },
-            "`POST /api/webhooks/sms/inbound`": webhooks,
-            "checks": found | {"rows expected `sent`": args.recipients * args.repeats},
-        },
-        [
-            report.target(
-                f"{everyone}, answer",
-                "<= 1 s",
-                f"median {answer['median_s']} s (n={answer['n']}, "
-                f"max {answer['max_s']} s)",
-                (answer["median_s"], "<=", 1),
-            ),
-            report.target(
-                f"{everyone}, all queued",
-                "<= 5 s",
-                f"all outbox rows `queued` (written in the request): median "
-                f"{exist['median_s']} s; none left `queued` (taken by workers): median "
-                f"{left['median_s']} s; all `sent`: median {done['median_s']} s",
-                (exist["median_s"], "<=", 5),
-            ),
-        ],
+        results,
+        targets,
         config={"SMS_SEND_BATCH": "100 (default)", "broker": BROKER},
     )
 

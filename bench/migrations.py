@@ -14,9 +14,6 @@
    holds one tenant at a time, so at most `--parallel`.
 """
 
-from __future__ import annotations
-
-import time
 from typing import Any
 from unittest import mock
 
@@ -33,14 +30,11 @@ def has_table(tenant: Any, table: str) -> bool:
 
 def noop(args: Any, setup: Any) -> dict[str, Any]:
     times, sessions, skipped, migrated = [], [], [], 0
+    migrate = product.migrating.migrate_tenants
     for _ in range(args.noop_repeats):
-        time.sleep(1.2)  # pg_stat_database is flushed about once a second
-        before = harness.sessions_opened(setup)
-        started = time.perf_counter()
-        fleet = product.migrating.migrate_tenants()
-        times.append(time.perf_counter() - started)
-        time.sleep(1.2)
-        sessions.append(harness.sessions_opened(setup) - before)
+        (fleet, took), opened = harness.opening_sessions(setup, harness.clock, migrate)
+        times.append(took)
+        sessions.append(opened)
         skipped.append(fleet.skipped)
         migrated += len(fleet.migrated) + len(fleet.failed)
     return {"runs": len(times)} | harness.stats(times, n=False) | {
@@ -51,16 +45,13 @@ def noop(args: Any, setup: Any) -> dict[str, Any]:
 
 
 def new_migration(args: Any, setup: Any, slugs: list[str]) -> list[dict[str, Any]]:
-    migrating = product.migrating
-    template: list[float] = []
+    migrating, template = product.migrating, []
     real_ensure = migrating.ensure_template
 
     def timed_ensure(server: Any) -> bool:
-        started = time.perf_counter()
-        try:
-            return real_ensure(server)
-        finally:
-            template.append(time.perf_counter() - started)
+        done, took = harness.clock(real_ensure, server)
+        template.append(took)
+        return done
 
     runs = []
     sampler = ConnectionSampler(setup, interval=0.05).begin()
@@ -69,9 +60,9 @@ def new_migration(args: Any, setup: Any, slugs: list[str]) -> list[dict[str, Any
             template.clear()
             sampler.reset_peak()
             mine = slugs[i * args.migrate_count : (i + 1) * args.migrate_count]
-            started = time.perf_counter()
-            fleet = migrating.migrate_tenants(slugs=mine, parallel=args.parallel)
-            wall = time.perf_counter() - started
+            fleet, wall = harness.clock(
+                migrating.migrate_tenants, slugs=mine, parallel=args.parallel
+            )
             per = harness.stats(
                 [o.seconds for o in fleet.migrated], "median p95", n=False
             )
@@ -90,18 +81,11 @@ def new_migration(args: Any, setup: Any, slugs: list[str]) -> list[dict[str, Any
 
 
 def main() -> None:
-    parser = harness.arguments(__doc__)
-    parser.add_argument("--tenants", type=int, default=1000)
+    parser = harness.arguments(__doc__, "tenants lru")
     parser.add_argument("--noop-repeats", type=int, default=3)
     parser.add_argument("--migrate-count", type=int, default=200)
     parser.add_argument("--migrate-repeats", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument(
-        "--lru",
-        type=int,
-        default=100,
-        help="TENANT_CONNECTION_LRU_SIZE (the product's default, 100)",
-    )
     args = parser.parse_args()
     if args.migrate_count * args.migrate_repeats > args.tenants:
         parser.error("--migrate-count x --migrate-repeats must not exceed --tenants")
@@ -116,57 +100,57 @@ def main() -> None:
         new = product.migrating.current_fingerprint()
         runs = new_migration(args, setup, slugs)
         done = slugs[: args.migrate_count * args.migrate_repeats]
-        Tenant = product.Tenant.objects.select_related("server")
+        tenants = product.Tenant.objects.select_related("server")
+        migrated, others = tenants.filter(slug__in=done), tenants.exclude(slug__in=done)
         checks = {
             "migrated tenants have the new table": all(
                 has_table(t, product.EXTRA_TABLE)
-                for t in Tenant.filter(slug__in=[done[0], done[-1]])
+                for t in tenants.filter(slug__in=[done[0], done[-1]])
             ),
             "other tenants do not": not any(
-                has_table(t, product.EXTRA_TABLE)
-                for t in Tenant.exclude(slug__in=done)[:1]
+                has_table(t, product.EXTRA_TABLE) for t in others[:1]
             ),
-            "migrated tenants record the new fingerprint": not Tenant.filter(
-                slug__in=done
-            )
-            .exclude(migration_fingerprint=new)
-            .exists(),
+            "migrated tenants record the new fingerprint": not migrated.exclude(
+                migration_fingerprint=new
+            ).exists(),
         }
     first = runs[0]
     failed = sum(r["failed"] for r in runs)
     walls = [r["wall_s"] for r in runs]
+    results = {
+        "provisioning": {"tenants": len(slugs)}
+        | harness.stats(provision_seconds[1:], "median p95"),
+        "no-op migrate_tenants()": skip,
+        "one new migration": runs,
+        "checks": checks,
+    }
+    targets = [
+        report.target(
+            "`migrate_tenants` one new migration over 200 tenants",
+            "<= 60 s with `--parallel 4`",
+            f"{first['wall_s']} s for {first['tenants']} tenants incl. the "
+            f"template (parallel {args.parallel}); median of {len(runs)} runs "
+            f"{harness.median(walls):.1f} s",
+            (first["wall_s"], "<=", 60),
+            (failed, "==", 0),
+            (first["tenants"] if first["tenants"] >= 200 else None, ">=", 200),
+        ),
+        report.target(
+            "`migrate_tenants` rerun with every tenant current (a rerun skips "
+            "tenants already current)",
+            "seconds; no tenant database connected",
+            f"median {skip['median_ms']} ms over {len(slugs)} tenants; tenant "
+            f"sessions opened: {skip['tenant sessions']}",
+            (skip["median_ms"], "<", 10_000),
+            (max(map(int, skip["tenant sessions"].split("/"))), "==", 0),
+            (skip["migrated or failed"], "==", 0),
+        ),
+    ]
     report.save(
         "migrations",
         args,
-        {
-            "provisioning": {"tenants": len(slugs)}
-            | harness.stats(provision_seconds[1:], "median p95"),
-            "no-op migrate_tenants()": skip,
-            "one new migration": runs,
-            "checks": checks,
-        },
-        [
-            report.target(
-                "`migrate_tenants` one new migration over 200 tenants",
-                "<= 60 s with `--parallel 4`",
-                f"{first['wall_s']} s for {first['tenants']} tenants incl. the "
-                f"template (parallel {args.parallel}); median of {len(runs)} runs "
-                f"{harness.median(walls):.1f} s",
-                (first["wall_s"], "<=", 60),
-                (failed, "==", 0),
-                (first["tenants"] if first["tenants"] >= 200 else None, ">=", 200),
-            ),
-            report.target(
-                "`migrate_tenants` rerun with every tenant current (a rerun skips "
-                "tenants already current)",
-                "seconds; no tenant database connected",
-                f"median {skip['median_ms']} ms over {len(slugs)} tenants; tenant "
-                f"sessions opened: {skip['tenant sessions']}",
-                (skip["median_ms"], "<", 10_000),
-                (max(map(int, skip["tenant sessions"].split("/"))), "==", 0),
-                (skip["migrated or failed"], "==", 0),
-            ),
-        ],
+        results,
+        targets,
         config={"new migration": product.EXTRA_MIGRATIONS},
     )
 

@@ -9,8 +9,7 @@ a warm-up (the first clone builds the template) and is not counted. Where the
 time goes comes from the provisioning step hooks.
 """
 
-from __future__ import annotations
-
+import itertools
 import logging
 import time
 from contextlib import nullcontext
@@ -19,19 +18,15 @@ from unittest import mock
 
 from bench import harness, product, report
 
-SEGMENTS = {  # step -> (from hook, to hook)
-    "place (slug, server, registry row)": ("start", "placed"),
-    "create database (ping, template check, clone or create)": (
-        "placed",
-        "database_created",
-    ),
-    "migrate (check on a new connection; full migrate on the slow path)": (
-        "database_created",
-        "migrated",
-    ),
-    "activate (conditional update)": ("migrated", "activated"),
-    "reload the row": ("activated", "end"),
-}
+STEPS = [  # each from one provisioning step hook to the next
+    "place (slug, server, registry row)",
+    "create database (ping, template check, clone or create)",
+    "migrate (check on a new connection; full migrate on the slow path)",
+    "activate (conditional update)",
+    "reload the row",
+]
+HOOKS = ["start", "placed", "database_created", "migrated", "activated", "end"]
+SEGMENTS = dict(zip(STEPS, itertools.pairwise(HOOKS), strict=True))
 
 
 def measure(count: int) -> dict[str, Any]:
@@ -86,27 +81,28 @@ def measure(count: int) -> dict[str, Any]:
             for path in paths if i % 2 == 0 else reversed(paths):
                 provision(path, i)
             print(f"  {i + 1}/{count}", flush=True)
+    median = harness.median
+
+    def ms(values: list[float]) -> float:
+        return round(median(values) * 1000, 1)
+
     return {
         "provision_tenant per tenant, wall clock": [
             {"path": p, **harness.stats(v, "median p95 min max mean")}
             for p, v in times.items()
         ],
         "where the time goes (medians of the step hooks)": [
-            {"step": s}
-            | {f"{p}_ms": round(harness.median(steps[p][s]) * 1000, 1) for p in paths}
-            for s in SEGMENTS
+            {"step": step} | {f"{p}_ms": ms(steps[p][step]) for p in paths}
+            for step in SEGMENTS
         ],
-        "runs": warmup
-        | {
+        "runs": warmup | {
             "create+migrate / clone (medians)_x": round(
-                harness.median(times["create+migrate"])
-                / harness.median(times["clone"]),
-                1,
+                median(times["create+migrate"]) / median(times["clone"]), 1
             ),
             "every tenant active, create_database on the slow path only": not wrong,
             "problems": wrong[:5],
         },
-    }
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -116,19 +112,20 @@ def main() -> None:
     with harness.run(harness.Setup("provisioning")):
         results = measure(args.count)
     clone = results["provision_tenant per tenant, wall clock"][0]
+    targets = [
+        report.target(
+            "provisioning, the part of `POST /api/auth/register` that makes the "
+            "tenant database (end to end: bench auth)",
+            "within the registration's median <= 0.3 s",
+            f"clone path: median {clone['median_ms']} ms, p95 {clone['p95_ms']} ms",
+            (clone["median_ms"], "<=", 300),
+        )
+    ]
     report.save(
         "provisioning",
         args,
         results,
-        [
-            report.target(
-                "provisioning, the part of `POST /api/auth/register` that makes the "
-                "tenant database (end to end: bench auth)",
-                "within the registration's median <= 0.3 s",
-                f"clone path: median {clone['median_ms']} ms, p95 {clone['p95_ms']} ms",
-                (clone["median_ms"], "<=", 300),
-            )
-        ],
+        targets,
         config={"tenant schema": "every migration of the tenant apps"},
     )
 

@@ -14,8 +14,6 @@ The document is `bench/intro.md`, the summary of all targets, then one section
 per result file, each opening with its benchmark's docstring.
 """
 
-from __future__ import annotations
-
 import argparse
 import importlib
 import json
@@ -48,11 +46,12 @@ CHECKS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, "==": operator
 
 def _output(*argv: str) -> str:
     try:
-        return subprocess.run(
+        done = subprocess.run(
             argv, cwd=ROOT, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         return "?"
+    return done.stdout.strip()
 
 
 def run_facts(postgres: bool = True) -> dict[str, Any]:
@@ -88,11 +87,11 @@ def target(
             "checks": [list(c) for c in checks], "note": note}  # fmt: skip
 
 
-# fmt: off
-def save(name: str, args: argparse.Namespace, results: dict[str, Any],
-         targets: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
-         postgres: bool = True, **extra: Any) -> Path:
-    # fmt: on
+def save(
+    name: str, args: argparse.Namespace, results: dict[str, Any],
+    targets: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
+    postgres: bool = True, **extra: Any,
+) -> Path:  # fmt: skip
     """Write NAME.json into `args.out`, print its section, return its path."""
     data = {
         "bench": name,
@@ -165,10 +164,9 @@ def result(title: str, value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], dict):
         body = records(value)
     elif isinstance(value, dict):
-        body = table(
-            ["what", "value"],
-            [[split_unit(k)[0], cell(v, split_unit(k)[1])] for k, v in value.items()],
-        )
+        units = {k: split_unit(k) for k in value}
+        rows = [[units[k][0], cell(v, units[k][1])] for k, v in value.items()]
+        body = table(["what", "value"], rows)
     elif isinstance(value, str) and "\n" in value:
         body = f"```\n{value.strip()}\n```"
     else:
@@ -191,16 +189,10 @@ def targets_table(items: list[dict[str, Any]], bench: bool = False) -> str:
 def section(data: dict[str, Any], results: Path | None = None, doc: Path = DOC) -> str:
     doc_string = importlib.import_module(data["module"]).__doc__ or data["bench"]
     title, _, about = doc_string.strip().partition("\n")
-    facts = [
-        f"- {k}: `{v}`" if k == "command" else f"- {k}: {v}"
-        for k, v in data["run"].items()
-    ]
-    config = [
-        f"- {k}:" + "".join(f"\n  - {x}" for x in v)
-        if isinstance(v, list)
-        else f"- {k}: {cell(v)}"
-        for k, v in data["config"].items()
-    ]
+    facts = [f"- {k}: `{v}`" if k == "command" else f"- {k}: {v}"
+             for k, v in data["run"].items()]  # fmt: skip
+    config = [f"- {k}:" + "".join(f"\n  - {x}" for x in v) if isinstance(v, list)
+              else f"- {k}: {cell(v)}" for k, v in data["config"].items()]  # fmt: skip
     parts = [
         f'<a id="{data["bench"]}"></a>\n## {title.rstrip(".")} ({data["bench"]})',
         about,

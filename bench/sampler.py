@@ -1,12 +1,10 @@
 """Watching pg_stat_activity: how many sessions this run holds, all along."""
 
-from __future__ import annotations
-
 import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from bench.harness import Setup, pg
 
@@ -27,15 +25,10 @@ class ConnectionSampler(threading.Thread):
     """
 
     def __init__(
-        self,
-        setup: Setup,
-        *,
-        servers: dict[str, int] | None = None,
-        interval: float = 0.01,
-        keep: bool = False,
-        t0: float | None = None,
+        self, setup: Setup, *, servers: dict[str, int] | None = None,
+        interval: float = 0.01, keep: bool = False, t0: float | None = None,
         hook: Callable[[int, float], None] | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         super().__init__(name="pg-stat-sampler", daemon=True)
         self.setup, self.interval, self.keep, self.hook = setup, interval, keep, hook
         self.servers = servers or {"main": 5432}
@@ -89,7 +82,7 @@ class ConnectionSampler(threading.Thread):
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def begin(self) -> ConnectionSampler:
+    def begin(self) -> Self:
         self.start()
         self.ready.wait(10)
         return self

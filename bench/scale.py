@@ -7,8 +7,6 @@ checked first). Tenants are provisioned from `--threads` threads; the no-op
 `migrate_tenants(parallel=4)` is timed three times.
 """
 
-from __future__ import annotations
-
 import shutil
 import tempfile
 import time
@@ -58,17 +56,16 @@ def postgres_run(tenants: int):
 
 
 def main() -> None:
-    parser = harness.arguments(__doc__)
+    parser = harness.arguments(__doc__, "threads")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--tenants", type=int, help="default 10,000 / 1,000")
-    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     postgres = args.backend == "postgres"
-    args.tenants = args.tenants or (1000 if postgres else 10_000)
-    if postgres:
-        free = shutil.disk_usage("/var/lib/postgresql").free
-        if free < args.tenants * 18 * MB:
-            parser.error(f"not enough free disk: {free // MB} MB")
+    goal = 1000 if postgres else 10_000
+    args.tenants = args.tenants or goal
+    free = shutil.disk_usage("/var/lib/postgresql").free // MB if postgres else None
+    if free is not None and free < args.tenants * 18:
+        parser.error(f"not enough free disk: {free} MB")
     started = time.perf_counter()
     with (postgres_run if postgres else sqlite_run)(args.tenants) as sizes:
         tenants, seconds = harness.provision_many(args.tenants, threads=args.threads)
@@ -76,20 +73,17 @@ def main() -> None:
         disk, registry = sizes()
         migrate, skipped = [], 0
         for _ in range(3):
-            began = time.perf_counter()
-            fleet = product.migrating.migrate_tenants(parallel=4)
-            migrate.append(time.perf_counter() - began)
+            fleet, took = harness.clock(product.migrating.migrate_tenants, parallel=4)
+            migrate.append(took)
             skipped += fleet.skipped
             if fleet.migrated or fleet.failed:
                 raise RuntimeError(f"not a no-op: {fleet}")
-    n, goal = len(tenants), 1000 if postgres else 10_000
+    n = len(tenants)
+    per_tenant = harness.stats(seconds, "median p95", n=False)
     results = {
         "tenants provisioned": n,
         "wall_s": round(wall),
-        **{
-            f"per tenant {k}": v
-            for k, v in harness.stats(seconds, "median p95", n=False).items()
-        },
+        **{f"per tenant {k}": v for k, v in per_tenant.items()},
         "tenant databases on disk_mb": round(disk / MB),
         "per tenant database_kb": round(disk / n / 1024),
         "registry size_mb": round(registry / MB, 1),
@@ -98,21 +92,17 @@ def main() -> None:
         ),
         "skipped by each no-op": skipped // 3,
     }
-    report.save(
-        f"scale-{args.backend}",
-        args,
-        {"fleet": results},
-        [
-            report.target(
-                f"tenants in one registry ({args.backend})",
-                "10,000 SQLite / 1,000 PostgreSQL provisioned without a fault",
-                f"{n:,} in {round(wall)} s",
-                (args.tenants - n, "==", 0),
-                (n if n >= goal else None, ">=", goal),  # fewer: not measured
-            )
-        ],
-        postgres=postgres,
-    )
+    results = {"fleet": results}
+    targets = [
+        report.target(
+            f"tenants in one registry ({args.backend})",
+            "10,000 SQLite / 1,000 PostgreSQL provisioned without a fault",
+            f"{n:,} in {round(wall)} s",
+            (args.tenants - n, "==", 0),
+            (n if n >= goal else None, ">=", goal),  # fewer: not measured
+        )
+    ]
+    report.save(f"scale-{args.backend}", args, results, targets, postgres=postgres)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ whose text is kept when it stops, and is stopped by its own pid: by `stop()`,
 by `running()` on the way out of a failure, or at exit as a last resort.
 """
 
-from __future__ import annotations
-
 import atexit
 import contextlib
 import os
@@ -69,13 +67,9 @@ class Process:
     def start(self, wait: float = 60) -> Any:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.argv(),
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+                self.argv(), cwd=ROOT, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
         _children.add(self.process.pid)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -91,10 +85,8 @@ class Process:
         return self.process is not None and self.process.poll() is None
 
     def current_log(self) -> str:
-        if self.process is None:
-            return ""
         with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
+            return self.log_path.read_text(errors="replace") if self.process else ""
         return ""
 
     def log(self) -> str:
@@ -133,11 +125,10 @@ class Process:
         """The processes of its group (or only its children)."""
         if self.process is None:
             return []
-        flag = "-P" if children else "-g"
-        found = subprocess.run(
-            ["pgrep", flag, str(self.process.pid)], capture_output=True, text=True
-        )
-        return [int(p) for p in found.stdout.split()]
+        argv = ["pgrep", "-P" if children else "-g", str(self.process.pid)]
+        return [
+            int(p) for p in subprocess.run(argv, capture_output=True).stdout.split()
+        ]
 
 
 class Gunicorn(Process):
@@ -156,13 +147,13 @@ class Gunicorn(Process):
         ).split()
 
     def ready(self) -> bool:
-        try:
-            ok = Client(self.port).get("/healthz", timeout=5).status == 200
-        except OSError:
-            return False
-        if ok:
-            time.sleep(0.5)  # one answer proves one worker; give the others a moment
-        return ok
+        with contextlib.suppress(OSError):
+            if Client(self.port).get("/healthz", timeout=5).status == 200:
+                time.sleep(
+                    0.5
+                )  # one answer proves one worker; give the others a moment
+                return True
+        return False
 
     def worker_pids(self) -> list[int]:
         return self.group_pids(children=True)
