@@ -20,6 +20,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.utils import timezone
 
+from accounts import revocation_feed
 from accounts.models import LoginSession, Revocation
 from tenants.cache import REGISTRY_PREFIX, BreakerRedisCache, breaker, redis_cache
 
@@ -36,6 +37,7 @@ def _distrust_redis_copy() -> None:
     redis = redis_cache()
     if redis is not None:
         redis.delete(_EPOCH)
+        revocation_feed.ask_reload()
 
 
 breaker.on_recovery.append(_distrust_redis_copy)
@@ -48,6 +50,9 @@ def _ttl(expires_at: dt.datetime) -> int:
 def is_revoked(claims: dict[str, Any]) -> bool:
     """Whether the token's `jti` or its login session (`sid`) was revoked."""
     keys = [f"jti:{claims.get('jti')}", f"sid:{claims.get('sid')}"]
+    known = revocation_feed.check(keys)
+    if known is not None:
+        return known
     redis = redis_cache()
     # `state`, not `allow()`: taking the half-open probe here would leave the
     # cache call below refused, and Redis would never be tried again.
@@ -112,6 +117,7 @@ def _store(keys: Iterable[str], expires_at: dt.datetime) -> None:
     redis = redis_cache()
     if redis is not None:
         redis.set_many({_cache_key(key): 1 for key in keys}, _ttl(expires_at))
+        revocation_feed.publish(keys, expires_at.timestamp())
 
 
 def mirror(key: str, expires_at: dt.datetime) -> None:
@@ -119,6 +125,7 @@ def mirror(key: str, expires_at: dt.datetime) -> None:
     redis = redis_cache()
     if redis is not None:
         redis.set(_cache_key(key), 1, _ttl(expires_at))
+        revocation_feed.publish([key], expires_at.timestamp())
 
 
 def _horizon() -> dt.datetime:

@@ -196,7 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients > 8:
         parser.error("keep --clients at 8 or below (max_connections is 100)")
-    setup = harness.Setup("auth", {"TENANT_POOL_MAX_SIZE": "1"}, web=True)
+    setup = harness.Setup("auth", web=True)
     with harness.run(setup):
         MAILBOX.mkdir(exist_ok=True)
         for old in MAILBOX.glob("*.log"):

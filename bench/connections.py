@@ -3,7 +3,7 @@
 Several threads each run `with tenant_context(tenant): Member.objects.count()`
 on tenants picked all from one tenant (the baseline), Zipf-skewed (s = 1) and
 uniformly, the three phases interleaved over rounds. The connection bound is
-`TENANT_CONNECTION_LRU_SIZE` x `TENANT_POOL_MAX_SIZE`; a sampler counts the
+`TENANT_CONNECTION_LRU_SIZE` connections; a sampler counts the
 tenant sessions in pg_stat_activity all along. "registering an alias" counts
 `make_config` calls inside `tenants.connections.acquire` (exact); "opening a
 connection" is the delta of `pg_stat_database.sessions`; "orphan pools" are
@@ -173,20 +173,19 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = harness.arguments(__doc__, "tenants threads pool_max zipf_s seed", lru=20)
+    parser = harness.arguments(__doc__, "tenants threads zipf_s seed", lru=20)
     parser.add_argument("--ops", type=int, default=3000, help="operations per phase")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of phases")
     parser.add_argument("--idle-seconds", type=int, default=2)
     parser.add_argument("--idle-repeats", type=int, default=5)
     parser.add_argument("--miss-samples", type=int, default=100)
     args = parser.parse_args()
-    if args.lru * args.pool_max > 60:
-        parser.error("lru x pool-max above 60 risks the server's max_connections")
-    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru),
-           "TENANT_POOL_MAX_SIZE": str(args.pool_max)}  # fmt: skip
+    if args.lru > 60:
+        parser.error("an LRU above 60 risks the server's max_connections")
+    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
     with harness.run(setup := harness.Setup("connections", env)):
         found = measure(args, setup)
-    n, runs, bound = len(tenants), found["runs"], args.lru * args.pool_max
+    n, runs, bound = len(tenants), found["runs"], args.lru
     rate = {p: [r["ops"] / r["seconds"] for r in rs] for p, rs in runs.items()}
 
     def share(rs: list[dict[str, Any]], key: str) -> float:
@@ -218,7 +217,7 @@ def main() -> None:
         | harness.stats(found["provision_seconds"][1:], "median p95 max"),
         "phases": phases,
         "connections": {
-            "bound (LRU x pool max)": bound,
+            "bound (LRU)": bound,
             "peak over all phases": peak,
             "after the last phase": found["final"],
             "orphan pools at the end": found["orphans"],

@@ -2,7 +2,7 @@
 
 Two gunicorn servers (`--workers` sync workers each) run side by side: the real
 app on PostgreSQL + Redis, with `TENANT_CONNECTION_LRU_SIZE=--lru` (not 100:
-workers x LRU x pool max must fit this server's 100 connections), and
+workers x LRU must fit this server's 100 connections), and
 `bench.plainapp`, a plain single-database Django + DRF app with the same member
 tables, indexes, serializer, view, pagination and middleware (minus the tenant
 middleware; JWT checked statelessly), on one database of its own. Each client
@@ -246,7 +246,7 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
     )
     results["run"] = {
         "peak tenant connections (pg_stat_activity)": m["peak"],
-        "bound (workers x LRU x pool max)": args.workers * args.lru * args.pool_max,
+        "bound (workers x LRU)": args.workers * args.lru,
         "samples": m["samples"],
         "provisioning_s": round(m["provisioned"]),
         "seeding_s": round(m["seeded"]),
@@ -299,9 +299,7 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
 
 
 def main() -> None:
-    parser = harness.arguments(
-        __doc__, "tenants pool_max workers clients zipf_s seed", lru=35
-    )
+    parser = harness.arguments(__doc__, "tenants workers clients zipf_s seed", lru=35)
     parser.add_argument("--mid", type=int, default=100, help="the middle spread")
     parser.add_argument("--cycles-1", type=int, default=40, help="per round, 1 client")
     parser.add_argument(
@@ -312,12 +310,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=25, help="seeded per tenant")
     parser.add_argument("--count-repeats", type=int, default=5)
     args = parser.parse_args()
-    if args.workers * args.lru * args.pool_max > 80:
-        parser.error("workers x lru x pool-max: keep it at 80 (100 connections in all)")
+    if args.workers * args.lru > 80:
+        parser.error("workers x lru: keep it at 80 (100 connections in all)")
     if args.mid > args.tenants or args.members < 20:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
-    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru),
-           "TENANT_POOL_MAX_SIZE": str(args.pool_max)}  # fmt: skip
+    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
     with harness.run(setup := harness.Setup("crud", env, web=True)):
         measured = measure(args, setup)
     report.save("crud", args, *summarise(args, measured))

@@ -37,7 +37,6 @@ SHARED = {  # options of several benchmarks: default and help
     "workers": (2, "gunicorn workers"),
     "clients": (8, "concurrent clients"),
     "lru": (100, "tenant aliases per process (TENANT_CONNECTION_LRU_SIZE)"),
-    "pool_max": (1, "connections per tenant alias (TENANT_POOL_MAX_SIZE)"),
     "zipf_s": (1.0, "Zipf exponent of tenant popularity"),
     "seed": (1, "random seed"),
 }

@@ -55,7 +55,7 @@ Action = Callable[[], Any]
 
 
 def arguments() -> Any:
-    shared = "tenants clients workers pool_max zipf_s seed"
+    shared = "tenants clients workers zipf_s seed"
     parser = harness.arguments(__doc__, shared, lru=15)
     add = parser.add_argument
     add("--members", type=int, default=5, help="seeded per tenant")
@@ -87,8 +87,8 @@ def arguments() -> Any:
 def budget(args: Any) -> dict[str, int]:
     """Worst case per server: every process full of tenant and registry sessions."""
     return {
-        "web": args.workers * args.lru * args.pool_max,
-        "celery": args.celery_concurrency * args.celery_lru * args.pool_max,
+        "web": args.workers * args.lru,
+        "celery": args.celery_concurrency * args.celery_lru,
         "registry": (args.workers + args.celery_concurrency) * 4,
     }
 
@@ -651,7 +651,7 @@ def main() -> None:
     if stale := servers.PostgresCluster.drop_stale():
         print(f"dropped clusters of earlier runs: {stale}")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru), "REGISTRY_POOL_MAX_SIZE": "4",
-           "TENANT_POOL_MAX_SIZE": str(args.pool_max), "SMS_BACKEND": "twilio",
+           "SMS_BACKEND": "twilio",
            "SMS_RATE_PER_NUMBER": "0", "SMS_STALE_SENDING_SECONDS": "5",
            "SMS_SWEEP_SECONDS": "5", "CELERY_VISIBILITY_TIMEOUT": "30"}  # fmt: skip
     run = Run(args, harness.Setup("load", env, web=True))
@@ -795,7 +795,7 @@ def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
 
 def targets(args: Any, workers: list, whole: dict, seconds: float, found: dict) -> list:
     growth = max((w["growth_pct"] for w in workers), default=None)
-    web, bound = whole["per process"].get("web worker"), args.lru * args.pool_max
+    web, bound = whole["per process"].get("web worker"), args.lru
     redis, down = found.get("redis", {}), found.get("dbdown", {})
     celery, kill = found.get("celery", {}), found.get("webkill", {})
     theirs, others = "their requests: failed", f"{OTHERS}: failed"

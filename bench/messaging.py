@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="per broadcast")
     args = parser.parse_args()
     env = {"CELERY_BROKER_URL": BROKER, "SMS_BACKEND": "locmem",
-           "SMS_RATE_PER_NUMBER": "0", "TENANT_POOL_MAX_SIZE": "2"}  # fmt: skip
+           "SMS_RATE_PER_NUMBER": "0"}  # fmt: skip
     with harness.run(harness.Setup("messaging", env, web=True)):
         server = Gunicorn(harness.service_env(), workers=args.workers)
         worker = CeleryWorker(harness.service_env(), args.celery_concurrency)

@@ -42,7 +42,7 @@ breaker = CircuitBreaker(
     cooldown=getattr(settings, "CACHE_BREAKER_COOLDOWN_SECONDS", 5.0),
 )
 
-_FAILURES = (ConnectionInterrupted, RedisError, socket.timeout, OSError)
+REDIS_FAILURES = (ConnectionInterrupted, RedisError, socket.timeout, OSError)
 _MISSING = object()
 
 
@@ -54,7 +54,7 @@ def _guarded(name: str, fallback: Any = None) -> Callable[..., Any]:
             return self._fallback(name, fallback, args, kwargs)
         try:
             result = parent(self, *args, **kwargs)
-        except _FAILURES:
+        except REDIS_FAILURES:
             breaker.record_failure()
             return self._fallback(name, fallback, args, kwargs)
         breaker.record_success()
@@ -106,7 +106,7 @@ class BreakerRedisCache(RedisCache):
         """Whether Redis answers now (used by /readyz and the half-open probe)."""
         try:
             ok = bool(self.client.get_client(write=True).ping())
-        except _FAILURES:
+        except REDIS_FAILURES:
             breaker.record_failure()
             return False
         breaker.record_success()
@@ -132,7 +132,7 @@ def evicts_keys(backend: BreakerRedisCache) -> bool:
         client = backend.client.get_client(write=True)
         policy = client.config_get("maxmemory-policy").get("maxmemory-policy", "")
         limit = int(client.config_get("maxmemory").get("maxmemory", 0) or 0)
-    except (*_FAILURES, ValueError):
+    except (*REDIS_FAILURES, ValueError):
         return False
     return limit > 0 and policy != "noeviction"
 

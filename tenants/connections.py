@@ -6,20 +6,25 @@ alias, so aliases added at runtime need care (docs/architecture.md):
 - each tenant has one stable alias, never reused for another database;
 - the settings dict is replaced copy-on-write, never mutated, because other
   threads iterate it (close_old_connections, make_view_atomic);
-- at most TENANT_CONNECTION_LRU_SIZE aliases stay registered; the least recently
-  used alias with no active context is evicted, and aliases idle for
+- a thread keeps its connection to a tenant open between contexts (persistent,
+  like CONN_MAX_AGE=None): a warm request opens nothing, and a cold one opens
+  one connection in the calling thread, with no pool or worker thread behind it;
+- at most TENANT_CONNECTION_LRU_SIZE connections stay open in the process; the
+  least recently used alias with no active context is evicted (all its
+  threads' connections closed), and aliases idle for
   TENANT_CONNECTION_IDLE_SECONDS are swept by a background thread;
-- eviction closes the alias's pool process-wide; wrappers are per thread, so
-  each thread drops its own stale wrappers when it next leaves a context.
+- a thread drops its own wrappers of evicted aliases when it next enters or
+  leaves a context; a connection the server hung up on is dropped on entry.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -29,6 +34,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 if TYPE_CHECKING:
     from asgiref.local import Local
+    from django.db.backends.base.base import BaseDatabaseWrapper
     from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
@@ -77,6 +83,14 @@ class _AliasState:
     refs: int = 0
     last_used: float = field(default_factory=time.monotonic)
     doomed: bool = False  # forgotten while in use: unregister at the last release
+    # Wrappers (by thread) keeping a connection open between contexts.
+    holders: dict[int, BaseDatabaseWrapper] = field(default_factory=dict)
+    users: Counter[int] = field(default_factory=Counter)  # threads inside a context
+
+    @property
+    def slots(self) -> int:
+        """Connections this alias may hold now: one per thread using or keeping one."""
+        return max(1, len(self.holders.keys() | +self.users))
 
 
 _lock = threading.RLock()
@@ -106,6 +120,13 @@ def registered_aliases() -> list[str]:
         return list(_state)
 
 
+def reserved_connections() -> int:
+    """Connections the process holds or may open now; never above the bound
+    unless every alias is in use (one per thread inside a context)."""
+    with _lock:
+        return sum(st.slots for st in _state.values())
+
+
 def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
     """Register `alias` if needed and pin it until `release(alias)`."""
     _ensure_sweeper()
@@ -117,6 +138,7 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
             _state[alias] = _AliasState()
         st = _state[alias]
         st.refs += 1
+        st.users[threading.get_ident()] += 1
         st.last_used = time.monotonic()
         _state.move_to_end(alias)
         victims = _pick_victims_locked(time.monotonic(), include_lru=True)
@@ -125,23 +147,36 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
         for victim, config in _unpublish_locked(victims):
             _close_globally(victim, config)
     _drop_stale_wrapper(alias)
+    _drop_if_hung_up(alias)
     _touched().add(alias)
     return alias
 
 
 def release(alias: str) -> None:
-    """Unpin an alias; its connection in this thread goes back (to the pool)."""
+    """Unpin an alias; this thread's connection stays open for its next context."""
+    wrapper = getattr(_wrappers(), alias, None)
+    if wrapper is not None and not wrapper.in_atomic_block:
+        # After an error: closed unless it still answers (Django's own rule).
+        wrapper.close_if_unusable_or_obsolete()
     with _lock:
         st = _state.get(alias)
         if st is not None:
             st.refs = max(0, st.refs - 1)
             st.last_used = time.monotonic()
+            thread = threading.get_ident()
+            st.users[thread] -= 1
+            current = connections.settings.get(alias)
+            if (
+                wrapper is not None
+                and wrapper.connection is not None
+                and wrapper.settings_dict is current
+            ):
+                st.holders[thread] = wrapper
+            else:
+                st.holders.pop(thread, None)
             if st.doomed and st.refs == 0:
                 for victim, config in _unpublish_locked([alias]):
                     _close_globally(victim, config)
-    wrapper = getattr(_wrappers(), alias, None)
-    if wrapper is not None and not wrapper.in_atomic_block:
-        wrapper.close()
     release_stale_wrappers()
 
 
@@ -211,13 +246,17 @@ def _pick_victims_locked(now: float, *, include_lru: bool) -> list[str]:
         if st.refs == 0 and now - st.last_used >= idle
     ]
     if include_lru:
-        over = len(_state) - len(victims) - settings.TENANT_CONNECTION_LRU_SIZE
+        gone = set(victims)
+        over = (
+            sum(st.slots for alias, st in _state.items() if alias not in gone)
+            - settings.TENANT_CONNECTION_LRU_SIZE
+        )
         for alias, st in _state.items():  # oldest first
             if over <= 0:
                 break
-            if st.refs == 0 and alias not in victims:
+            if st.refs == 0 and alias not in gone:
                 victims.append(alias)
-                over -= 1
+                over -= st.slots
     return victims
 
 
@@ -230,15 +269,31 @@ def _unpublish_locked(victims: list[str]) -> list[tuple[str, DBSettings]]:
     removed = [(alias, current[alias]) for alias in victims if alias in current]
     _publish({k: v for k, v in current.items() if k not in gone})
     for alias in victims:
-        _state.pop(alias, None)
+        st = _state.pop(alias, None)
+        for wrapper in st.holders.values() if st else ():
+            _close_connection_of(wrapper)
     return removed
+
+
+def _close_connection_of(wrapper: BaseDatabaseWrapper) -> None:
+    """Close another thread's idle connection (psycopg's close is thread-safe).
+
+    Its wrapper is left to that thread, which drops it on its next entry: the
+    alias's settings dict it was built from is no longer published.
+    """
+    raw = wrapper.connection
+    if raw is None:
+        return
+    try:
+        raw.close()
+    except Exception:
+        logger.debug("closing a connection of %s failed", wrapper.alias, exc_info=True)
 
 
 def _close_globally(alias: str, config: DBSettings) -> None:
     """Close what the process holds for `alias`; callable from any thread."""
-    # Wrappers left in other threads still hold this (now unpublished) dict.
-    # Without "pool" in it, closing them closes their connection directly;
-    # otherwise Django's `pool` property would quietly build a new pool.
+    # Wrappers left in other threads still hold this (now unpublished) dict;
+    # a pool, if one was configured, must not quietly be built again.
     config.get("OPTIONS", {}).pop("pool", None)
     pool = postgres_pools().pop(alias, None)
     if pool is not None:
@@ -246,7 +301,7 @@ def _close_globally(alias: str, config: DBSettings) -> None:
             pool.close(timeout=2)
         except Exception:
             logger.warning("closing pool of %s failed", alias, exc_info=True)
-    # The calling thread's own wrapper can be closed right away.
+    # The calling thread's own wrapper can be closed and dropped right away.
     try:
         wrapper = getattr(_wrappers(), alias)
     except AttributeError:
@@ -257,6 +312,29 @@ def _close_globally(alias: str, config: DBSettings) -> None:
         logger.debug("closing wrapper %s failed", alias, exc_info=True)
     delattr(_wrappers(), alias)
     _touched().discard(alias)
+
+
+def _drop_if_hung_up(alias: str) -> None:
+    """Close a kept connection the server has hung up on, before it is used.
+
+    An idle connection has nothing to read; if its socket is readable, the
+    server closed it (a restart, an idle timeout, PgBouncer going away), and
+    reusing it would fail the request. A poll costs microseconds, a query
+    (Django's CONN_HEALTH_CHECKS) a round trip.
+    """
+    wrapper = getattr(_wrappers(), alias, None)
+    raw = getattr(wrapper, "connection", None)
+    if wrapper is None or raw is None or wrapper.in_atomic_block:
+        return
+    fileno = getattr(raw, "fileno", None)
+    if fileno is None:
+        return  # SQLite: a file, no server to hang up
+    try:
+        readable = bool(select.select([fileno()], [], [], 0)[0])
+    except Exception:
+        readable = True  # closed already: nothing to reuse
+    if readable:
+        wrapper.close()
 
 
 def _drop_stale_wrapper(alias: str) -> None:
@@ -303,13 +381,19 @@ def _ensure_sweeper() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """A forked child must not use its parent's pools, threads or aliases."""
+    """A forked child must not use its parent's connections, threads or aliases."""
     global _lock, _sweeper
     pools = postgres_pools()
     _lock = threading.RLock()
     _sweeper = None
-    for alias in list(_state):
+    for alias, st in _state.items():
         pools.pop(alias, None)  # parent's; never close here
+        for wrapper in st.holders.values():
+            # Closing would end the parent's session on the shared socket.
+            wrapper.connection = None
+        if hasattr(_wrappers(), alias):
+            getattr(_wrappers(), alias).connection = None
+            delattr(_wrappers(), alias)
     if _state:
         _publish({k: v for k, v in connections.settings.items() if k not in _state})
     _state.clear()

@@ -108,9 +108,9 @@ def unavailable(exc: DatabaseError | InterfaceError) -> DomainError:
 def _reachable(tenant: Tenant, exc: DatabaseError | InterfaceError) -> bool:
     """Whether the tenant's own database answers (the error may be another's).
 
-    When the tenant's own connection failed to connect (its pool found no
-    connection, or the server is gone), trying again would only wait out
-    another connect timeout; any other error is checked by connecting again.
+    When the tenant's own connection failed to connect (no connection could be
+    had, or the server is gone), trying again would only wait out another
+    connect timeout; any other error is checked with a new connection.
     """
     cause = exc.__cause__
     sqlstate = getattr(cause, "sqlstate", "") or ""
@@ -121,6 +121,8 @@ def _reachable(tenant: Tenant, exc: DatabaseError | InterfaceError) -> bool:
     try:
         with tenant_context(tenant):
             wrapper = connections[tenant.alias]
+            if not wrapper.in_atomic_block:
+                wrapper.close()  # the kept connection may be the broken one
             wrapper.ensure_connection()
             return wrapper.is_usable()
     except Exception:

@@ -308,6 +308,16 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    """Poll `condition` until it holds (a deadline for slow machines, not a pace)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
 @pytest.fixture
 def redis_server():
     if shutil.which("redis-server") is None:
@@ -316,6 +326,29 @@ def redis_server():
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def own_redis(redis_server, monkeypatch, registry):
+    """The cache on a Redis of the test's own, with a short breaker cooldown."""
+    from django.test import override_settings
+
+    from tenants.cache import breaker
+
+    monkeypatch.setattr(breaker, "cooldown", 0.2)
+    breaker.reset()
+    cache = {
+        "default": {
+            "BACKEND": "tenants.cache.BreakerRedisCache",
+            "LOCATION": redis_server.url,
+            "KEY_FUNCTION": "tenants.cache.tenant_key",
+            "KEY_PREFIX": "outage",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        }
+    }
+    with override_settings(CACHES=cache):
+        yield redis_server
+    breaker.reset()
 
 
 class PostgresCluster:

@@ -31,7 +31,7 @@ LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in lay
 
 
 def _modules():
-    for package in LEVEL:
+    for package in sorted(LEVEL):
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" not in path.parts:  # history, frozen as written
                 yield package, path

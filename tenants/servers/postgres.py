@@ -67,21 +67,10 @@ class PostgresServer:
             "PASSWORD": password if user else self.password,
             "HOST": self.host,
             "PORT": self.port,
-            "CONN_MAX_AGE": 0,
-            "OPTIONS": {
-                "connect_timeout": CONNECT_TIMEOUT,
-                # psycopg_pool's defaults cost 4 connections and 4 threads per
-                # pool; tenant pools start empty and stay small.
-                "pool": {
-                    "min_size": 0,
-                    "max_size": settings.TENANT_POOL_MAX_SIZE,
-                    "num_workers": 1,
-                    "timeout": 5,
-                    "max_idle": 120,
-                    "max_lifetime": 1800,
-                    "reconnect_timeout": 10,
-                },
-            },
+            # Kept open by the thread that opened it (tenants.connections
+            # bounds how many); no pool and no pool threads per tenant.
+            "CONN_MAX_AGE": None,
+            "OPTIONS": {"connect_timeout": CONNECT_TIMEOUT},
         }
 
     def template_settings(self) -> dict[str, Any]:

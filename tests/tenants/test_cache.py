@@ -1,12 +1,11 @@
 """Tenant-scoped cache keys and a Redis outage that costs no request."""
 
-import time
-
 import pytest
 from django.core.cache import cache
 
 from tenants.cache import BreakerRedisCache, breaker, tenant_key
 from tenants.context import tenant_context
+from tests.conftest import wait_until
 
 
 def test_cache_keys_are_scoped_by_tenant(tenant_a, tenant_b):
@@ -44,15 +43,6 @@ def redis_cache(redis_server, monkeypatch):
     )
     yield backend
     breaker.reset()
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_stopped_redis_falls_back_and_recovers_by_itself(redis_server, redis_cache):

@@ -1,0 +1,210 @@
+"""Each process's own copy of the live revocations, kept current by Redis pub/sub.
+
+A warm request then checks its token against a dict in memory: no Redis round
+trip. The copy is trusted only while its listener proves it current:
+
+- the listener subscribes first and loads every live revocation from the
+  registry second, so nothing published in between is missed;
+- it pings Redis through its subscription every HEARTBEAT seconds; a copy not
+  heard from for STALE_AFTER seconds is not trusted, and the check falls back
+  to the Redis copy and the registry (`revocation.is_revoked`), and reloads
+  from the registry before it answers again. A revocation thus reaches every
+  process within a second, or the process stops trusting its copy;
+- a process whose Redis calls failed (a publish may be lost) asks every copy
+  to reload once Redis answers again, and each copy reloads every
+  RELOAD_SECONDS regardless, as the Redis copy's epoch expires.
+
+The writer notes its own revocations at once, before anyone hears them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections
+from django.utils import timezone
+
+from accounts.models import Revocation
+from tenants.cache import REDIS_FAILURES, REGISTRY_PREFIX, breaker, redis_cache
+
+if TYPE_CHECKING:
+    from tenants.cache import BreakerRedisCache
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT = 0.25
+STALE_AFTER = 1.0
+RELOAD_SECONDS = 60.0
+_RELOAD = "reload"
+
+
+class _Copy:
+    """One listener's copy; a new Redis (settings changed) gets a new one."""
+
+    def __init__(self, source: tuple[Any, ...], channel: str) -> None:
+        self.source = source
+        self.channel = channel
+        self.revoked: dict[str, float] = {}  # key -> expires at (epoch seconds)
+        self.heard = 0.0  # monotonic time the listener last proved itself; 0: never
+        self.lock = threading.Lock()  # notes from requests vs. a reload's swap
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._listen, name="revocation-feed", daemon=True
+        )
+
+    def fresh(self) -> bool:
+        return self.heard > 0 and time.monotonic() - self.heard < STALE_AFTER
+
+    def note(self, keys: Iterable[str], expires_at: float) -> None:
+        with self.lock:
+            for key in keys:
+                self.revoked[key] = max(expires_at, self.revoked.get(key, 0.0))
+
+    def _listen(self) -> None:
+        while not self.stop.is_set():
+            backend = redis_cache()
+            if backend is None or _source(backend) != self.source:
+                return  # the settings moved on; `check` starts another copy
+            pubsub = None
+            try:
+                pubsub = backend.client.get_client(write=True).pubsub()
+                pubsub.subscribe(self.channel)
+                self._reload()
+                self._serve(pubsub)
+            except REDIS_FAILURES:
+                logger.info("revocation feed lost Redis; retrying", exc_info=True)
+            except Exception:
+                logger.warning("revocation feed failed; retrying", exc_info=True)
+            finally:
+                self.heard = 0.0
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except REDIS_FAILURES:
+                        pass
+            self.stop.wait(HEARTBEAT * 4)
+
+    def _serve(self, pubsub: Any) -> None:
+        pinged = loaded = time.monotonic()
+        pubsub.ping()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now - pinged >= HEARTBEAT:
+                pubsub.ping()
+                pinged = now
+            if now - loaded >= RELOAD_SECONDS:
+                self._reload()
+                loaded = time.monotonic()
+            message = pubsub.get_message(timeout=HEARTBEAT)
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == "pong":
+                if self.heard and not self.fresh():
+                    # Silent long enough to be distrusted: whatever happened
+                    # meanwhile (a publish lost with a dropped connection) is
+                    # read from the registry before the copy answers again.
+                    self.heard = 0.0
+                    self._reload()
+                    loaded = time.monotonic()
+                self.heard = time.monotonic()
+            elif kind == "message":
+                data = json.loads(message["data"])
+                if data == _RELOAD:
+                    self.heard = 0.0  # untrusted until the reload is done
+                    self._reload()
+                    loaded = self.heard = time.monotonic()
+                else:
+                    self.note(data["keys"], float(data["expires_at"]))
+
+    def _reload(self) -> None:
+        try:
+            rows = Revocation.objects.filter(expires_at__gt=timezone.now())
+            fresh = {
+                key: at.timestamp() for key, at in rows.values_list("key", "expires_at")
+            }
+        finally:
+            connections["default"].close()  # this thread's, back to the pool
+        # Keys noted while loading stay: they may be newer than the rows read.
+        now = time.time()
+        with self.lock:
+            kept = {k: at for k, at in self.revoked.items() if at > now}
+            self.revoked = kept | fresh
+
+
+_lock = threading.Lock()
+_copy: _Copy | None = None
+
+
+def _source(backend: BreakerRedisCache) -> tuple[Any, ...]:
+    return (tuple(backend._server), backend.key_prefix)
+
+
+def _current() -> _Copy | None:
+    """This process's copy for the configured Redis, started on first use."""
+    global _copy
+    backend = redis_cache()
+    if backend is None:
+        return None
+    copy = _copy
+    if copy is not None and copy.source == _source(backend):
+        return copy
+    with _lock:
+        if _copy is None or _copy.source != _source(backend):
+            if _copy is not None:
+                _copy.stop.set()
+            _copy = _Copy(
+                _source(backend), backend.make_key(f"{REGISTRY_PREFIX}revocations:feed")
+            )
+            _copy.thread.start()
+        return _copy
+
+
+def check(keys: Iterable[str]) -> bool | None:
+    """Whether any key is revoked, from this process's copy; None if untrusted."""
+    copy = _current()
+    if copy is None or not copy.fresh():
+        return None
+    now = time.time()
+    return any(copy.revoked.get(key, 0.0) > now for key in keys)
+
+
+def publish(keys: list[str], expires_at: float) -> None:
+    """Note revocations here and tell every other process."""
+    copy = _current()
+    if copy is not None:
+        copy.note(keys, expires_at)
+        _send(copy.channel, {"keys": keys, "expires_at": expires_at})
+
+
+def ask_reload() -> None:
+    """Every copy reloads from the registry (a publish may have been lost)."""
+    copy = _current()
+    if copy is not None:
+        _send(copy.channel, _RELOAD)
+
+
+def _send(channel: str, data: object) -> None:
+    backend = redis_cache()
+    if backend is None or not breaker.allow():
+        return
+    try:
+        backend.client.get_client(write=True).publish(channel, json.dumps(data))
+    except REDIS_FAILURES:
+        breaker.record_failure()  # its recovery asks every copy to reload
+    else:
+        breaker.record_success()
+
+
+def _after_fork_in_child() -> None:
+    global _copy, _lock
+    _copy, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,94 @@
+"""Each process checks tokens against its own copy of the revocations, fed by Redis."""
+
+import datetime as dt
+import json
+
+import redis
+from django.utils import timezone
+
+from accounts import revocation_feed
+from accounts.models import Revocation
+from tenants.cache import BreakerRedisCache, breaker, redis_cache
+from tests.conftest import make_persona, wait_until
+
+
+def _copy():
+    return revocation_feed._current()
+
+
+def _fresh_feed(alice) -> None:
+    assert alice.client.get("/api/members").status_code == 200  # starts the feed
+    assert wait_until(lambda: _copy().fresh())
+
+
+def _code(persona) -> str | int:
+    response = persona.client.get("/api/members")
+    return response.json()["code"] if response.status_code != 200 else 200
+
+
+def _sid(persona) -> str:
+    from accounts.tokens import refresh_claims
+
+    return refresh_claims(persona.tokens["refresh"])["sid"]
+
+
+def test_a_revocation_from_another_process_is_refused_with_no_redis_read(
+    own_redis, alice, monkeypatch
+):
+    _fresh_feed(alice)
+    victim = make_persona(alice.tenant, role="staff")
+    assert _code(victim) == 200
+
+    def no_round_trip(*args, **kwargs):
+        raise AssertionError("a warm request read Redis")
+
+    monkeypatch.setattr(BreakerRedisCache, "get_many", no_round_trip)
+    assert _code(victim) == 200
+    # What another process's logout publishes; nothing here writes the registry
+    # or the Redis copy, so only the feed can refuse the token.
+    expires = (timezone.now() + dt.timedelta(hours=1)).timestamp()
+    message = {"keys": [f"sid:{_sid(victim)}"], "expires_at": expires}
+    redis.Redis.from_url(own_redis.url).publish(_copy().channel, json.dumps(message))
+    assert wait_until(lambda: _code(victim) == "token_revoked", timeout=5)
+    assert _code(alice) == 200
+
+
+def test_a_feed_that_stops_hearing_redis_is_not_trusted(own_redis, alice):
+    _fresh_feed(alice)
+    victim = make_persona(alice.tenant, role="staff")
+    assert _code(victim) == 200
+    # Written to the registry only: a revocation whose publish was lost.
+    Revocation.objects.create(
+        key=f"sid:{_sid(victim)}", expires_at=timezone.now() + dt.timedelta(hours=1)
+    )
+    own_redis.pause()
+    try:
+        assert wait_until(lambda: not _copy().fresh(), timeout=10)
+        assert revocation_feed.check([f"sid:{_sid(victim)}"]) is None
+        assert _code(victim) == "token_revoked"  # from the registry
+    finally:
+        own_redis.resume()
+    assert wait_until(lambda: _copy().fresh())
+    assert _code(victim) == "token_revoked"  # the copy was reloaded on return
+
+
+def test_a_recovered_writer_makes_every_copy_reload(own_redis, alice):
+    _fresh_feed(alice)
+    victim = make_persona(alice.tenant, role="staff")
+    Revocation.objects.create(
+        key=f"sid:{_sid(victim)}", expires_at=timezone.now() + dt.timedelta(hours=1)
+    )
+    # The copy trusts what it was told: a lost publish goes unseen ...
+    assert revocation_feed.check([f"sid:{_sid(victim)}"]) is False
+    # ... until a process that saw Redis fail sees it serve again.
+    breaker.record_failure()
+    assert redis_cache().ping()  # the success that closes the breaker
+    assert wait_until(lambda: _code(victim) == "token_revoked", timeout=5)
+
+
+def test_without_redis_there_is_no_copy(registry, settings, alice):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    assert revocation_feed.check(["sid:x"]) is None
+    assert _code(alice) == 200
