@@ -47,10 +47,14 @@ def _ttl(expires_at: dt.datetime) -> int:
     return max(1, int((expires_at - timezone.now()).total_seconds()) + 1)
 
 
-def is_revoked(claims: dict[str, Any]) -> bool:
-    """Whether the token's `jti` or its login session (`sid`) was revoked."""
+def is_revoked(claims: dict[str, Any], *, access: bool = True) -> bool:
+    """Whether the token's `jti` or its login session (`sid`) was revoked.
+
+    An access token is checked against this process's copy when it is trusted
+    (`revocation_feed`); other tokens (refresh) go to Redis and the registry.
+    """
     keys = [f"jti:{claims.get('jti')}", f"sid:{claims.get('sid')}"]
-    known = revocation_feed.check(keys)
+    known = revocation_feed.check(keys) if access else None
     if known is not None:
         return known
     redis = redis_cache()

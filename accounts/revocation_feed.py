@@ -15,10 +15,16 @@ trip. The copy is trusted only while its listener proves it current:
   RELOAD_SECONDS regardless, as the Redis copy's epoch expires.
 
 The writer notes its own revocations at once, before anyone hears them.
+
+The copy answers for access tokens only, so it holds what an access token can
+match: revoked sessions (`sid:`) and token ids (`jti:`) that expire within an
+access token's lifetime. Spent refresh and MFA tokens (one per refresh, kept
+for days) stay in the registry, where their one-time use is decided anyway.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -27,7 +33,9 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connections
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Revocation
@@ -62,8 +70,9 @@ class _Copy:
         return self.heard > 0 and time.monotonic() - self.heard < STALE_AFTER
 
     def note(self, keys: Iterable[str], expires_at: float) -> None:
+        kept = [key for key in keys if _held(key, expires_at)]
         with self.lock:
-            for key in keys:
+            for key in kept:
                 self.revoked[key] = max(expires_at, self.revoked.get(key, 0.0))
 
     def _listen(self) -> None:
@@ -125,21 +134,35 @@ class _Copy:
 
     def _reload(self) -> None:
         try:
-            rows = Revocation.objects.filter(expires_at__gt=timezone.now())
+            now = timezone.now()
+            rows = Revocation.objects.filter(expires_at__gt=now).filter(
+                Q(key__startswith="sid:") | Q(expires_at__lte=now + _access_horizon())
+            )
             fresh = {
                 key: at.timestamp() for key, at in rows.values_list("key", "expires_at")
             }
         finally:
             connections["default"].close()  # this thread's, back to the pool
         # Keys noted while loading stay: they may be newer than the rows read.
-        now = time.time()
+        cutoff = time.time()
         with self.lock:
-            kept = {k: at for k, at in self.revoked.items() if at > now}
+            kept = {k: at for k, at in self.revoked.items() if at > cutoff}
             self.revoked = kept | fresh
 
 
 _lock = threading.Lock()
 _copy: _Copy | None = None
+
+
+def _access_horizon() -> dt.timedelta:
+    """Nothing an access token can match expires later (but its session)."""
+    lifetime: dt.timedelta = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    return lifetime + dt.timedelta(minutes=1)
+
+
+def _held(key: str, expires_at: float) -> bool:
+    horizon = time.time() + _access_horizon().total_seconds()
+    return key.startswith("sid:") or expires_at <= horizon
 
 
 def _source(backend: BreakerRedisCache) -> tuple[Any, ...]:
@@ -167,7 +190,8 @@ def _current() -> _Copy | None:
 
 
 def check(keys: Iterable[str]) -> bool | None:
-    """Whether any key is revoked, from this process's copy; None if untrusted."""
+    """Whether any of an access token's keys is revoked, from this process's
+    copy; None if the copy is not trusted now."""
     copy = _current()
     if copy is None or not copy.fresh():
         return None

@@ -227,7 +227,7 @@ def refresh(*, raw: str) -> dict[str, str]:
         user_id, sid = uuid.UUID(claims["user_id"]), claims["sid"]
     except ValueError as exc:
         raise InvalidToken() from exc
-    if revocation.is_revoked(claims):
+    if revocation.is_revoked(claims, access=False):
         # Spent already (or its session ended): a replayed refresh token ends
         # the session it belongs to, whoever holds the newer one.
         revocation.revoke_sessions([sid])

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
 import phonenumbers
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    """IANA names, read once: the tz database is on disk and takes ~25 ms to list."""
+    return frozenset(available_timezones())
 
 
 class TimezoneField(serializers.CharField):
@@ -19,7 +26,7 @@ class TimezoneField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        if value not in available_timezones():
+        if value not in known_timezones():
             raise serializers.ValidationError(
                 "Use an IANA time zone such as America/Chicago."
             )

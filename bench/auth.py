@@ -1,9 +1,11 @@
 """Registration and login end to end over HTTP, against gunicorn on PostgreSQL.
 
-`POST /api/auth/register` (each a new church: a registry row, a database cloned
-from the template, an owner) is timed one client at a time, then from a few
-clients at once; each new tenant must answer an authenticated `GET
-/api/members` right away (untimed in the registration's figure).
+`POST /api/auth/register` (each a new church: a registry row, a database, an
+owner) is timed one client at a time with the ready pool stocked (the bench
+refills it, untimed, before each), then with it empty (a database cloned from
+the template in the request), then from a few clients at once; each new tenant
+must answer an authenticated `GET /api/members` right away (untimed in the
+registration's figure).
 `POST /api/auth/login` is timed for the owners just registered (argon2 at the
 default cost). The first registrations are a warm-up (the first builds the
 template). Then the ways back in: a password reset from its emailed link, an
@@ -16,7 +18,6 @@ the time goes.
 import itertools
 import re
 import tempfile
-import zoneinfo
 from email import message_from_string
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,18 @@ def measure(args: Any, client: Client) -> dict[str, Any]:
             raise RuntimeError(f"login {email}: no access token")
         return answer.seconds
 
+    server = product.DatabaseServer.objects.get()
+
+    def stocked_one() -> float:
+        product.ready_pool.refill(server)  # untimed: what beat does between them
+        return register_one()
+
     warmup = [register_one() for _ in range(args.warmup)]
     first_requests.clear()
-    sequential, _ = harness.timed(args.count, 1, register_one)
+    stocked = [stocked_one() for _ in range(args.count)]
     first = list(first_requests)
+    product.ready_pool.drain(server)
+    sequential, _ = harness.timed(args.count, 1, register_one)
     concurrent = harness.timed(args.concurrent_count, args.clients, register_one)
     login()  # warm-up
     logins_1, _ = harness.timed(args.logins, 1, login)
@@ -83,7 +92,8 @@ def measure(args: Any, client: Client) -> dict[str, Any]:
 
     return {
         "wall clock per request (client side, one connection each)": [
-            row("`POST /api/auth/register`, 1 client", sequential),
+            row("`POST /api/auth/register`, 1 client, ready pool stocked", stocked),
+            row("`POST /api/auth/register`, 1 client, ready pool empty", sequential),
             row(f"`POST /api/auth/register`, {args.clients} clients", *concurrent),
             row("first `GET /api/members` of the new tenant (1 client)", first),
             row("`POST /api/auth/login`, 1 client", logins_1),
@@ -151,8 +161,8 @@ def in_process_parts(repeats: int = 10) -> list[dict[str, Any]]:
 
     hashed = make_password(PASSWORD)
     parts = {
-        "zoneinfo.available_timezones() (RegisterSerializer timezone check)": (
-            zoneinfo.available_timezones
+        "time zone check (a set built once)": lambda: (
+            "America/Chicago" in product.known_timezones()
         ),
         "make_password (argon2, before provisioning)": lambda: make_password(PASSWORD),
         "check_password (argon2, login)": lambda: check_password(PASSWORD, hashed),
@@ -196,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients > 8:
         parser.error("keep --clients at 8 or below (max_connections is 100)")
-    setup = harness.Setup("auth", web=True)
+    setup = harness.Setup("auth", {"TENANT_READY_POOL": "5"}, web=True)
     with harness.run(setup):
         MAILBOX.mkdir(exist_ok=True)
         for old in MAILBOX.glob("*.log"):
@@ -210,16 +220,18 @@ def main() -> None:
         )
         results["checks after the run"] = checks(setup, results.pop("registered"))
     rows = results["wall clock per request (client side, one connection each)"]
-    signup, login = rows[0], rows[3]
+    stocked, empty, login = rows[0], rows[1], rows[4]
     targets = [
         report.target(
             "`POST /api/auth/register` end to end, tenant database ready",
-            "median <= 0.3 s",
-            f"HTTP, gunicorn {args.workers} workers, 1 client: median "
-            f"{signup['median_ms']} ms, p95 {signup['p95_ms']} ms "
-            f"(n={signup['n']}); login median {login['median_ms']} ms",
-            (signup["median_ms"], "<=", 300),
-            (signup["n"] if signup["n"] >= 30 else None, ">=", 30),
+            "median <= 0.1 s with the ready pool stocked; <= 0.3 s when it is empty",
+            f"HTTP, gunicorn {args.workers} workers, 1 client: stocked median "
+            f"{stocked['median_ms']} ms (p95 {stocked['p95_ms']}, n={stocked['n']}); "
+            f"empty median {empty['median_ms']} ms (p95 {empty['p95_ms']}); "
+            f"login median {login['median_ms']} ms",
+            (stocked["median_ms"], "<=", 100),
+            (empty["median_ms"], "<=", 300),
+            (stocked["n"] if stocked["n"] >= 30 else None, ">=", 30),
         )
     ]
     report.save(

@@ -17,6 +17,12 @@ opened on the tenant databases (pg_stat_database) per request. SQL statements
 per request are counted in-process (django.test.Client with
 CaptureQueriesContext) for the real app and, in its own process, for the plain
 one; "cold" is the first cycle of a tenant the process has not seen.
+
+With `--pooler`, tenant connections go through a PgBouncer the bench starts
+(transaction pooling, `--pool-size` server connections per tenant database,
+idle ones closed after `--server-idle` s), and each worker may keep
+`--lru` client connections to it; "opening a tenant connection" then counts
+the server connections PgBouncer opened. Results go to crud-pgbouncer.json.
 """
 
 import json
@@ -247,6 +253,7 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
     results["run"] = {
         "peak tenant connections (pg_stat_activity)": m["peak"],
         "bound (workers x LRU)": args.workers * args.lru,
+        "server max_connections": int(harness.pg_value("SHOW max_connections")),
         "samples": m["samples"],
         "provisioning_s": round(m["provisioned"]),
         "seeding_s": round(m["seeded"]),
@@ -309,15 +316,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--members", type=int, default=25, help="seeded per tenant")
     parser.add_argument("--count-repeats", type=int, default=5)
+    parser.add_argument("--pooler", action="store_true", help="through PgBouncer")
+    parser.add_argument("--pool-size", type=int, default=1, help="with --pooler")
+    parser.add_argument("--server-idle", type=int, default=2, help="with --pooler")
     args = parser.parse_args()
-    if args.workers * args.lru > 80:
+    if args.workers * args.lru > 80 and not args.pooler:
         parser.error("workers x lru: keep it at 80 (100 connections in all)")
     if args.mid > args.tenants or args.members < 20:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
-    with harness.run(setup := harness.Setup("crud", env, web=True)):
-        measured = measure(args, setup)
-    report.save("crud", args, *summarise(args, measured))
+    name, bouncer = "crud", None
+    if args.pooler:
+        name = "crud-pgbouncer"
+        bouncer = product.PgBouncer(
+            ("127.0.0.1", 5432), "postgres", pool_size=args.pool_size,
+            server_idle_timeout=args.server_idle,
+            max_client_conn=args.workers * args.lru + 200,
+        )  # fmt: skip
+        bouncer.start()
+        env["TENANT_DB_SERVERS"] = bouncer.url_of(harness.SERVER_URL)
+    try:
+        label = "crudpool" if args.pooler else "crud"
+        with harness.run(setup := harness.Setup(label, env, web=True)):
+            measured = measure(args, setup)
+    finally:
+        if bouncer is not None:
+            bouncer.close()
+    report.save(name, args, *summarise(args, measured))
 
 
 if __name__ == "__main__":

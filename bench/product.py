@@ -15,6 +15,7 @@ NAMES = {
     "lookup": "tenants.lookup",
     "migrating": "tenants.migrating",
     "provisioning": "tenants.provisioning",
+    "ready_pool": "tenants.ready_pool",
     # classes and functions
     "DatabaseServer": "tenants.models:DatabaseServer",
     "Membership": "accounts.models:Membership",
@@ -28,10 +29,12 @@ NAMES = {
     "Member": "members.models:Member",
     "MemberTag": "members.models:MemberTag",
     "digits": "sms.phones:digits",
+    "known_timezones": "api.fields:known_timezones",
     "to_e164": "sms.phones:to_e164",
     "InvalidPhone": "sms.phones:InvalidPhone",
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
+    "PgBouncer": "tests.pgbouncer:PgBouncer",
 }
 # A migration the product does not have, added through MIGRATION_MODULES.
 EXTRA_MIGRATIONS = {"templates_app": "tests.tenants.extra_migrations.templates_app"}

@@ -186,6 +186,8 @@ TENANT_SERVER_CAPACITY = env_int("TENANT_SERVER_CAPACITY", 5000)
 TENANT_CONNECTION_LRU_SIZE = env_int("TENANT_CONNECTION_LRU_SIZE", 100)
 TENANT_CONNECTION_IDLE_SECONDS = env_int("TENANT_CONNECTION_IDLE_SECONDS", 1800)
 PROVISIONING_CONCURRENCY = env_int("PROVISIONING_CONCURRENCY", 4)
+# Databases made ahead per server, so that registering only claims one.
+TENANT_READY_POOL = env_int("TENANT_READY_POOL", 5)
 TENANT_PROVISIONING_GRACE_SECONDS = env_int("TENANT_PROVISIONING_GRACE_SECONDS", 600)
 # Key for tenant database passwords and MFA secrets kept in the registry.
 CREDENTIALS_KEY = env("CREDENTIALS_KEY", "")
@@ -249,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-tenants": {
         "task": "tenants.tasks.reconcile_tenants_task",
         "schedule": 300.0,
+    },
+    "refill-ready-pools": {
+        "task": "tenants.tasks.refill_ready_pool_task",
+        "schedule": 30.0,
     },
     "purge-revocations": {
         "task": "accounts.tasks.purge_revocations_task",

@@ -95,6 +95,7 @@ class _AliasState:
 
 _lock = threading.RLock()
 _state: OrderedDict[str, _AliasState] = OrderedDict()
+_reserved = 0  # sum of the aliases' slots, kept as they change (under _lock)
 _local = threading.local()
 _sweeper: threading.Thread | None = None
 _sweeper_stop = threading.Event()
@@ -123,8 +124,13 @@ def registered_aliases() -> list[str]:
 def reserved_connections() -> int:
     """Connections the process holds or may open now; never above the bound
     unless every alias is in use (one per thread inside a context)."""
-    with _lock:
-        return sum(st.slots for st in _state.values())
+    return _reserved
+
+
+def _account(st: _AliasState, before: int) -> None:
+    """Carry a change of `st`'s slots (it had `before`) into the total."""
+    global _reserved
+    _reserved += st.slots - before
 
 
 def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
@@ -136,9 +142,12 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
             config["ATOMIC_REQUESTS"] = False
             _publish({**connections.settings, alias: config})
             _state[alias] = _AliasState()
+            _account(_state[alias], 0)
         st = _state[alias]
         st.refs += 1
+        before = st.slots
         st.users[threading.get_ident()] += 1
+        _account(st, before)
         st.last_used = time.monotonic()
         _state.move_to_end(alias)
         victims = _pick_victims_locked(time.monotonic(), include_lru=True)
@@ -164,6 +173,7 @@ def release(alias: str) -> None:
             st.refs = max(0, st.refs - 1)
             st.last_used = time.monotonic()
             thread = threading.get_ident()
+            before = st.slots
             st.users[thread] -= 1
             current = connections.settings.get(alias)
             if (
@@ -174,6 +184,7 @@ def release(alias: str) -> None:
                 st.holders[thread] = wrapper
             else:
                 st.holders.pop(thread, None)
+            _account(st, before)
             if st.doomed and st.refs == 0:
                 for victim, config in _unpublish_locked([alias]):
                     _close_globally(victim, config)
@@ -239,25 +250,24 @@ def _touched() -> set[str]:
 
 
 def _pick_victims_locked(now: float, *, include_lru: bool) -> list[str]:
+    """With `include_lru` (on acquire): the oldest unused aliases past the
+    bound, in O(1) when under it. Without (the sweeper): the idle ones."""
+    if include_lru:
+        over = _reserved - settings.TENANT_CONNECTION_LRU_SIZE
+        victims: list[str] = []
+        for alias, st in _state.items():  # oldest first
+            if over <= 0:
+                break
+            if st.refs == 0:
+                victims.append(alias)
+                over -= st.slots
+        return victims
     idle = settings.TENANT_CONNECTION_IDLE_SECONDS
-    victims = [
+    return [
         alias
         for alias, st in _state.items()
         if st.refs == 0 and now - st.last_used >= idle
     ]
-    if include_lru:
-        gone = set(victims)
-        over = (
-            sum(st.slots for alias, st in _state.items() if alias not in gone)
-            - settings.TENANT_CONNECTION_LRU_SIZE
-        )
-        for alias, st in _state.items():  # oldest first
-            if over <= 0:
-                break
-            if st.refs == 0 and alias not in gone:
-                victims.append(alias)
-                over -= st.slots
-    return victims
 
 
 def _unpublish_locked(victims: list[str]) -> list[tuple[str, DBSettings]]:
@@ -268,9 +278,13 @@ def _unpublish_locked(victims: list[str]) -> list[tuple[str, DBSettings]]:
     current = connections.settings
     removed = [(alias, current[alias]) for alias in victims if alias in current]
     _publish({k: v for k, v in current.items() if k not in gone})
+    global _reserved
     for alias in victims:
         st = _state.pop(alias, None)
-        for wrapper in st.holders.values() if st else ():
+        if st is None:
+            continue
+        _reserved -= st.slots
+        for wrapper in st.holders.values():
             _close_connection_of(wrapper)
     return removed
 
@@ -382,7 +396,7 @@ def _ensure_sweeper() -> None:
 
 def _after_fork_in_child() -> None:
     """A forked child must not use its parent's connections, threads or aliases."""
-    global _lock, _sweeper
+    global _lock, _sweeper, _reserved
     pools = postgres_pools()
     _lock = threading.RLock()
     _sweeper = None
@@ -397,6 +411,7 @@ def _after_fork_in_child() -> None:
     if _state:
         _publish({k: v for k, v in connections.settings.items() if k not in _state})
     _state.clear()
+    _reserved = 0
     _local.__dict__.clear()
 
 

@@ -48,8 +48,14 @@ def require_tenant() -> Tenant:
 
 
 @contextmanager
-def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
-    """Route tenant models to `tenant`'s database for the duration of the block."""
+def tenant_context(tenant: Tenant, *, direct: bool = False) -> Iterator[Tenant]:
+    """Route tenant models to `tenant`'s database for the duration of the block.
+
+    `direct` connects past the server's pooler, for work a transaction-mode
+    pooler must not carry (migrations); it applies when the block registers the
+    tenant's alias, so callers use it on tenants this process is not serving
+    and forget the alias afterwards.
+    """
     active = _current.get()
     if active is not None:
         if active.id != tenant.id:
@@ -58,7 +64,9 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
             )
         yield active
         return
-    alias = connections.acquire(tenant.alias, lambda: database_settings(tenant))
+    alias = connections.acquire(
+        tenant.alias, lambda: database_settings(tenant, direct=direct)
+    )
     token = _current.set(tenant)
     try:
         yield tenant

@@ -99,10 +99,18 @@ def unavailable(exc: DatabaseError | InterfaceError) -> DomainError:
     `tenant_context` tags an error that left its block with the tenant.
     """
     tenant = current_tenant() or getattr(exc, "tenant", None)
+    if tenant is not None and _pool_exhausted(exc):
+        # The pooler waited its query_wait_timeout for a server connection of
+        # this church's pool: busy, not gone. Its server serves the others.
+        return TenantUnavailable()
     if tenant is not None and not _reachable(tenant, exc):
         hold(tenant.server_id)
         return TenantUnavailable()
     return ServiceUnavailable()
+
+
+def _pool_exhausted(exc: DatabaseError | InterfaceError) -> bool:
+    return "query_wait_timeout" in str(exc.__cause__ or exc)
 
 
 def _reachable(tenant: Tenant, exc: DatabaseError | InterfaceError) -> bool:

@@ -161,7 +161,7 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
     started = time.perf_counter()
     tenant = Tenant.objects.select_related("server").get(pk=tenant_id)
     try:
-        with _tenant_lock(tenant), tenant_context(tenant):
+        with _tenant_lock(tenant), tenant_context(tenant, direct=True):
             migrate_alias(tenant.alias)
     except Exception as exc:
         logger.warning("migrating %s failed: %s", tenant.slug, exc)

@@ -127,6 +127,30 @@ class TenantQuerySet(models.QuerySet["Tenant"]):
         ).update(next_send_at=at)
 
 
+class ReadyDatabase(models.Model):
+    """A provisioned database no tenant has yet: registration takes one.
+
+    Written before its database is created (`ready` once it is cloned and
+    current), like a tenant row, so a crash leaves a row the reconciler finds.
+    """
+
+    server = models.ForeignKey(
+        DatabaseServer, on_delete=models.PROTECT, related_name="ready_databases"
+    )
+    database_name = models.CharField(max_length=63, unique=True)
+    database_user = models.CharField(max_length=63, blank=True, default="")
+    database_password = models.TextField(blank=True, default="")  # encrypted
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    ready = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["server", "ready", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return self.database_name
+
+
 class Tenant(models.Model):
     """A church. Its data lives in its own database on `server`."""
 

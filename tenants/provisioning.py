@@ -20,7 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import connections
+from tenants import connections, ready_pool
 from tenants.context import tenant_context
 from tenants.holds import is_held
 from tenants.migrating import (
@@ -121,8 +121,13 @@ def unique_slug(name: str, wanted: str | None = None) -> str:
 
 def _place(
     *, name: str, slug: str | None, server: DatabaseServer | None, **fields: str | bool
-) -> Tenant:
-    """Write the registry row (status provisioning) on the chosen server."""
+) -> tuple[Tenant, str]:
+    """Write the registry row (status provisioning) on the chosen server.
+
+    With a ready database in the server's pool, the row takes it in the same
+    transaction; returns the tenant and that database's migration fingerprint
+    ("" when the database is still to be made).
+    """
     server = server or choose_server()
     for _ in range(5):
         tenant = Tenant(
@@ -138,12 +143,19 @@ def _place(
             tenant.database_password = encrypt(generate_password())
         try:
             with transaction.atomic():
+                claimed = ready_pool.claim(server)
+                if claimed is not None:
+                    tenant.database_name = claimed.database_name
+                    tenant.database_user = claimed.database_user
+                    tenant.database_password = claimed.database_password
                 tenant.save(force_insert=True)
+                if claimed is not None:
+                    ready_pool.refill_after_commit(server)
         except IntegrityError:
             if slug:
                 raise ProvisioningError(f"The slug {slug!r} is taken.") from None
             continue  # a concurrent registration took the slug; pick another
-        return tenant
+        return tenant, claimed.fingerprint if claimed else ""
     raise ProvisioningError("Could not find a free slug.")
 
 
@@ -171,7 +183,7 @@ def provision_tenant(
         .exists()
     ):
         raise ProvisioningError(f"The slug {slug!r} is taken.")
-    tenant = _place(
+    tenant, fingerprint = _place(
         name=name,
         slug=slug,
         server=server,
@@ -182,10 +194,11 @@ def provision_tenant(
     )
     _step("placed", tenant)
     try:
-        with _creating:
-            _create_database(tenant)
-            _step("database_created", tenant)
-            fingerprint = _migrate_new(tenant)
+        if not fingerprint:  # no ready database was free: make one now
+            with _creating:
+                _create_database(tenant)
+                _step("database_created", tenant)
+                fingerprint = _migrate_new(tenant)
         _step("migrated", tenant)
         with transaction.atomic():
             if before_activate is not None:
@@ -246,7 +259,7 @@ def _migrate_new(tenant: Tenant) -> str:
     """Make sure the new database is current (a no-op check after a clone)."""
     fingerprint = current_fingerprint()
     try:
-        with tenant_context(tenant):
+        with tenant_context(tenant, direct=True):
             if not is_current(tenant.alias):
                 migrate_alias(tenant.alias)
     finally:
@@ -292,6 +305,7 @@ class ReconcileReport:
     failed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     orphans_dropped: list[str] = field(default_factory=list)
+    pool_cleaned: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -313,7 +327,8 @@ def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport
             report.deleted.append(tenant.slug)
         except Exception as exc:
             report.errors.append(f"{tenant.slug}: {exc}")
-    _drop_orphans(cutoff, report)
+    present = _drop_orphans(cutoff, report)
+    report.pool_cleaned = ready_pool.reconcile(cutoff, present)
     return report
 
 
@@ -321,7 +336,7 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
     backend = backend_for(tenant.server)
     if not tenant.awaiting_owner and backend.database_exists(tenant.database_name):
         try:
-            with tenant_context(tenant):
+            with tenant_context(tenant, direct=True):
                 complete = is_current(tenant.alias)
         except Exception:
             complete = False
@@ -332,9 +347,11 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
         report.failed.append(tenant.slug)
 
 
-def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> None:
-    """Drop prefixed databases/roles with no live tenant (that are not brand new)."""
+def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> dict[int, set[str]]:
+    """Drop prefixed databases/roles with no live tenant (that are not brand new)
+    and not in the ready pool; returns the names found on each server listed."""
     pattern = tenant_database_pattern()
+    found: dict[int, set[str]] = {}
     for server in DatabaseServer.objects.filter(active=True):
         backend = backend_for(server)
         try:
@@ -342,6 +359,7 @@ def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> None:
         except ServerUnavailable as exc:
             report.errors.append(f"{server.name}: {exc}")
             continue
+        found[server.pk] = present
         if not present:
             continue
         owned = dict(
@@ -349,6 +367,7 @@ def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> None:
                 "database_name", "status"
             )
         )
+        pooled = ready_pool.pool_names(server)
         recent = set(
             Tenant.objects.filter(
                 database_name__in=present, updated_at__gt=cutoff
@@ -356,8 +375,9 @@ def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> None:
         )
         for name in sorted(present):
             status = owned.get(name)
-            if status in LIVE_STATUSES or name in recent:
+            if status in LIVE_STATUSES or name in recent or name in pooled:
                 continue
             user = name if server.engine == "postgresql" else ""
             backend.drop_database(name=name, user=user)
             report.orphans_dropped.append(name)
+    return found

@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
+from tenants import ready_pool
 from tenants.context import (
     NoTenantActive,
     TenantSwitchRefused,
@@ -89,6 +90,21 @@ def provision_tenant_task(**kwargs: Any) -> str:
 @shared_task(name="tenants.tasks.reconcile_tenants_task")
 def reconcile_tenants_task() -> dict[str, Any]:
     return reconcile_tenants().__dict__
+
+
+@shared_task(name="tenants.tasks.refill_ready_pool_task")
+def refill_ready_pool_task(server_id: int | None = None) -> int:
+    """Top up one server's ready pool (after a claim), or every server's (beat)."""
+    servers = DatabaseServer.objects.filter(active=True)
+    if server_id is not None:
+        servers = servers.filter(pk=server_id)
+    made = 0
+    for server in servers:
+        try:
+            made += ready_pool.refill(server)
+        except Exception:
+            logger.exception("refilling the ready pool of %s failed", server.name)
+    return made
 
 
 @shared_task(name="tenants.tasks.migrate_tenant_task", acks_late=True)

@@ -23,11 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
+
+from tests.pgbouncer import PgBouncer
 
 pytest_plugins = ["tests.messaging.fixtures"]
 
@@ -62,7 +65,21 @@ def _tenant_settings(tmp_path_factory):
         directory = tmp_path_factory.mktemp("tenants")
         settings.TENANT_DB_SERVERS = [f"sqlite:///{directory}"]
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:8]}"
+    settings.TENANT_READY_POOL = 0  # tests that use the pool stock it themselves
+    bouncer = None
+    if os.environ.get("TEST_TENANT_POOLER") == "1":
+        # The run through a pooler: every tenant connection goes via PgBouncer.
+        assert ON_POSTGRES, "the pooler run needs PostgreSQL"
+        if shutil.which("pgbouncer") is None:
+            pytest.fail("pgbouncer is required for the pooler run but not installed")
+        bouncer = _new_pgbouncer(pool_size=5)
+        bouncer.start()
+        settings.TENANT_DB_SERVERS = [
+            bouncer.url_of(url) for url in settings.TENANT_DB_SERVERS
+        ]
     yield
+    if bouncer is not None:
+        bouncer.close()
     if ON_POSTGRES:
         for url in settings.TENANT_DB_SERVERS:
             _drop_everything_prefixed(url, settings.TENANT_DB_PREFIX)
@@ -349,6 +366,21 @@ def own_redis(redis_server, monkeypatch, registry):
     with override_settings(CACHES=cache):
         yield redis_server
     breaker.reset()
+
+
+def _new_pgbouncer(**kwargs) -> PgBouncer:
+    """A PgBouncer in front of the suite's PostgreSQL server (not started)."""
+    parts = urlsplit(settings.TENANT_DB_SERVERS[0].split("?")[0])
+    server = (parts.hostname or "127.0.0.1", parts.port or 5432)
+    return PgBouncer(server, parts.username or "postgres", **kwargs)
+
+
+def start_pgbouncer(**kwargs) -> PgBouncer:
+    if shutil.which("pgbouncer") is None:
+        service_missing("pgbouncer")
+    bouncer = _new_pgbouncer(**kwargs)
+    bouncer.start()
+    return bouncer
 
 
 class PostgresCluster:

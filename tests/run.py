@@ -1,7 +1,10 @@
 """Run the whole suite twice: on the embedded default (SQLite, local cache) and on
-PostgreSQL with Redis. With REQUIRE_SERVICES=1 a missing service fails the run.
+PostgreSQL with Redis; then the routing and CRUD tests once more with every
+tenant connection through a PgBouncer the suite starts itself. With
+REQUIRE_SERVICES=1 a missing service fails the run.
 
-Extra arguments go to pytest; TEST_BACKENDS=sqlite (or postgresql) runs one.
+Extra arguments go to pytest; TEST_BACKENDS=sqlite (or postgresql, pgbouncer)
+runs one.
 """
 
 import os
@@ -11,6 +14,16 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+# What a transaction-mode pooler could break: routing, tenant CRUD, isolation.
+POOLER_TESTS = [
+    "tests/tenants/test_context_and_router.py",
+    "tests/tenants/test_middleware.py",
+    "tests/tenants/test_routing_cost.py",
+    "tests/tenants/test_role_isolation.py",
+    "tests/members",
+    "tests/branches",
+    "tests/templates_app",
+]
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -30,24 +43,27 @@ def _address(url: str, default_port: int) -> tuple[str, int]:
 
 def main() -> int:
     required = os.environ.get("REQUIRE_SERVICES") == "1"
-    wanted = os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",")
+    wanted = os.environ.get("TEST_BACKENDS", "sqlite,postgresql,pgbouncer").split(",")
     base = {
         k: v
         for k, v in os.environ.items()
         if k
         not in {"DATABASE_URL", "TENANT_DB_SERVERS", "REDIS_URL", "CELERY_BROKER_URL"}
     }
+    postgresql = {
+        "DATABASE_URL": f"{PG_URL}/churchtext",
+        "TENANT_DB_SERVERS": PG_URL,
+        "REDIS_URL": REDIS_URL,
+    }
     runs = {
         "sqlite": {},
-        "postgresql": {
-            "DATABASE_URL": f"{PG_URL}/churchtext",
-            "TENANT_DB_SERVERS": PG_URL,
-            "REDIS_URL": REDIS_URL,
-        },
+        "postgresql": postgresql,
+        "pgbouncer": {**postgresql, "TEST_TENANT_POOLER": "1"},
     }
+    paths = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     failed = []
     for name in wanted:
-        if name == "postgresql":
+        if name in ("postgresql", "pgbouncer"):
             missing = [
                 service
                 for service, (host, port) in {
@@ -63,7 +79,9 @@ def main() -> int:
         print(f"\n== test run on {name}", flush=True)
         started = time.monotonic()
         env = {**base, **runs[name], "TEST_BACKEND": name}
-        code = subprocess.call([sys.executable, "-m", "pytest", *sys.argv[1:]], env=env)
+        extra = POOLER_TESTS if name == "pgbouncer" and not paths else []
+        command = [sys.executable, "-m", "pytest", *sys.argv[1:], *extra]
+        code = subprocess.call(command, env=env)
         print(
             f"== {name}: exit {code} in {time.monotonic() - started:.0f}s", flush=True
         )

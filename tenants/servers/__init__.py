@@ -31,11 +31,14 @@ def backend_for(server: DatabaseServer) -> ServerBackend:
     return PostgresServer(server.connection_url())
 
 
-def database_settings(tenant: Tenant) -> dict[str, Any]:
-    """The Django settings dict of `tenant`'s database (a fresh copy each call)."""
+def database_settings(tenant: Tenant, *, direct: bool = False) -> dict[str, Any]:
+    """The Django settings dict of `tenant`'s database (a fresh copy each call).
+
+    `direct`: to the server itself, past a pooler (migrations, provisioning).
+    """
     password = decrypt(tenant.database_password) if tenant.database_password else ""
     return backend_for(tenant.server).tenant_settings(
-        tenant.database_name, tenant.database_user, password
+        tenant.database_name, tenant.database_user, password, direct=direct
     )
 
 

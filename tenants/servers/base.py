@@ -19,8 +19,10 @@ class ServerBackend(Protocol):
     def ping(self) -> None:
         """Raise ServerUnavailable unless the server answers."""
 
-    def tenant_settings(self, name: str, user: str, password: str) -> dict[str, Any]:
-        """Django settings for one tenant database."""
+    def tenant_settings(
+        self, name: str, user: str, password: str, *, direct: bool = False
+    ) -> dict[str, Any]:
+        """Django settings for one tenant database (`direct`: past any pooler)."""
 
     def template_settings(self) -> dict[str, Any]:
         """Django settings for migrating the template database."""

@@ -3,6 +3,14 @@
 The template's objects belong to a NOLOGIN role; a clone hands them to the
 tenant's role (REASSIGN OWNED), and CONNECT is revoked from PUBLIC, so a
 tenant's credentials open its own database and no other.
+
+A server URL may name a connection pooler in front of the server,
+`postgres://admin@db:5432/postgres?pooler=db:6432` (PgBouncer in transaction
+mode, docs/operations.md). Tenant connections then go through the pooler, with
+nothing session-bound: no server-side cursors and no prepared statements.
+Everything that administers the server (roles, CREATE/DROP DATABASE, the
+template, the reconciler's checks) and tenant migrations (`direct=True`)
+connect to the server itself.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 from django.conf import settings
@@ -31,6 +39,9 @@ class PostgresServer:
         self.user = unquote(parts.username or "postgres")
         self.password = unquote(parts.password or "")
         self.maintenance_db = parts.path.lstrip("/") or "postgres"
+        pooler = parse_qs(parts.query).get("pooler", [""])[-1]
+        host, _, port = pooler.rpartition(":") if ":" in pooler else (pooler, "", "")
+        self.pooler = (host or self.host, port or "6432") if pooler else None
 
     @property
     def template_owner(self) -> str:
@@ -59,18 +70,30 @@ class PostgresServer:
         with self._connect() as conn:
             conn.execute("SELECT 1")
 
-    def tenant_settings(self, name: str, user: str, password: str) -> dict[str, Any]:
+    def tenant_settings(
+        self, name: str, user: str, password: str, *, direct: bool = False
+    ) -> dict[str, Any]:
+        host, port = (self.host, self.port)
+        options: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
+        pooled = self.pooler is not None and not direct
+        if pooled:
+            host, port = self.pooler  # type: ignore[misc]
+            # A transaction-mode pooler hands each transaction any server
+            # connection: statements prepared on one are unknown on the next.
+            options["prepare_threshold"] = None
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": user or self.user,
             "PASSWORD": password if user else self.password,
-            "HOST": self.host,
-            "PORT": self.port,
+            "HOST": host,
+            "PORT": port,
             # Kept open by the thread that opened it (tenants.connections
             # bounds how many); no pool and no pool threads per tenant.
             "CONN_MAX_AGE": None,
-            "OPTIONS": {"connect_timeout": CONNECT_TIMEOUT},
+            # Server-side cursors live in a session; a pooler has none.
+            "DISABLE_SERVER_SIDE_CURSORS": pooled,
+            "OPTIONS": options,
         }
 
     def template_settings(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class SQLiteServer:
             raise ServerUnavailable(f"{self.directory} is not writable")
 
     def tenant_settings(
-        self, name: str, user: str = "", password: str = ""
+        self, name: str, user: str = "", password: str = "", *, direct: bool = False
     ) -> dict[str, Any]:
         # mode=rw: a missing file is an error, not a new empty database.
         return {

@@ -92,3 +92,15 @@ def test_without_redis_there_is_no_copy(registry, settings, alice):
     }
     assert revocation_feed.check(["sid:x"]) is None
     assert _code(alice) == 200
+
+
+def test_the_copy_holds_only_what_an_access_token_can_match(own_redis, alice):
+    """Spent refresh tokens (one per refresh, kept for days) stay in the registry."""
+    _fresh_feed(alice)
+    now = timezone.now()
+    later, soon = now + dt.timedelta(days=7), now + dt.timedelta(minutes=5)
+    revocation_feed.publish(["jti:a-refresh-token", "sid:a-session"], later.timestamp())
+    revocation_feed.publish(["jti:an-access-token"], soon.timestamp())
+    held = _copy().revoked
+    assert "jti:a-refresh-token" not in held
+    assert {"sid:a-session", "jti:an-access-token"} <= held.keys()

@@ -7,7 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
+from tenants import ready_pool
+from tenants.models import DatabaseServer
 from tenants.provisioning import sync_configured_servers
+from tenants.servers import ServerUnavailable
 
 
 class Command(BaseCommand):
@@ -24,6 +27,11 @@ class Command(BaseCommand):
             settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=options["verbosity"], interactive=False)
         sync_configured_servers()
+        for server in DatabaseServer.objects.filter(active=True):
+            try:
+                ready_pool.refill(server)
+            except ServerUnavailable as exc:
+                self.stderr.write(f"ready pool of {server.name} not filled: {exc}")
         self.stdout.write("registry ready")
 
     def _create_pg_database(self, registry: Mapping[str, Any]) -> None:
