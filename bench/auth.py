@@ -206,7 +206,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.clients > 8:
         parser.error("keep --clients at 8 or below (max_connections is 100)")
-    setup = harness.Setup("auth", {"TENANT_READY_POOL": "5"}, web=True)
+    # Each worker keeps a connection to every church it served, up to its LRU.
+    env = {"TENANT_READY_POOL": "5", "TENANT_CONNECTION_LRU_SIZE": "30"}
+    setup = harness.Setup("auth", env, web=True)
     with harness.run(setup):
         MAILBOX.mkdir(exist_ok=True)
         for old in MAILBOX.glob("*.log"):

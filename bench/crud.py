@@ -16,7 +16,10 @@ of the ratio within each round. "opening a tenant connection" is the sessions
 opened on the tenant databases (pg_stat_database) per request. SQL statements
 per request are counted in-process (django.test.Client with
 CaptureQueriesContext) for the real app and, in its own process, for the plain
-one; "cold" is the first cycle of a tenant the process has not seen.
+one; "cold" is the first cycle of a tenant the process has not seen. The same mix
+also runs through `bench.schemaapp` (django-tenants, a schema per tenant on one
+database of its own, the tenant picked by the Host header) at 1 tenant and
+Zipf-skewed over the middle spread and over all tenants.
 
 With `--pooler`, tenant connections go through a PgBouncer the bench starts
 (transaction pooling, `--pool-size` server connections per tenant database,
@@ -41,6 +44,7 @@ from bench.sampler import ConnectionSampler
 from bench.servers import Gunicorn, running
 
 PLAIN, ONE = "plain single DB", "1 tenant"
+PEER = "django-tenants"  # the schema-per-tenant scenarios' prefix
 phones: dict[int, int] = defaultdict(int)  # numbers used so far, per client
 lock = threading.Lock()
 
@@ -69,8 +73,10 @@ def count_tenant_sql(tenants: list[Any], tokens: list[str], repeats: int) -> dic
     return {"warm": counts, "cold": {op: seen[0] for op, seen in first.items()}}
 
 
-def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, salt: int):
-    """`cycles` cycles from `clients` threads: (wall, op -> latencies, errors)."""
+def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, salt: int,
+         hosts: list[str] | None = None):  # fmt: skip
+    """`cycles` cycles from `clients` threads: (wall, op -> latencies, errors).
+    With `hosts`, the pick names the tenant by its Host header (django-tenants)."""
     latencies: dict[str, list[float]] = {op: [] for op in cycle.OPS}
     errors: list[str] = []
     share = harness.shares(cycles, clients)
@@ -79,11 +85,13 @@ def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, sal
         rng, http = random.Random(salt * 101 + i), Client(port)
 
         def send(method: str, path: str, body: Any) -> tuple[int, Any, float]:
-            answer = http.request(method, path, body, token=token)
+            answer = http.request(method, path, body, token=token, headers=host)
             return answer.status, answer.json(), answer.seconds
 
         for _ in range(share[i]):
-            token = tokens[pick(rng)]
+            picked = pick(rng)
+            token = tokens[0 if hosts else picked]
+            host = {"Host": hosts[picked]} if hosts else None
             with lock:
                 phones[i] += 1
             try:
@@ -99,12 +107,12 @@ def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, sal
 
 
 def one_run(args: Any, setup: Any, port: int, tokens: list[str], pick: Any,
-            clients: int, salt: int) -> dict[str, Any]:  # fmt: skip
+            clients: int, salt: int, hosts: list[str] | None) -> dict:  # fmt: skip
     """Warm-up cycles, then the measured ones with the sessions they opened."""
-    load(port, tokens, pick, clients, args.warmup * clients, salt + 50_000)
+    load(port, tokens, pick, clients, args.warmup * clients, salt + 50_000, hosts)
     cycles = args.cycles_1 if clients == 1 else args.cycles_n
     (wall, latencies, errors), opened = harness.opening_sessions(
-        setup, load, port, tokens, pick, clients, cycles, salt
+        setup, load, port, tokens, pick, clients, cycles, salt, hosts
     )
     requests = sum(map(len, latencies.values()))
     return {"rate": requests / wall, "latencies": latencies, "opened": opened,
@@ -120,14 +128,21 @@ def scenarios(args: Any) -> dict[str, Any]:
         f"{mid} tenants uniform": lambda rng: rng.randrange(mid),
         f"{n} tenants zipf": harness.zipf(n, s, args.seed + 2),
         f"{n} tenants uniform": lambda rng: rng.randrange(n),
+        f"{PEER} 1 tenant": lambda rng: 0,
+        f"{PEER} {mid} zipf": harness.zipf(mid, s, args.seed + 1),
+        f"{PEER} {n} zipf": harness.zipf(n, s, args.seed + 2),
     }
 
 
 def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
-    plain_db = f"{setup.registry}_plain"
+    plain_db, schema_db = f"{setup.registry}_plain", f"{setup.registry}_schema"
     plain_env = harness.service_env(
         DJANGO_SETTINGS_MODULE="bench.plainapp.settings",
         PLAIN_DATABASE_URL=f"{harness.SERVER_URL}/{plain_db}",
+    )
+    schema_env = harness.service_env(
+        DJANGO_SETTINGS_MODULE="bench.schemaapp.settings",
+        PLAIN_DATABASE_URL=f"{harness.SERVER_URL}/{schema_db}",
     )
     started = time.perf_counter()
     tenants, _ = harness.provision_many(args.tenants, label="Bench CRUD Church")
@@ -138,10 +153,21 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         list(pool.map(lambda t: harness.add_members(t, rows, tagged), tenants))
     seeded = time.perf_counter() - started - provisioned
     tokens = [o["access"] for o in harness.add_owners(tenants, one_user=True)]
-    harness.drop_database(plain_db)
-    with harness.pg() as conn:
-        conn.execute(f'CREATE DATABASE "{plain_db}"')
+    for db in (plain_db, schema_db):
+        harness.drop_database(db)
+        with harness.pg() as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
     try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.schemaapp", "setup", str(args.tenants),
+             str(args.members)],
+            cwd=harness.ROOT, env=schema_env, capture_output=True, text=True,
+            timeout=3600,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"bench.schemaapp setup: {done.stderr[-2000:]}")
+        schemas_made = time.perf_counter() - started
         plain_tool(plain_env, "migrate")
         plain_tool(plain_env, "seed", str(args.members))
         plain_sql = plain_tool(plain_env, "count", tokens[0], str(args.count_repeats))
@@ -150,6 +176,7 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
             "plain_sql": json.loads(plain_sql),
             "provisioned": provisioned,
             "seeded": seeded,
+            "schemas": schemas_made,
             "runs": [],
         }
         picks = scenarios(args)
@@ -157,18 +184,22 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         real = Gunicorn(harness.service_env(), workers=args.workers)
         wsgi = "django.core.wsgi:get_wsgi_application()"
         plain = Gunicorn(plain_env, wsgi, workers=args.workers)
+        peer = Gunicorn(schema_env, wsgi, workers=args.workers)
+        hosts = [f"t{i}.bench" for i in range(args.tenants)]
         sampler = ConnectionSampler(setup, interval=0.05)
-        with running(real, plain):
+        with running(real, plain, peer):
             sampler.begin()
             for round_ in range(args.rounds):
                 for clients in (1, args.clients):
                     # Rotate the order each round: drift hits every scenario alike.
                     k = round_ % len(names)
                     for name in names[k:] + names[:k]:
-                        port = plain.port if name == PLAIN else real.port
+                        port = {PLAIN: plain.port}.get(name, real.port)
+                        by_host = hosts if name.startswith(PEER) else None
+                        port = peer.port if by_host else port
                         salt = args.seed * 10**6 + round_ * 1000 + clients * 10
                         run = one_run(args, setup, port, tokens, picks[name], clients,
-                                      salt + names.index(name))  # fmt: skip
+                                      salt + names.index(name), by_host)  # fmt: skip
                         run |= {"scenario": name, "clients": clients, "round": round_}
                         measured["runs"].append(run)
                         print(f"  round {round_ + 1}, {clients} client(s), {name}: "
@@ -176,6 +207,7 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
             sampler.stop()
     finally:
         harness.drop_database(plain_db)
+        harness.drop_database(schema_db)
     return measured | {"names": names, "peak": sampler.peak, "samples": sampler.samples}
 
 
@@ -257,9 +289,17 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
         "samples": m["samples"],
         "provisioning_s": round(m["provisioned"]),
         "seeding_s": round(m["seeded"]),
+        "django-tenants schemas made_s": round(m["schemas"]),
         "errors (first 5)": [e for r in runs for e in r["errors"]][:5],
     }
     one, base = median(lat(ONE, 1)), median(lat(PLAIN, 1))
+    mid = args.mid
+    peers = {"D1": f"{PEER} 1 tenant", "Dmid": f"{PEER} {mid} zipf",
+             "Dn": f"{PEER} {args.tenants} zipf"}  # fmt: skip
+
+    def versus(ours: str, theirs: str, clients: int) -> float:
+        return paired(ours, peers[theirs], clients)
+
     worst = max(ratios, key=ratios.get)
     t_ratio, z_ratio = paired(ONE, PLAIN, n), paired(zipf, ONE, n)
     targets = [
@@ -293,6 +333,20 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
             (z_ratio, ">=", 0.8),
             note=f"with LRU {args.lru}",
         ),
+        report.target(
+            "the same CRUD mix through django-tenants (schema per tenant)",
+            "our throughput >= django-tenants' at every spread",
+            f"{n} clients, ours / django-tenants (paired): 1 tenant "
+            f"{versus(ONE, 'D1', n)}x, {mid} tenants zipf "
+            f"{versus(f'{mid} tenants zipf', 'Dmid', n)}x, {args.tenants} tenants "
+            f"zipf {versus(zipf, 'Dn', n)}x; 1 client: {versus(ONE, 'D1', 1)}x, "
+            f"{versus(f'{mid} tenants zipf', 'Dmid', 1)}x, {versus(zipf, 'Dn', 1)}x",
+            *(
+                (versus(o, d, c), ">=", 1.0)
+                for c in (1, n)
+                for o, d in ((ONE, "D1"), (f"{mid} tenants zipf", "Dmid"), (zipf, "Dn"))
+            ),
+        ),  # fmt: skip
         report.target(
             f"the same CRUD mix over {args.tenants} tenants, uniform",
             "reported, with the share of requests that opened a connection",

@@ -8,6 +8,7 @@ runs one.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -72,9 +73,11 @@ def main() -> int:
                 }.items()
                 if not reachable(host, port)
             ]
+            if name == "pgbouncer" and shutil.which("pgbouncer") is None:
+                missing.append("pgbouncer (not installed)")
             if missing and not required:
                 names = ", ".join(missing)
-                print(f"\n== skipping the PostgreSQL run: {names} not running")
+                print(f"\n== skipping the {name} run: {names} not running")
                 continue
         print(f"\n== test run on {name}", flush=True)
         started = time.monotonic()

@@ -201,3 +201,12 @@ def test_a_connection_the_server_hung_up_on_is_replaced_unseen(tenant_a, alice):
     # The kept connection is dead; the request gets a new one, and no hold.
     assert alice.client.get("/api/members").status_code == 200
     assert alice.client.get("/api/members").status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_new_tenant_connection_starts_in_djangos_time_zone(tenant_a):
+    """No SET TIME ZONE round trip on a cold tenant (the server may be Etc/UTC)."""
+    with tenant_context(tenant_a):
+        params = django_connections[tenant_a.alias].get_connection_params()
+    with psycopg.connect(**params) as raw:
+        assert raw.info.parameter_status("TimeZone") == "UTC"
