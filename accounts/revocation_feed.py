@@ -10,9 +10,10 @@ trip. The copy is trusted only while its listener proves it current:
   to the Redis copy and the registry (`revocation.is_revoked`), and reloads
   from the registry before it answers again. A revocation thus reaches every
   process within a second, or the process stops trusting its copy;
-- a process whose Redis calls failed (a publish may be lost) asks every copy
-  to reload once Redis answers again, and each copy reloads every
-  RELOAD_SECONDS regardless, as the Redis copy's epoch expires.
+- a process whose publish failed (or was not even tried, Redis being down)
+  asks every copy to reload, from its listener thread, until that request
+  goes through; and each copy reloads every RELOAD_SECONDS regardless, as
+  the Redis copy's epoch expires.
 
 The writer notes its own revocations at once, before anyone hears them.
 
@@ -61,6 +62,7 @@ class _Copy:
         self.revoked: dict[str, float] = {}  # key -> expires at (epoch seconds)
         self.heard = 0.0  # monotonic time the listener last proved itself; 0: never
         self.lock = threading.Lock()  # notes from requests vs. a reload's swap
+        self.unsent = False  # a publish failed: every copy must reload
         self.stop = threading.Event()
         self.thread = threading.Thread(
             target=self._listen, name="revocation-feed", daemon=True
@@ -84,8 +86,9 @@ class _Copy:
             try:
                 pubsub = backend.client.get_client(write=True).pubsub()
                 pubsub.subscribe(self.channel)
+                _confirmed(pubsub)  # listening before the snapshot is read
                 self._reload()
-                self._serve(pubsub)
+                self._serve(pubsub, backend)
             except REDIS_FAILURES:
                 logger.info("revocation feed lost Redis; retrying", exc_info=True)
             except Exception:
@@ -99,7 +102,7 @@ class _Copy:
                         pass
             self.stop.wait(HEARTBEAT * 4)
 
-    def _serve(self, pubsub: Any) -> None:
+    def _serve(self, pubsub: Any, backend: BreakerRedisCache) -> None:
         pinged = loaded = time.monotonic()
         pubsub.ping()
         while not self.stop.is_set():
@@ -107,6 +110,11 @@ class _Copy:
             if now - pinged >= HEARTBEAT:
                 pubsub.ping()
                 pinged = now
+                if self.unsent:
+                    # (Not on `pubsub`: a subscribed connection cannot publish.)
+                    client = backend.client.get_client(write=True)
+                    client.publish(self.channel, json.dumps(_RELOAD))
+                    self.unsent = False
             if now - loaded >= RELOAD_SECONDS:
                 self._reload()
                 loaded = time.monotonic()
@@ -215,15 +223,29 @@ def ask_reload() -> None:
 
 
 def _send(channel: str, data: object) -> None:
-    backend = redis_cache()
-    if backend is None or not breaker.allow():
+    backend, copy = redis_cache(), _copy
+    if backend is None:
         return
-    try:
-        backend.client.get_client(write=True).publish(channel, json.dumps(data))
-    except REDIS_FAILURES:
-        breaker.record_failure()  # its recovery asks every copy to reload
-    else:
-        breaker.record_success()
+    if breaker.allow():
+        try:
+            backend.client.get_client(write=True).publish(channel, json.dumps(data))
+        except REDIS_FAILURES:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+            return
+    if copy is not None:
+        copy.unsent = True  # the listener asks for a reload until it goes through
+
+
+def _confirmed(pubsub: Any, timeout: float = 5.0) -> None:
+    """Wait for Redis to confirm the subscription (it is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=HEARTBEAT)
+        if message is not None and message["type"] == "subscribe":
+            return
+    raise TimeoutError("Redis did not confirm the subscription")
 
 
 def _after_fork_in_child() -> None:

@@ -83,9 +83,11 @@ class _AliasState:
     refs: int = 0
     last_used: float = field(default_factory=time.monotonic)
     doomed: bool = False  # forgotten while in use: unregister at the last release
-    # Wrappers (by thread) keeping a connection open between contexts.
-    holders: dict[int, BaseDatabaseWrapper] = field(default_factory=dict)
-    users: Counter[int] = field(default_factory=Counter)  # threads inside a context
+    # Wrappers (by thread) keeping a connection open between contexts. Keyed by
+    # the thread itself, not its id: ids are reused, threads are not, so a
+    # finished thread's connection is still counted until its alias goes.
+    holders: dict[threading.Thread, BaseDatabaseWrapper] = field(default_factory=dict)
+    users: Counter[threading.Thread] = field(default_factory=Counter)  # in a context
 
     @property
     def slots(self) -> int:
@@ -146,7 +148,7 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
         st = _state[alias]
         st.refs += 1
         before = st.slots
-        st.users[threading.get_ident()] += 1
+        st.users[threading.current_thread()] += 1
         _account(st, before)
         st.last_used = time.monotonic()
         _state.move_to_end(alias)
@@ -155,8 +157,12 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
         # must not open while an evicted one still counts against the bound.
         for victim, config in _unpublish_locked(victims):
             _close_globally(victim, config)
-    _drop_stale_wrapper(alias)
-    _drop_if_hung_up(alias)
+    try:
+        _drop_stale_wrapper(alias)
+        _drop_if_hung_up(alias)
+    except BaseException:
+        release(alias)  # the pin must not outlive a failed entry
+        raise
     _touched().add(alias)
     return alias
 
@@ -164,15 +170,22 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
 def release(alias: str) -> None:
     """Unpin an alias; this thread's connection stays open for its next context."""
     wrapper = getattr(_wrappers(), alias, None)
-    if wrapper is not None and not wrapper.in_atomic_block:
-        # After an error: closed unless it still answers (Django's own rule).
-        wrapper.close_if_unusable_or_obsolete()
+    try:
+        if wrapper is not None and not wrapper.in_atomic_block:
+            # After an error: closed unless it still answers (Django's rule).
+            wrapper.close_if_unusable_or_obsolete()
+    finally:
+        _unpin(alias, wrapper)
+    release_stale_wrappers()
+
+
+def _unpin(alias: str, wrapper: BaseDatabaseWrapper | None) -> None:
     with _lock:
         st = _state.get(alias)
         if st is not None:
             st.refs = max(0, st.refs - 1)
             st.last_used = time.monotonic()
-            thread = threading.get_ident()
+            thread = threading.current_thread()
             before = st.slots
             st.users[thread] -= 1
             current = connections.settings.get(alias)
@@ -188,7 +201,6 @@ def release(alias: str) -> None:
             if st.doomed and st.refs == 0:
                 for victim, config in _unpublish_locked([alias]):
                     _close_globally(victim, config)
-    release_stale_wrappers()
 
 
 def forget(alias: str) -> None:

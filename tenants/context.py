@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tenants.models import Tenant
 
 _current: ContextVar[Tenant | None] = ContextVar("current_tenant", default=None)
+_alias: ContextVar[str | None] = ContextVar("current_alias", default=None)
 
 
 class NoTenantActive(RuntimeError):
@@ -36,8 +37,13 @@ def current_tenant() -> Tenant | None:
 
 
 def current_alias() -> str | None:
-    tenant = _current.get()
-    return None if tenant is None else tenant.alias
+    """The alias the current context routes to (the tenant's, or its direct one)."""
+    return _alias.get()
+
+
+def direct_alias(tenant: Tenant) -> str:
+    """The alias of `tenant`'s database reached past any pooler."""
+    return f"{tenant.alias}_direct"
 
 
 def require_tenant() -> Tenant:
@@ -52,9 +58,9 @@ def tenant_context(tenant: Tenant, *, direct: bool = False) -> Iterator[Tenant]:
     """Route tenant models to `tenant`'s database for the duration of the block.
 
     `direct` connects past the server's pooler, for work a transaction-mode
-    pooler must not carry (migrations); it applies when the block registers the
-    tenant's alias, so callers use it on tenants this process is not serving
-    and forget the alias afterwards.
+    pooler must not carry (migrations), under an alias of its own
+    (`direct_alias`), so the two never share a registration; callers forget it
+    when done. A block nested in the same tenant's context keeps the outer one.
     """
     active = _current.get()
     if active is not None:
@@ -65,9 +71,10 @@ def tenant_context(tenant: Tenant, *, direct: bool = False) -> Iterator[Tenant]:
         yield active
         return
     alias = connections.acquire(
-        tenant.alias, lambda: database_settings(tenant, direct=direct)
+        direct_alias(tenant) if direct else tenant.alias,
+        lambda: database_settings(tenant, direct=direct),
     )
-    token = _current.set(tenant)
+    token, alias_token = _current.set(tenant), _alias.set(alias)
     try:
         yield tenant
     except DatabaseError as exc:
@@ -77,15 +84,18 @@ def tenant_context(tenant: Tenant, *, direct: bool = False) -> Iterator[Tenant]:
             exc.tenant = tenant  # type: ignore[attr-defined]
         raise
     finally:
+        _alias.reset(alias_token)
         _current.reset(token)
         connections.release(alias)
 
 
 def tenant_atomic(**kwargs: bool) -> transaction.Atomic:
     """`atomic()` on the current tenant's database (a bare one is the registry's)."""
-    return transaction.atomic(using=require_tenant().alias, **kwargs)
+    require_tenant()
+    return transaction.atomic(using=current_alias(), **kwargs)
 
 
 def on_tenant_commit(func: Callable[[], object]) -> None:
     """Run `func` after the current tenant transaction commits."""
-    transaction.on_commit(func, using=require_tenant().alias)
+    require_tenant()
+    transaction.on_commit(func, using=current_alias())

@@ -21,7 +21,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from tenants import connections
-from tenants.context import tenant_context
+from tenants.context import direct_alias, tenant_context
 from tenants.models import DatabaseServer, Tenant
 from tenants.router import is_tenant_app
 from tenants.servers import backend_for
@@ -162,7 +162,7 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
     tenant = Tenant.objects.select_related("server").get(pk=tenant_id)
     try:
         with _tenant_lock(tenant), tenant_context(tenant, direct=True):
-            migrate_alias(tenant.alias)
+            migrate_alias(direct_alias(tenant))
     except Exception as exc:
         logger.warning("migrating %s failed: %s", tenant.slug, exc)
         return TenantOutcome(
@@ -173,7 +173,9 @@ def _migrate_one(tenant_id: str) -> TenantOutcome:
             f"{type(exc).__name__}: {exc}"[:2000],
         )
     finally:
-        # One pass over many tenants must not keep a connection to each.
+        # One pass over many tenants must not keep a connection to each; and
+        # what this process served from the old schema is connected anew.
+        connections.forget(direct_alias(tenant))
         connections.forget(tenant.alias)
     return TenantOutcome(
         str(tenant.id), tenant.slug, True, time.perf_counter() - started

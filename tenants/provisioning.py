@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tenants import connections, ready_pool
-from tenants.context import tenant_context
+from tenants.context import direct_alias, tenant_context
 from tenants.holds import is_held
 from tenants.migrating import (
     current_fingerprint,
@@ -260,11 +260,10 @@ def _migrate_new(tenant: Tenant) -> str:
     fingerprint = current_fingerprint()
     try:
         with tenant_context(tenant, direct=True):
-            if not is_current(tenant.alias):
-                migrate_alias(tenant.alias)
+            if not is_current(direct_alias(tenant)):
+                migrate_alias(direct_alias(tenant))
     finally:
-        # The first requests for a new tenant rarely land on this process.
-        connections.forget(tenant.alias)
+        connections.forget(direct_alias(tenant))
     return fingerprint
 
 
@@ -280,6 +279,7 @@ def discard_tenant(tenant: Tenant) -> bool:
     if not claimed:
         return False
     connections.forget(tenant.alias)
+    connections.forget(direct_alias(tenant))
     try:
         backend_for(tenant.server).drop_database(
             name=tenant.database_name, user=tenant.database_user
@@ -293,6 +293,7 @@ def discard_tenant(tenant: Tenant) -> bool:
 def drop_tenant_database(tenant: Tenant) -> None:
     """Drop the database of a tenant in `deleting` and remove its registry rows."""
     connections.forget(tenant.alias)
+    connections.forget(direct_alias(tenant))
     backend_for(tenant.server).drop_database(
         name=tenant.database_name, user=tenant.database_user
     )
@@ -337,9 +338,11 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
     if not tenant.awaiting_owner and backend.database_exists(tenant.database_name):
         try:
             with tenant_context(tenant, direct=True):
-                complete = is_current(tenant.alias)
+                complete = is_current(direct_alias(tenant))
         except Exception:
             complete = False
+        finally:
+            connections.forget(direct_alias(tenant))
         if complete and _activate(tenant, current_fingerprint()):
             report.activated.append(tenant.slug)
             return

@@ -90,7 +90,7 @@ def refill(server: DatabaseServer) -> int:
         for stale in ReadyDatabase.objects.filter(server=server).exclude(
             fingerprint=fingerprint
         ):
-            _discard(stale)
+            _discard(stale, fingerprint=stale.fingerprint)
         missing = wanted - ReadyDatabase.objects.filter(server=server).count()
         if missing <= 0 or not ensure_template(server):
             return 0
@@ -126,24 +126,31 @@ def _make(server: DatabaseServer, fingerprint: str) -> None:
     except Exception:
         _discard(member)
         raise
-    member.ready = True
-    member.save(update_fields=["ready"])
+    # A member the reconciler gave up on meanwhile is gone with its database.
+    ReadyDatabase.objects.filter(pk=member.pk).update(ready=True)
 
 
 def drain(server: DatabaseServer) -> int:
     """Drop every member of `server`'s pool (before retiring the server)."""
-    members = list(ReadyDatabase.objects.filter(server=server))
-    for member in members:
-        _discard(member)
-    return len(members)
+    members = ReadyDatabase.objects.filter(server=server)
+    return sum(_discard(member) for member in members)
 
 
-def _discard(member: ReadyDatabase) -> None:
-    """Drop a member's database, then its row (a failed drop keeps the row)."""
+def _discard(member: ReadyDatabase, **still: object) -> bool:
+    """Take a member out of the pool, then drop its database; False if a claim
+    (or another discard) took it first, or it no longer matches `still`.
+
+    The row goes first: a claim that already holds it keeps its database, and
+    a drop that fails leaves a database with no row and no tenant, which the
+    reconciler's orphan sweep removes.
+    """
+    taken, _ = ReadyDatabase.objects.filter(pk=member.pk, **still).delete()
+    if not taken:
+        return False
     backend_for(member.server).drop_database(
         name=member.database_name, user=member.database_user
     )
-    member.delete()
+    return True
 
 
 def reconcile(cutoff: datetime, present: dict[int, set[str]]) -> list[str]:
@@ -155,10 +162,10 @@ def reconcile(cutoff: datetime, present: dict[int, set[str]]) -> list[str]:
     )
     for member in stuck:
         try:
-            _discard(member)
+            if _discard(member, ready=False):
+                cleaned.append(member.database_name)
         except ServerUnavailable:
             continue
-        cleaned.append(member.database_name)
     for server_id, names in present.items():
         gone = ReadyDatabase.objects.filter(
             server_id=server_id, ready=True, created_at__lte=cutoff

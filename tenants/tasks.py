@@ -14,6 +14,7 @@ from tenants import ready_pool
 from tenants.context import (
     NoTenantActive,
     TenantSwitchRefused,
+    current_alias,
     current_tenant,
     require_tenant,
     tenant_context,
@@ -64,8 +65,10 @@ class TenantTask(DjangoTask):
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         # DjangoTask's version waits for the registry's transaction, not the tenant's.
-        tenant = require_tenant()
-        transaction.on_commit(partial(self.delay, *args, **kwargs), using=tenant.alias)
+        require_tenant()
+        transaction.on_commit(
+            partial(self.delay, *args, **kwargs), using=current_alias()
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request

@@ -72,7 +72,8 @@ def _tenant_settings(tmp_path_factory):
         assert ON_POSTGRES, "the pooler run needs PostgreSQL"
         if shutil.which("pgbouncer") is None:
             pytest.fail("pgbouncer is required for the pooler run but not installed")
-        bouncer = _new_pgbouncer(pool_size=5)
+        # Server connections of finished tests close soon: many tests, many dbs.
+        bouncer = _new_pgbouncer(pool_size=2, server_idle_timeout=2)
         bouncer.start()
         settings.TENANT_DB_SERVERS = [
             bouncer.url_of(url) for url in settings.TENANT_DB_SERVERS

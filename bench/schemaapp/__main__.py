@@ -1,7 +1,5 @@
-"""`python -m bench.schemaapp setup N MEMBERS`: the shared schema, a migrated base
-schema, and N churches (hosts t0.bench ...) with the base schema's tables, each
-seeded. The churches' schemas are made from the base schema's DDL (pg_dump),
-which is what django-tenants' own clone does, only faster here."""
+"""`python -m bench.schemaapp setup N MEMBERS`: N churches (hosts t0.bench ...),
+each a schema made from a migrated base schema's DDL (pg_dump), each seeded."""
 
 import os
 import re

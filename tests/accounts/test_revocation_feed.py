@@ -104,3 +104,18 @@ def test_the_copy_holds_only_what_an_access_token_can_match(own_redis, alice):
     held = _copy().revoked
     assert "jti:a-refresh-token" not in held
     assert {"sid:a-session", "jti:an-access-token"} <= held.keys()
+
+
+def test_a_reload_request_that_could_not_be_sent_is_sent_later(
+    own_redis, alice, monkeypatch
+):
+    _fresh_feed(alice)
+    key = "sid:written-to-the-registry-only"
+    Revocation.objects.create(key=key, expires_at=timezone.now() + dt.timedelta(1))
+    with monkeypatch.context() as down:
+        down.setattr(breaker, "allow", lambda: False)  # as if Redis were failing
+        revocation_feed.ask_reload()
+    assert _copy().unsent
+    # The listener sends it once Redis serves, and every copy reloads.
+    assert wait_until(lambda: revocation_feed.check([key]) is True, timeout=5)
+    assert not _copy().unsent

@@ -9,7 +9,7 @@ from django.db import connections as django_connections
 
 from members.models import Member
 from tenants import connections
-from tenants.context import tenant_context
+from tenants.context import direct_alias, tenant_context
 from tests.conftest import make_tenant, wait_until
 
 
@@ -150,9 +150,11 @@ def test_connections_never_exceed_the_bound_over_many_tenants(registry, settings
     sampler.join()
 
     assert 0 < reserved[0] <= bound
-    # The server forgets a closed session a moment after the close: one
-    # eviction in flight per thread may still be counted there.
-    assert 0 < peak[0] <= bound + len(workers)
+    if "pooler=" not in settings.TENANT_DB_SERVERS[0]:
+        # The server forgets a closed session a moment after the close: one
+        # eviction in flight per thread may still be counted there. (Behind a
+        # pooler, the server's sessions are the pooler's, not this process's.)
+        assert 0 < peak[0] <= bound + len(workers)
     assert len(connections.registered_aliases()) <= 10
 
     settings.TENANT_CONNECTION_IDLE_SECONDS = 1
@@ -205,8 +207,12 @@ def test_a_connection_the_server_hung_up_on_is_replaced_unseen(tenant_a, alice):
 
 @pytest.mark.postgres
 def test_a_new_tenant_connection_starts_in_djangos_time_zone(tenant_a):
-    """No SET TIME ZONE round trip on a cold tenant (the server may be Etc/UTC)."""
-    with tenant_context(tenant_a):
-        params = django_connections[tenant_a.alias].get_connection_params()
+    """No SET TIME ZONE round trip on a cold tenant (the server may be Etc/UTC).
+
+    (Through a pooler the zone is Django's SET, which PgBouncer tracks.)"""
+    with tenant_context(tenant_a, direct=True):
+        alias = direct_alias(tenant_a)
+        params = django_connections[alias].get_connection_params()
+    connections.forget(alias)
     with psycopg.connect(**params) as raw:
         assert raw.info.parameter_status("TimeZone") == "UTC"

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import connections as django_connections
 
 from members.models import Member
-from tenants import connections, holds
-from tenants.context import tenant_context
+from tenants import connections, holds, migrating
+from tenants.context import direct_alias, tenant_context
 from tenants.models import DatabaseServer
 from tenants.servers import database_settings
 from tests.conftest import make_persona, make_tenant, start_pgbouncer, wait_until
@@ -135,3 +135,24 @@ def test_threads_share_the_poolers_server_connections(pooled):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_migrations_go_past_the_pooler_while_requests_go_through_it(
+    pooled, monkeypatch
+):
+    bouncer, server = pooled
+    church = make_tenant("Serving Chapel", server=server)
+    pastor = make_persona(church)
+    assert pastor.client.get("/api/members").status_code == 200  # pooled alias
+    assert django_connections.settings[church.alias]["PORT"] == str(bouncer.port)
+    seen = {}
+    real_migrate = migrating.migrate_alias
+
+    def spy(alias):
+        seen["port"] = django_connections.settings[alias]["PORT"]
+        return real_migrate(alias)
+
+    monkeypatch.setattr(migrating, "migrate_alias", spy)
+    assert migrating.migrate_tenant(str(church.id)).ok
+    assert seen["port"] != str(bouncer.port)
+    assert direct_alias(church) not in django_connections.settings  # forgotten

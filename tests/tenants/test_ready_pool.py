@@ -113,3 +113,13 @@ def test_concurrent_registrations_get_distinct_databases(stocked):
     assert errors == []
     assert len(set(got)) == 5
     assert ReadyDatabase.objects.filter(server=stocked).count() == 0
+
+
+def test_a_member_claimed_while_it_is_discarded_keeps_its_database(stocked):
+    member = ReadyDatabase.objects.filter(server=stocked).first()
+    church = provision_tenant(name="First Claim")  # takes the oldest: this one
+    assert church.database_name == member.database_name
+    assert ready_pool._discard(member) is False  # the claim got there first
+    assert member.database_name in backend_for(stocked).list_databases()
+    with tenant_context(church):
+        assert Member.objects.count() == 0

@@ -139,7 +139,7 @@ def _psql(url: str, database: str, user: str, path: Path) -> None:
 
 
 def _postgres_deployment(tmp_path: Path) -> dict[str, str]:
-    url = settings.TENANT_DB_SERVERS[0]
+    url = settings.TENANT_DB_SERVERS[0].split("?")[0]  # the server, not a pooler
     prefix = f"{settings.TENANT_DB_PREFIX}up_"
     registry = f"{prefix}registry"
     church = f"{prefix}{TENANT_ID['postgresql']}"
