@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
 
 from tests.pgbouncer import PgBouncer
+from tests.ports import free_port, wait_for_port
 
 pytest_plugins = ["tests.messaging.fixtures"]
 
@@ -257,23 +257,6 @@ def anon() -> APIClient:
 
 
 # --- services the tests start themselves ----------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 class RedisServer:

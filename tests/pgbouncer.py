@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port, wait_for_port
 
 
 class PgBouncer:
@@ -34,7 +28,7 @@ class PgBouncer:
         server_idle_timeout: int = 60,
         max_client_conn: int = 500,
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
         self.process: subprocess.Popen | None = None
         host, port = server
@@ -70,14 +64,7 @@ class PgBouncer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"pgbouncer does not listen on {self.port}")
+        wait_for_port(self.port, timeout)
 
     def stop(self) -> None:
         if self.process is not None:
