@@ -356,7 +356,11 @@ def _drop_if_hung_up(alias: str) -> None:
     if fileno is None:
         return  # SQLite: a file, no server to hang up
     try:
-        readable = bool(select.select([fileno()], [], [], 0)[0])
+        # poll, not select: select refuses descriptors above 1023, and a
+        # process keeping many tenants open has those.
+        poller = select.poll()
+        poller.register(fileno(), select.POLLIN)
+        readable = bool(poller.poll(0))
     except Exception:
         readable = True  # closed already: nothing to reuse
     if readable:

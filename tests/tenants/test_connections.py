@@ -1,5 +1,6 @@
 """The connection manager: aliases on demand, LRU bound, idle close, thread safety."""
 
+import os
 import random
 import threading
 
@@ -216,3 +217,26 @@ def test_a_new_tenant_connection_starts_in_djangos_time_zone(tenant_a):
     connections.forget(alias)
     with psycopg.connect(**params) as raw:
         assert raw.info.parameter_status("TimeZone") == "UTC"
+
+
+@pytest.mark.postgres
+def test_a_connection_on_a_high_descriptor_is_kept_too(tenant_a):
+    """A process keeping many tenants open has sockets above 1023 (select's cap)."""
+    filler = [open(os.devnull) for _ in range(1100)]  # noqa: SIM115
+    try:
+        connections.forget(tenant_a.alias)
+
+        def backend_pid() -> int:
+            with tenant_context(tenant_a):
+                wrapper = django_connections[tenant_a.alias]
+                with wrapper.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    return cursor.fetchone()[0], wrapper.connection.fileno()
+
+        (first, fd), (second, _) = backend_pid(), backend_pid()
+        assert fd > 1023
+        assert first == second
+    finally:
+        connections.forget(tenant_a.alias)
+        for f in filler:
+            f.close()
