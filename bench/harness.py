@@ -288,14 +288,14 @@ def add_members(
     Member, MemberTag = product.Member, product.MemberTag
     members = [Member(**row) for row in rows]
     try:
-        with product.tenant_context(tenant):  # the router needs it to link a tag
+        with product.tenant_context(tenant, direct=True):  # past any pooler
             links = [
                 MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()
             ]
             Member.objects.bulk_create(members, batch_size=5000)
             MemberTag.objects.bulk_create(links, batch_size=5000)
     finally:
-        product.connections.forget(tenant.alias)
+        product.connections.forget(product.direct_alias(tenant))
         django_connections.close_all()
     return [str(m.id) for m in members]
 

@@ -25,6 +25,7 @@ NAMES = {
     "database_settings": "tenants.servers:database_settings",
     "issue_tokens": "accounts.tokens:issue_tokens",
     "tenant_context": "tenants.context:tenant_context",
+    "direct_alias": "tenants.context:direct_alias",
     "update_church": "church.services:update_church",
     "Member": "members.models:Member",
     "MemberTag": "members.models:MemberTag",
