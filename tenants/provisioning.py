@@ -148,9 +148,8 @@ def _place(
                     tenant.database_name = claimed.database_name
                     tenant.database_user = claimed.database_user
                     tenant.database_password = claimed.database_password
-                tenant.save(force_insert=True)
-                if claimed is not None:
                     ready_pool.refill_after_commit(server)
+                tenant.save(force_insert=True)
         except IntegrityError:
             if slug:
                 raise ProvisioningError(f"The slug {slug!r} is taken.") from None

@@ -103,6 +103,21 @@ def refill(server: DatabaseServer) -> int:
         cache.delete(lock)
 
 
+def refill_all(server_id: int | None = None) -> int:
+    """Refill every active server's pool (or one's); a server that fails is
+    logged and skipped. Returns how many databases were made."""
+    servers = DatabaseServer.objects.filter(active=True)
+    if server_id is not None:
+        servers = servers.filter(pk=server_id)
+    made = 0
+    for server in servers:
+        try:
+            made += refill(server)
+        except Exception:
+            logger.exception("refilling the ready pool of %s failed", server.name)
+    return made
+
+
 def _make(server: DatabaseServer, fingerprint: str) -> None:
     backend = backend_for(server)
     name = f"{settings.TENANT_DB_PREFIX}{uuid.uuid4().hex}"

@@ -98,16 +98,7 @@ def reconcile_tenants_task() -> dict[str, Any]:
 @shared_task(name="tenants.tasks.refill_ready_pool_task")
 def refill_ready_pool_task(server_id: int | None = None) -> int:
     """Top up one server's ready pool (after a claim), or every server's (beat)."""
-    servers = DatabaseServer.objects.filter(active=True)
-    if server_id is not None:
-        servers = servers.filter(pk=server_id)
-    made = 0
-    for server in servers:
-        try:
-            made += ready_pool.refill(server)
-        except Exception:
-            logger.exception("refilling the ready pool of %s failed", server.name)
-    return made
+    return ready_pool.refill_all(server_id)
 
 
 @shared_task(name="tenants.tasks.migrate_tenant_task", acks_late=True)

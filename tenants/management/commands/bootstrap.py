@@ -8,9 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
 from tenants import ready_pool
-from tenants.models import DatabaseServer
 from tenants.provisioning import sync_configured_servers
-from tenants.servers import ServerUnavailable
 
 
 class Command(BaseCommand):
@@ -27,11 +25,7 @@ class Command(BaseCommand):
             settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=options["verbosity"], interactive=False)
         sync_configured_servers()
-        for server in DatabaseServer.objects.filter(active=True):
-            try:
-                ready_pool.refill(server)
-            except ServerUnavailable as exc:
-                self.stderr.write(f"ready pool of {server.name} not filled: {exc}")
+        ready_pool.refill_all()
         self.stdout.write("registry ready")
 
     def _create_pg_database(self, registry: Mapping[str, Any]) -> None:

@@ -13,7 +13,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        made = ready_pool.refill_all()
         for server in DatabaseServer.objects.filter(active=True):
-            made = ready_pool.refill(server)
             ready = server.ready_databases.filter(ready=True).count()
-            self.stdout.write(f"{server.name}: made {made}, {ready} ready")
+            self.stdout.write(f"{server.name}: {ready} ready")
+        self.stdout.write(f"made {made}")
