@@ -32,3 +32,13 @@ class IsTenantAdmin(HasTenant):
             Membership.Role.OWNER,
             Membership.Role.ADMIN,
         )
+
+
+class IsTenantOwner(HasTenant):
+    message = "Only an owner may do this."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return (
+            super().has_permission(request, view)
+            and cast(Identity, request.auth).role == Membership.Role.OWNER
+        )

@@ -20,6 +20,8 @@ STATUS: dict[str, int] = {
     "invalid_token": 401,
     "token_revoked": 401,
     "invalid_credentials": 401,
+    "quota_exceeded": 402,
+    "payment_required": 402,
     "permission_denied": 403,
     "tenant_mismatch": 403,
     "tenant_suspended": 403,

@@ -89,7 +89,8 @@ def error_body(exc: DomainError | exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, DomainError):
         if exc.code == "validation_error" and exc.fields:
             return {**_validation_body(exc.fields), **exc.extra}
-        return {"code": exc.code, "message": exc.message, **exc.extra}
+        fields = {"fields": exc.fields} if exc.fields else {}
+        return {"code": exc.code, "message": exc.message, **fields, **exc.extra}
     code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None)
     if code == "validation_error":
         return _validation_body(_flatten(exc.detail))

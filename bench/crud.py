@@ -26,6 +26,8 @@ With `--pooler`, tenant connections go through a PgBouncer the bench starts
 idle ones closed after `--server-idle` s), and each worker may keep
 `--lru` client connections to it; "opening a tenant connection" then counts
 the server connections PgBouncer opened. Results go to crud-pgbouncer.json.
+With `--cluster=N`, the run goes to a PostgreSQL cluster of its own with
+`max_connections = N` (results: crud-cluster.json).
 """
 
 import json
@@ -41,7 +43,7 @@ from typing import Any
 from bench import cycle, harness, product, report
 from bench.client import Client
 from bench.sampler import ConnectionSampler
-from bench.servers import Gunicorn, running
+from bench.servers import Gunicorn, on_own_cluster, running
 
 PLAIN, ONE = "plain single DB", "1 tenant"
 PEER = "django-tenants"  # the schema-per-tenant scenarios' prefix
@@ -364,17 +366,23 @@ def main() -> None:
     parser.add_argument("--pooler", action="store_true", help="through PgBouncer")
     parser.add_argument("--pool-size", type=int, default=1, help="with --pooler")
     parser.add_argument("--server-idle", type=int, default=2, help="with --pooler")
+    parser.add_argument("--cluster", type=int, help="own cluster's max_connections")
     args = parser.parse_args()
-    if args.workers * args.lru > 80 and not args.pooler:
-        parser.error("workers x lru: keep it at 80 (100 connections in all)")
+    if args.cluster:
+        on_own_cluster(args.cluster)
+        return
+    room = int(harness.pg_value("SHOW max_connections")) - 20
+    if args.workers * args.lru > room and not args.pooler:
+        parser.error(f"workers x lru: keep it at {room} (max_connections - 20)")
     if args.mid > args.tenants or args.members < 20:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
-    name, bouncer = "crud", None
+    name = "crud" if harness.PORT == 5432 else "crud-cluster"
+    bouncer = None
     if args.pooler:
         name = "crud-pgbouncer"
         bouncer = product.PgBouncer(
-            ("127.0.0.1", 5432), "postgres", pool_size=args.pool_size,
+            ("127.0.0.1", harness.PORT), "postgres", pool_size=args.pool_size,
             server_idle_timeout=args.server_idle,
             max_client_conn=args.workers * args.lru + 200,
         )  # fmt: skip

@@ -26,7 +26,8 @@ from bench import product
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks"
-SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))  # see servers.on_own_cluster
+SERVER_URL = f"postgres://postgres@127.0.0.1:{PORT}"
 REDIS = "redis://127.0.0.1:6379"
 CACHE_DB = 14  # the shared Redis's database for the benches' caches
 PASSWORD = "correct horse battery staple 42"
@@ -113,7 +114,7 @@ def service_env(**extra: str) -> dict[str, str]:
 # --- PostgreSQL -------------------------------------------------------------------
 
 
-def pg(dbname: str = "postgres", port: int = 5432, timeout: int = 5) -> Any:
+def pg(dbname: str = "postgres", port: int = PORT, timeout: int = 5) -> Any:
     """A superuser session (autocommit), apart from the app's connections."""
     import psycopg
 
@@ -270,6 +271,8 @@ def provision_many(
         # On an error or Ctrl-C, do not provision the rest before cleaning up.
         pool.shutdown(wait=True, cancel_futures=True)
     results.sort(key=lambda pair: pair[0].created_at)
+    for tenant, _ in results:  # a trial's 200 segments would stop a bench
+        product.subscribe(tenant, "growth", by="bench")
     return [t for t, _ in results], [s for _, s in results]
 
 

@@ -19,7 +19,9 @@ throughout: `redis` (stopped for `--outage` s, started again empty), `dbdown`
 mid-broadcast of `--broadcast-size` recipients, FakeTwilio slowed to
 `--twilio-delay` s a message, a new worker started) and `webkill` (a gunicorn
 worker SIGKILLed). The time series and the plot go to docs/load.json and
-docs/load.png (the plot needs matplotlib: the `bench` extra).
+docs/load.png (the plot needs matplotlib: the `bench` extra). With `--pooler`,
+each server has a PgBouncer of the run's own in front (transaction pooling, one
+server connection per tenant pool) and the results go to load-pgbouncer.
 """
 
 import json
@@ -71,6 +73,7 @@ def arguments() -> Any:
     add("--broadcast-size", type=int, default=300)
     add("--twilio-delay", type=float, default=0.05)
     add("--others-limit", type=int, default=40, help="sessions left to others")
+    add("--pooler", action="store_true", help="through a PgBouncer per server")
     args = parser.parse_args()
     names = {"all": SCENARIOS, "none": []}.get(args.scenarios)
     args.scenarios = names if names is not None else args.scenarios.split(",")
@@ -117,7 +120,10 @@ def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
     tenants, _ = harness.provision_many(args.tenants, label="Load Church")
     provisioned = len(tenants)
     if "celery" in args.scenarios:
-        main = product.DatabaseServer.objects.get(url=harness.SERVER_URL)
+        main = next(  # its URL may name a pooler: tell the servers by port
+            s for s in product.DatabaseServer.objects.all()
+            if (urlsplit(s.url).port or 5432) != second_port
+        )  # fmt: skip
         broadcast = product.provisioning.provision_tenant(
             name="Load Broadcast", server=main
         )
@@ -646,7 +652,7 @@ def main() -> None:
     args = arguments()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleanup runs
     limit = int(harness.pg_value("SHOW max_connections"))
-    if sum(budget(args).values()) > limit - args.others_limit:
+    if not args.pooler and sum(budget(args).values()) > limit - args.others_limit:
         raise SystemExit(f"connection budget {budget(args)} does not fit {limit}")
     if stale := servers.PostgresCluster.drop_stale():
         print(f"dropped clusters of earlier runs: {stale}")
@@ -656,22 +662,33 @@ def main() -> None:
            "SMS_SWEEP_SECONDS": "5", "CELERY_VISIBILITY_TIMEOUT": "30"}  # fmt: skip
     run = Run(args, harness.Setup("load", env, web=True))
     run.fake.start()
+    urls = [harness.SERVER_URL, run.cluster.url]
+    bouncers = [
+        product.PgBouncer(("127.0.0.1", port), "postgres", pool_size=1,
+                          server_idle_timeout=2, max_client_conn=1000)
+        for port in (5432, run.cluster.port) if args.pooler
+    ]  # fmt: skip
     try:
         run.redis.start()
         run.cluster.create()
+        for i, bouncer in enumerate(bouncers):
+            bouncer.start()
+            urls[i] = bouncer.url_of(urls[i])
         env |= {  # the Setup's env: the servers started later get these too
             "REDIS_URL": run.redis.url(0),
             "CELERY_BROKER_URL": run.redis.url(1),
             "TWILIO_ACCOUNT_SID": run.fake.account_sid,
             "TWILIO_AUTH_TOKEN": run.fake.token,
             "TWILIO_API_BASE_URL": run.fake.url,
-            "TENANT_DB_SERVERS": f"{harness.SERVER_URL},{run.cluster.url}",
+            "TENANT_DB_SERVERS": ",".join(urls),
         }
         with harness.run(run.setup):
             measured = measure(run)
     finally:
         run.fake.stop()
         run.redis.stop()
+        for bouncer in bouncers:
+            bouncer.close()
         run.cluster.drop()
     finish(run, measured, limit)
 
@@ -784,13 +801,21 @@ def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
               "windows": windows(run.mix.rows, end),
               "connection_samples": run.sampler.series, "rss_samples": run.rss,
               "per_process_samples": run.per_process}  # fmt: skip
-    (series_dir / "load.json").write_text(json.dumps(series, indent=1, default=str))
-    plot(series, series_dir / "load.png")
+    name = "load-pgbouncer" if args.pooler else "load"
+    (series_dir / f"{name}.json").write_text(json.dumps(series, indent=1, default=str))
+    plot(series, series_dir / f"{name}.png")
     config = {"budget per server": budget(args), "max_connections": limit,
               "op weights": {op: w for op, (w, *_) in loadmix.OPS.items()}}  # fmt: skip
-    image = os.path.relpath(series_dir / "load.png", args.out)
+    image = os.path.relpath(series_dir / f"{name}.png", args.out)
     found = targets(args, workers, whole, seconds, scenarios)
-    report.save("load", args, results, found, config=config, image=image)
+    if args.pooler:  # the web workers' sessions are PgBouncer's: count the servers'
+        found[1] = report.target(
+            "PostgreSQL sessions per server through PgBouncer",
+            "reported: PgBouncer 1.18 caps each tenant pool, not a server's total",
+            ", ".join(f"{k} peak {whole[k]['peak']}" for k in LABELS[:2])
+            + f" of max_connections {limit}, {args.tenants} tenants",
+        )
+    report.save(name, args, results, found, config=config, image=image)
 
 
 def targets(args: Any, workers: list, whole: dict, seconds: float, found: dict) -> list:

@@ -46,6 +46,8 @@ def prepare(args: Any, client: Client) -> dict[str, Any]:
     token = register(client, "Bench Messaging Church", email)[1]["access"]
     number = {"phone_number": NUMBER, "quiet_hours": None}
     expect(client.request("PATCH", "/api/tenant", number, token=token), 200, "PATCH")
+    plan = client.post("/api/billing/subscribe", {"plan": "growth"}, token=token)
+    expect(plan, 200, "subscribe")  # past the trial's 200 segments
     tenant = harness.active_tenants()[-1]
     phones = [phone(212, i) for i in range(args.recipients)]
     members = [

@@ -31,8 +31,8 @@ from bench.harness import RESULTS, ROOT, pg_value
 
 ORDER = [
     "provisioning", "auth", "connections", "migrations", "scale-sqlite",
-    "scale-postgres", "crud", "crud-pgbouncer", "members", "messaging", "history",
-    "fuzz", "load",
+    "scale-postgres", "crud", "crud-cluster", "crud-pgbouncer", "members",
+    "messaging", "history", "fuzz", "load", "load-pgbouncer",
 ]  # fmt: skip
 UNITS = {
     "_per_s": "/s", "_ms": " ms", "_s": " s", "_pct": "%", "_x": "x",

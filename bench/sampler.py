@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-from bench.harness import Setup, pg
+from bench.harness import PORT, Setup, pg
 
 QUERY = (
     "SELECT datname, client_port FROM pg_stat_activity WHERE backend_type = "
@@ -31,7 +31,7 @@ class ConnectionSampler(threading.Thread):
     ) -> None:  # fmt: skip
         super().__init__(name="pg-stat-sampler", daemon=True)
         self.setup, self.interval, self.keep, self.hook = setup, interval, keep, hook
-        self.servers = servers or {"main": 5432}
+        self.servers = servers or {"main": PORT}
         self.t0 = time.monotonic() if t0 is None else t0
         self.lock = threading.Lock()
         self.stop_event, self.ready = threading.Event(), threading.Event()

@@ -220,7 +220,8 @@ class PostgresCluster:
 
     PREFIX = "benchload"
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 100) -> None:
+        self.max_connections = max_connections
         self.version = sorted(os.listdir("/etc/postgresql"))[-1]
         self.name = f"{self.PREFIX}{os.getpid()}"
         self.port = free_port()
@@ -234,6 +235,7 @@ class PostgresCluster:
 
     def create(self) -> None:
         self._ctl("pg_createcluster", self.version, self.name, "-p", str(self.port),
+                  "-o", f"max_connections={self.max_connections}",
                   "--", "--auth=trust")  # fmt: skip
         self.created = True
         self.start()
@@ -293,3 +295,17 @@ def running(*processes: Process) -> Iterator[None]:
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+def on_own_cluster(max_connections: int) -> None:
+    """Run this command again against a PostgreSQL cluster of its own whose
+    max_connections is larger than the shared server's; drop it afterwards."""
+    cluster = PostgresCluster(max_connections)
+    argv = [a for a in sys.argv[1:] if not a.startswith("--cluster")]
+    try:
+        cluster.create()
+        env = os.environ | {"BENCH_PG_PORT": str(cluster.port)}
+        module = sys.modules["__main__"].__spec__.name
+        subprocess.run([sys.executable, "-m", module, *argv], env=env, check=True)
+    finally:
+        cluster.drop()

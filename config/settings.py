@@ -100,11 +100,11 @@ INSTALLED_APPS = [
     "tenants",
     "accounts",
     "church",
-    "billing",
     "members",
     "branches",
     "templates_app",
     "messaging",
+    "billing",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in
@@ -264,6 +264,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.sweep_due_task",
         "schedule": float(env("SMS_SWEEP_SECONDS", "30")),
     },
+    "close-billing-periods": {
+        "task": "billing.tasks.close_periods_task",
+        "schedule": 600.0,
+    },
 }
 
 # --- Auth, API -------------------------------------------------------------
@@ -337,6 +341,15 @@ SMS_RATE_PER_NUMBER = float(env("SMS_RATE_PER_NUMBER", "1"))  # messages per sec
 SMS_SEND_BATCH = env_int("SMS_SEND_BATCH", 100)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
 SMS_STALE_SENDING_SECONDS = env_int("SMS_STALE_SENDING_SECONDS", 120)
+
+# --- Billing ---------------------------------------------------------------
+
+# What a church may send: messaging asks this function (billing's), "" = no limit.
+SENDING_ALLOWANCE = env("SENDING_ALLOWANCE", "billing.allowance.allowance_for")
+BILLING_BACKEND = env("BILLING_BACKEND", "local")  # local | stripe
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7)  # past_due -> unpaid
+BILLING_INVOICE_DUE_DAYS = env_int("BILLING_INVOICE_DUE_DAYS", 14)  # local invoices
+
 # Per account and per client address; see accounts/limits.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")
 MFA_TOKEN_SECONDS = env_int("MFA_TOKEN_SECONDS", 300)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("branches.urls")),
     path("api/", include("templates_app.urls")),
     path("api/", include("messaging.urls")),
+    path("api/", include("billing.urls")),
 ]
 
 handler400 = json_error_view("bad_request")

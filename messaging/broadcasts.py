@@ -10,6 +10,7 @@ from django.utils import timezone
 from messaging.compose import Recipients, compose_broadcast
 from messaging.errors import NotCancelable
 from messaging.models import Broadcast, Message
+from messaging.quota import release_queued
 from messaging.tasks import dispatch_soon
 from tenants.context import on_tenant_commit, tenant_atomic
 
@@ -44,7 +45,5 @@ def cancel_broadcast(broadcast: Broadcast) -> Broadcast:
         ).update(status=Broadcast.Status.CANCELED)
         if not canceled:
             raise NotCancelable()
-        Message.objects.filter(
-            broadcast=broadcast, status=Message.Status.QUEUED
-        ).update(status=Message.Status.CANCELED)
+        release_queued(Message.objects.filter(broadcast=broadcast))
     return Broadcast.objects.get(pk=broadcast.pk)

@@ -10,6 +10,7 @@ from church.numbers import holds_number, numbers_of
 from members.consent import may_text
 from messaging.errors import NoSendingNumber, RecipientOptedOut
 from messaging.models import Conversation, Message
+from messaging.quota import reserve
 from messaging.tasks import dispatch_soon
 from sms.segments import count_segments
 from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
@@ -46,6 +47,7 @@ def reply(*, conversation: Conversation, body: str) -> Message:
     info = count_segments(body)
     now = timezone.now()
     with tenant_atomic():
+        reserve(info.segments, refusable=False)  # a person is always answered
         message = Message.objects.create(
             direction=Message.Direction.OUTBOUND,
             status=Message.Status.QUEUED,

@@ -21,6 +21,7 @@ from messaging.models import Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.outbox import stale_after
 from messaging.pacing import wait_for_slot
+from messaging.quota import settle
 from messaging.schedule import allowed_at
 from messaging.usage import refresh_usage
 from sms.backends import (
@@ -30,7 +31,7 @@ from sms.backends import (
     TransientError,
     get_backend,
 )
-from tenants.context import require_tenant
+from tenants.context import require_tenant, tenant_atomic
 from tenants.models import Tenant
 
 
@@ -90,6 +91,7 @@ def send_messages(message_ids: list[uuid.UUID]) -> dict[str, int]:
     """Send each claimable row once; returns counts by outcome."""
     backend = get_backend()
     outcome = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0, "deferred": 0}
+    started = timezone.now()
     # The church's numbers, read once per batch rather than once per message.
     default, by_branch = numbers_of(require_tenant())
     held = {number for number in (default, *by_branch.values()) if number}
@@ -101,7 +103,8 @@ def send_messages(message_ids: list[uuid.UUID]) -> dict[str, int]:
             continue
         outcome[_send_one(backend, message, suspicious=suspicious, held=held)] += 1
     if outcome["sent"]:
-        refresh_usage(day=timezone.now().date())
+        for day in {started.date(), timezone.now().date()}:  # a batch over midnight
+            refresh_usage(day=day)
     return outcome
 
 
@@ -110,17 +113,26 @@ def _requeue(rows: QuerySet[Message], when: dt.datetime, **changes: object) -> N
     Tenant.objects.wake(require_tenant().pk, when)
 
 
+def _finish(rows: QuerySet[Message], message: Message, **changes: object) -> None:
+    """Move a row out of `sending`; its segments become used if it was sent."""
+    with tenant_atomic():
+        if rows.update(**changes):
+            settle(message.segments, sent=changes["status"] == Message.Status.SENT)
+
+
 def _send_one(
     backend: SMSBackend, message: Message, *, suspicious: bool, held: set[str]
 ) -> str:
     rows = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
     tenant = require_tenant()
     if not may_text(message.to_number, message.member):
-        rows.update(status=Message.Status.CANCELED, error_code="opted_out")
+        _finish(rows, message, status=Message.Status.CANCELED, error_code="opted_out")
         return "skipped"
     if message.from_number not in held:
         # The number went to another church: a reply to it would land there.
-        rows.update(status=Message.Status.FAILED, error_code="number_released")
+        _finish(
+            rows, message, status=Message.Status.FAILED, error_code="number_released"
+        )
         return "failed"
     if message.broadcast_id is not None:  # replies are exempt from quiet hours
         zone = tenant.timezone
@@ -138,7 +150,9 @@ def _send_one(
         except TransientError:
             found = None
         if found is not None:
-            rows.update(
+            _finish(
+                rows,
+                message,
                 status=Message.Status.SENT,
                 provider_sid=found.sid,
                 sent_at=timezone.now(),
@@ -151,7 +165,8 @@ def _send_one(
         result = backend.send(outbound)
     except TransientError as exc:
         if message.attempts >= settings.SMS_MAX_ATTEMPTS:
-            rows.update(status=Message.Status.FAILED, error_code=exc.code or "retries")
+            code = exc.code or "retries"
+            _finish(rows, message, status=Message.Status.FAILED, error_code=code)
             return "failed"
         delay = exc.retry_after or min(600, 5 * 2**message.attempts)
         _requeue(
@@ -159,11 +174,13 @@ def _send_one(
         )
         return "retry"
     except PermanentError as exc:
-        rows.update(status=Message.Status.FAILED, error_code=exc.code)
+        _finish(rows, message, status=Message.Status.FAILED, error_code=exc.code)
         if exc.code == CARRIER_OPT_OUT:
             opt_out(phone=message.to_number, source="carrier_21610")
         return "failed"
-    rows.update(
+    _finish(
+        rows,
+        message,
         status=Message.Status.SENT,
         provider_sid=result.sid,
         sent_at=timezone.now(),

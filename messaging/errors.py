@@ -1,6 +1,6 @@
 """What messaging services refuse, with the API's codes."""
 
-from api.errors import Conflict, InvalidInput, NotFound
+from api.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class SendRefused(InvalidInput):
@@ -54,3 +54,20 @@ class NoSendingNumber(Conflict):
 
 class UnknownNumber(NotFound):
     message = "No church sends from this number."
+
+
+class QuotaExceeded(DomainError):
+    code = "quota_exceeded"
+    message = "This send does not fit in the segments left this period."
+
+    def __init__(self, needed: int, remaining: int) -> None:
+        super().__init__(
+            fields={"segments": [f"needs {needed}, {remaining} remaining"]}
+        )
+
+
+class PaymentRequired(DomainError):
+    code = "payment_required"
+    message = (
+        "Sending is paused until the church's subscription is paid: see /api/billing."
+    )

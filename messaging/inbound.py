@@ -11,6 +11,7 @@ from django.utils import timezone
 from members.models import Member
 from messaging.models import Conversation, Message
 from messaging.optout import opt_in, opt_out
+from messaging.quota import count_sent
 from messaging.usage import refresh_usage
 from sms import keywords
 from sms.segments import count_segments
@@ -114,3 +115,4 @@ def _record_reply(
         from_number=ours,
         sent_at=timezone.now(),
     )
+    count_sent(info.segments)  # the provider bills these too

@@ -167,6 +167,10 @@ class RecurringMessage(models.Model):
     active = models.BooleanField(default=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
+    # Occurrences billing refused (skipped_quota, skipped_billing), the last one's.
+    skipped_count = models.PositiveIntegerField(default=0)
+    last_skipped_at = models.DateTimeField(null=True, blank=True)
+    last_skip_reason = models.CharField(max_length=20, blank=True, default="")
     created_by = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -186,6 +190,7 @@ class RecurringRun(models.Model):
     )
     scheduled_for = models.DateTimeField()
     broadcast = models.ForeignKey(Broadcast, null=True, on_delete=models.SET_NULL)
+    outcome = models.CharField(max_length=20, default="sent")  # or skipped_...
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -211,3 +216,16 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.segments}"
+
+
+class SegmentMeter(models.Model):
+    """This church's segments against its allowance: one row, kept in step with
+    the messages by the same transactions that change them (`messaging.quota`)."""
+
+    period_start = models.DateTimeField(null=True, blank=True)
+    used = models.PositiveIntegerField(default=0)  # sent since period_start
+    reserved = models.PositiveIntegerField(default=0)  # queued or sending
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.used} used, {self.reserved} reserved"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from members.consent import suppress, unsuppress
 from messaging.models import Message
+from messaging.quota import release_queued
 from tenants.context import tenant_atomic
 
 # Twilio's "the recipient opted out at the carrier": never send to them again.
@@ -14,11 +15,12 @@ def opt_out(*, phone: str, source: str) -> bool:
     """Suppress `phone` and cancel what is queued for it; whether it is new."""
     with tenant_atomic():
         created = suppress(phone=phone, source=source)
-        Message.objects.filter(
-            to_number=phone,
-            status=Message.Status.QUEUED,
-            direction=Message.Direction.OUTBOUND,
-        ).update(status=Message.Status.CANCELED, error_code="opted_out")
+        release_queued(
+            Message.objects.filter(
+                to_number=phone, direction=Message.Direction.OUTBOUND
+            ),
+            error_code="opted_out",
+        )
     return created
 
 

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from messaging.models import Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
+from messaging.quota import PENDING, settle
+from tenants.context import tenant_atomic
 
 # A late `sent` never overwrites `delivered`.
 RANK = {
@@ -55,7 +57,17 @@ def update_status(
         changes["error_code"] = error_code[:16]
     if status == "delivered":
         changes["delivered_at"] = timezone.now()
-    Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
+    pending = [name for name in lower if name in PENDING]
+    with tenant_atomic():
+        # A receipt can overtake our own record of the send: the row leaves
+        # the outbox here, and its segments become used unless it failed.
+        accepted = status != "failed"
+        stamp = {"sent_at": timezone.now()} if accepted else {}
+        rows = Message.objects.filter(pk=message.pk, sent_at__isnull=True)
+        if pending and rows.filter(status__in=pending).update(**changes, **stamp):
+            settle(message.segments, sent=accepted)
+        else:
+            Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
     if error_code == CARRIER_OPT_OUT:
         opt_out(phone=message.to_number, source="carrier_21610")
     return True

@@ -7,11 +7,13 @@ import logging
 import uuid
 
 from django.db import IntegrityError
+from django.db.models import F
 from django.utils import timezone
 
 from messaging.compose import Recipients, compose_broadcast
-from messaging.errors import SendRefused
+from messaging.errors import PaymentRequired, QuotaExceeded, SendRefused
 from messaging.models import RecurringMessage, RecurringRun
+from messaging.quota import check_sending
 from messaging.schedule import next_occurrence
 from templates_app.models import MessageTemplate
 from tenants.context import require_tenant, tenant_atomic
@@ -53,6 +55,8 @@ def save_recurring(
     recurring.weekday = weekday
     recurring.day = day
     recurring.timezone = timezone_name or require_tenant().timezone
+    if active and (recurring._state.adding or not recurring.active):
+        check_sending()  # a new (or resumed) recurring send while billing refuses
     recurring.active = active
     recurring.next_run_at = (
         compute_next(recurring, timezone.now()) if recurring.active else None
@@ -107,6 +111,9 @@ def run_due(now: dt.datetime) -> int:
                 run.save(update_fields=["broadcast"])
         except IntegrityError:
             continue  # another scheduler took this occurrence
+        except (QuotaExceeded, PaymentRequired) as exc:
+            _skip(recurring, occurrence, now, f"skipped_{_REASON[exc.code]}")
+            continue
         except SendRefused as exc:
             # No one to send to this time (all opted out...): skip the occurrence.
             logger.warning("recurring %s skipped: %s", recurring.pk, exc.fields)
@@ -119,6 +126,30 @@ def run_due(now: dt.datetime) -> int:
             continue
         sent += 1
     return sent
+
+
+_REASON = {"quota_exceeded": "quota", "payment_required": "billing"}
+
+
+def _skip(
+    recurring: RecurringMessage, occurrence: dt.datetime, now: dt.datetime, why: str
+) -> None:
+    """Billing refused this occurrence: record it, never retry it, go to the next."""
+    try:
+        with tenant_atomic():
+            RecurringRun.objects.create(
+                recurring=recurring, scheduled_for=occurrence, outcome=why
+            )
+            RecurringMessage.objects.filter(pk=recurring.pk).update(
+                next_run_at=compute_next(recurring, max(now, occurrence)),
+                last_run_at=occurrence,
+                skipped_count=F("skipped_count") + 1,
+                last_skipped_at=now,
+                last_skip_reason=why,
+            )
+    except IntegrityError:
+        pass  # another scheduler took this occurrence
+    logger.warning("recurring %s: occurrence %s %s", recurring.pk, occurrence, why)
 
 
 def _template_body(recurring: RecurringMessage) -> str:

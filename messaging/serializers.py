@@ -251,6 +251,9 @@ class RecurringSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
     next_run_at = serializers.DateTimeField(read_only=True)
     last_run_at = serializers.DateTimeField(read_only=True)
+    skipped_count = serializers.IntegerField(read_only=True)
+    last_skipped_at = serializers.DateTimeField(read_only=True)
+    last_skip_reason = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
     def validate(self, data: dict) -> dict:
@@ -287,6 +290,9 @@ class RecurringSerializer(serializers.Serializer):
             # Datetimes as they are: the JSON renderer writes them as ISO 8601.
             "next_run_at": instance.next_run_at,
             "last_run_at": instance.last_run_at,
+            "skipped_count": instance.skipped_count,
+            "last_skipped_at": instance.last_skipped_at,
+            "last_skip_reason": instance.last_skip_reason,
             "created_at": instance.created_at,
         }
 

@@ -122,6 +122,7 @@ def _drop_everything_prefixed(url: str, prefix: str) -> None:
 @pytest.fixture
 def registry(transactional_db, django_db_blocker):
     """A clean registry; tenant databases made during the test are dropped after."""
+    from billing.plans import ensure_plans
     from tenants import connections
     from tenants.cache import breaker
 
@@ -138,6 +139,7 @@ def registry(transactional_db, django_db_blocker):
     _forget_rate_limits()
     with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", ensure_connection):
         try:
+            ensure_plans()  # the flush after each test removes what migrations wrote
             yield
         finally:
             _drop_tenant_databases()

@@ -20,11 +20,12 @@ LAYERS: list[set[str]] = [
     {"sms"},  # segments, phones, keywords, provider backends
     {"tenants"},  # the registry and the tenancy machinery
     {"accounts"},  # people: users, memberships, tokens, MFA, staff
-    {"church", "billing"},  # the church's registry records: numbers, usage
+    {"church"},  # the church's registry records: its numbers
     {"branches"},
     {"members"},
     {"templates_app"},
     {"messaging"},
+    {"billing"},  # plans, subscriptions, invoices: reads messaging's meter
     {"config"},  # settings and wiring
 ]
 LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in layer}

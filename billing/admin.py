@@ -1,0 +1,191 @@
+"""The operators' console for billing: plans, subscriptions with their history
+and usage, invoices (paid or void by hand with the local backend), and credits.
+
+Usage against quota is read from the registry's daily rollup, so a page of
+churches never opens a church's database.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from accounts.console import console
+from billing.allowance import credited, status_of
+from billing.models import (
+    Invoice,
+    Plan,
+    SegmentCredit,
+    StateChange,
+    Subscription,
+    UsageRollup,
+)
+from billing.subscriptions import cancel_at_period_end, settle_invoice
+
+if TYPE_CHECKING:
+    _PlanAdmin = admin.ModelAdmin[Plan]
+    _SubscriptionAdmin = admin.ModelAdmin[Subscription]
+    _InvoiceAdmin = admin.ModelAdmin[Invoice]
+    _CreditAdmin = admin.ModelAdmin[SegmentCredit]
+    _ChangeAdmin = admin.ModelAdmin[StateChange]
+else:
+    _PlanAdmin = _SubscriptionAdmin = _InvoiceAdmin = admin.ModelAdmin
+    _CreditAdmin = _ChangeAdmin = admin.ModelAdmin
+
+
+@admin.register(Plan, site=console)
+class PlanAdmin(_PlanAdmin):
+    list_display = ["code", "name", "monthly_amount", "currency", "included_segments",
+                    "overage_unit_amount", "trial_days", "active"]  # fmt: skip
+    list_filter = ["active"]
+
+
+def _by(request: HttpRequest) -> str:
+    return f"operator {getattr(request.user, 'email', request.user)}"
+
+
+@admin.register(Subscription, site=console)
+class SubscriptionAdmin(_SubscriptionAdmin):
+    list_display = ["tenant", "plan", "state", "period_start", "period_end", "usage"]
+    list_filter = ["status", "plan"]
+    search_fields = ["tenant__name", "tenant__slug"]
+    list_select_related = ["tenant", "plan"]
+    readonly_fields = ["tenant", "state", "usage", "history", "stripe_customer_id",
+                       "stripe_subscription_id"]  # fmt: skip
+    fields = ["tenant", "plan", "state", "period_start", "period_end", "anchor",
+              "trial_ends_at", "cancel_at_period_end", "usage", "history"]  # fmt: skip
+    actions = ["cancel_at_end"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a church gets its subscription when it registers
+
+    @admin.display(description="status")
+    def state(self, sub: Subscription) -> str:
+        return status_of(sub)
+
+    @admin.display(description="segments used / included (daily rollup)")
+    def usage(self, sub: Subscription) -> str:
+        used = UsageRollup.objects.filter(
+            tenant_id=sub.tenant_id,
+            date__gte=sub.period_start.date(),
+            date__lt=sub.period_end.date(),
+        ).aggregate(n=Sum("segments"))["n"]
+        return f"{used or 0} / {sub.plan.included_segments + credited(sub)}"
+
+    @admin.display(description="state history")
+    def history(self, sub: Subscription) -> str:
+        changes = StateChange.objects.filter(tenant_id=sub.tenant_id)[:50]
+        cells = "<td>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td><td>{}</td>"
+        row = f"<tr>{cells}</tr>"
+        rows = format_html_join(
+            "", row,
+            ((c.at, c.from_status or "-", c.to_status, c.from_plan or "-", c.to_plan,
+              c.by, c.note) for c in changes),
+        )  # fmt: skip
+        return format_html("<table>{}</table>", rows)
+
+    def save_model(
+        self, request: HttpRequest, obj: Subscription, form: Any, change: bool
+    ) -> None:
+        before = Subscription.objects.select_related("plan").get(pk=obj.pk)
+        super().save_model(request, obj, form, change)
+        if (before.status, before.plan_id) != (obj.status, obj.plan_id):
+            StateChange.objects.create(
+                tenant_id=obj.tenant_id, by=_by(request), note="edited in the console",
+                from_status=before.status, to_status=obj.status,
+                from_plan=before.plan.code, to_plan=obj.plan.code,
+            )  # fmt: skip
+
+    @admin.action(description="Cancel at the end of the period")
+    def cancel_at_end(
+        self, request: HttpRequest, queryset: QuerySet[Subscription]
+    ) -> None:
+        for sub in queryset.select_related("tenant"):
+            cancel_at_period_end(sub.tenant, by=_by(request))
+        self.message_user(request, f"{queryset.count()} will cancel at period end.")
+
+
+@admin.register(Invoice, site=console)
+class InvoiceAdmin(_InvoiceAdmin):
+    list_display = ["number", "tenant", "period_start", "total", "currency", "status",
+                    "due_at"]  # fmt: skip
+    list_filter = ["status"]
+    search_fields = ["number", "tenant__name"]
+    list_select_related = ["tenant"]
+    actions = ["mark_paid", "mark_void"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Invoice._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # invoices come from closed periods (or Stripe)
+
+    def _settle(
+        self, request: HttpRequest, queryset: QuerySet[Invoice], status: str
+    ) -> None:
+        if settings.BILLING_BACKEND != "local":
+            self.message_user(
+                request, "Stripe settles its own invoices.", messages.ERROR
+            )
+            return
+        open_ = queryset.filter(status=Invoice.Status.OPEN).select_related("tenant")
+        for invoice in open_:
+            settle_invoice(invoice, status, by=_by(request))
+        self.message_user(request, f"{len(open_)} invoice(s) marked {status}.")
+
+    @admin.action(description="Mark paid")
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        self._settle(request, queryset, Invoice.Status.PAID)
+
+    @admin.action(description="Mark void")
+    def mark_void(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        self._settle(request, queryset, Invoice.Status.VOID)
+
+
+@admin.register(SegmentCredit, site=console)
+class SegmentCreditAdmin(_CreditAdmin):
+    """Granting a credit: the church, the segments and why; who and the period
+    are filled in."""
+
+    list_display = ["tenant", "segments", "period_start", "granted_by", "reason",
+                    "created_at"]  # fmt: skip
+    fields = ["tenant", "segments", "reason"]
+    list_select_related = ["tenant", "granted_by"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a credit granted stays as granted
+
+    def save_model(
+        self, request: HttpRequest, obj: SegmentCredit, form: Any, change: bool
+    ) -> None:
+        sub = Subscription.objects.filter(tenant_id=obj.tenant_id).first()
+        obj.period_start = sub.period_start if sub else obj.tenant.created_at
+        obj.granted_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(StateChange, site=console)
+class StateChangeAdmin(_ChangeAdmin):
+    list_display = [
+        "at",
+        "tenant",
+        "from_status",
+        "to_status",
+        "from_plan",
+        "to_plan",
+        "by",
+        "note",
+    ]
+    list_filter = ["to_status"]
+    search_fields = ["tenant__name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

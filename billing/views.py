@@ -1,0 +1,131 @@
+"""The billing API: `/api/billing...`. Owners and admins read; owners change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsTenantAdmin, IsTenantOwner
+from accounts.tokens import Identity
+from api.fields import parse_uuid
+from api.pagination import Pagination
+from api.schema import errors
+from billing.errors import PortalNotAvailable
+from billing.models import Invoice, Plan
+from billing.serializers import (
+    BillingSerializer,
+    InvoiceSerializer,
+    PlanSerializer,
+    SubscribeSerializer,
+    UrlSerializer,
+    UsageDaySerializer,
+    UsageQuerySerializer,
+)
+from billing.subscriptions import subscribe
+from billing.summary import summary
+from messaging.usage import usage_by_day
+from tenants.models import Tenant
+
+
+def _tenant(request: Request) -> Tenant:
+    return cast(Identity, request.auth).tenant
+
+
+class BillingView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(responses={200: BillingSerializer, **errors(401, 403)})
+    def get(self, request: Request) -> Response:
+        return Response(BillingSerializer(summary(_tenant(request))).data)
+
+
+class PlansView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(responses={200: PlanSerializer(many=True), **errors(401, 403)})
+    def get(self, request: Request) -> Response:
+        plans = Plan.objects.filter(active=True, trial_days__isnull=True)
+        return Response(PlanSerializer(plans, many=True).data)
+
+
+class UsageView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", str, description="YYYY-MM-DD, church's zone"),
+            OpenApiParameter("until", str, description="YYYY-MM-DD, included"),
+        ],
+        responses={200: UsageDaySerializer(many=True), **errors(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tenant = _tenant(request)
+        if "since" in query.validated_data:
+            zone = ZoneInfo(tenant.timezone)
+            since, until = query.validated_data["since"], query.validated_data["until"]
+            start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
+            end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, zone)
+        else:
+            period = summary(tenant)
+            start, end = period["period_start"], period["period_end"]
+        days = usage_by_day(start, end, tenant.timezone)
+        return Response(UsageDaySerializer(days, many=True).data)
+
+
+class SubscribeView(APIView):
+    permission_classes = [IsTenantOwner]
+
+    @extend_schema(
+        request=SubscribeSerializer,
+        responses={200: BillingSerializer, **errors(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        body = SubscribeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        identity = cast(Identity, request.auth)
+        subscribe(identity.tenant, body.validated_data["plan"],
+                  by=f"user {identity.user_id}")  # fmt: skip
+        return Response(BillingSerializer(summary(identity.tenant)).data)
+
+
+class PortalView(APIView):
+    permission_classes = [IsTenantOwner]
+
+    @extend_schema(
+        request=None, responses={200: UrlSerializer, **errors(401, 403, 409)}
+    )
+    def post(self, request: Request) -> Response:
+        raise PortalNotAvailable()
+
+
+class InvoiceListView(ListAPIView):
+    permission_classes = [IsTenantAdmin]
+    serializer_class = InvoiceSerializer
+    pagination_class = Pagination
+
+    def get_queryset(self):
+        return Invoice.objects.filter(tenant=_tenant(self.request)).order_by(
+            "-period_start", "id"
+        )
+
+
+class InvoiceView(APIView):
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(responses={200: InvoiceSerializer, **errors(401, 403, 404)})
+    def get(self, request: Request, pk: str) -> Response:
+        key = parse_uuid(pk)
+        invoice = Invoice.objects.filter(tenant=_tenant(request), pk=key).first()
+        if key is None or invoice is None:
+            raise Http404
+        return Response(InvoiceSerializer(invoice).data)
