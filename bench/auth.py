@@ -43,13 +43,9 @@ def measure(args: Any, client: Client) -> dict[str, Any]:
 
     def register_one() -> float:
         n = next(numbers)
-        email = f"owner{n}@bench-auth.example.org"
+        email, name = f"owner{n}@bench-auth.example.org", f"Bench Auth Church {n}"
         answer, data = register(
-            client,
-            f"Bench Auth Church {n}",
-            email,
-            first_name="Pat",
-            last_name=f"Owner{n}",
+            client, name, email, first_name="Pat", last_name=f"Owner{n}"
         )
         if data["tenant"]["status"] != "active" or data["user"]["role"] != "owner":
             raise RuntimeError(f"register #{n}: {data}")
@@ -208,8 +204,7 @@ def main() -> None:
         parser.error("keep --clients at 8 or below (max_connections is 100)")
     # Each worker keeps a connection to every church it served, up to its LRU.
     env = {"TENANT_READY_POOL": "5", "TENANT_CONNECTION_LRU_SIZE": "30"}
-    setup = harness.Setup("auth", env, web=True)
-    with harness.run(setup):
+    with harness.run(setup := harness.Setup("auth", env, web=True)):
         MAILBOX.mkdir(exist_ok=True)
         for old in MAILBOX.glob("*.log"):
             old.unlink()
@@ -217,9 +212,8 @@ def main() -> None:
         server = Gunicorn(env, workers=args.workers)
         with running(server):
             results = measure(args, Client(server.port))
-        results["where a registration's time goes (in the bench process)"] = (
-            in_process_parts()
-        )
+        where = "where a registration's time goes (in the bench process)"
+        results[where] = in_process_parts()
         results["checks after the run"] = checks(setup, results.pop("registered"))
     rows = results["wall clock per request (client side, one connection each)"]
     stocked, empty, login = rows[0], rows[1], rows[4]
@@ -236,13 +230,8 @@ def main() -> None:
             (stocked["n"] if stocked["n"] >= 30 else None, ">=", 30),
         )
     ]
-    report.save(
-        "auth",
-        args,
-        results,
-        targets,
-        config={"argon2": "ARGON2_TIME_COST=2, ARGON2_MEMORY_KIB=19456 (defaults)"},
-    )
+    config = {"argon2": "ARGON2_TIME_COST=2, ARGON2_MEMORY_KIB=19456 (defaults)"}
+    report.save("auth", args, results, targets, config=config)
 
 
 if __name__ == "__main__":

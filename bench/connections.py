@@ -87,13 +87,10 @@ def phase(args: Any, setup: Any, sampler: Any, pick: Any, seed: int) -> dict[str
         return seconds, registrations[0] - registered, sampler.next_sample()
 
     product.connections.forget_all()
-    (seconds, registered, (peak, final)), sessions = harness.opening_sessions(
-        setup, run
-    )
+    (seconds, registered, (peak, final)), opened = harness.opening_sessions(setup, run)
     return {"ops": len(latencies), "seconds": seconds, "latencies": latencies,
-            "registered": registered, "sessions": sessions, "peak": peak,
-            "reserved": reserved[0],
-            "final": final, "orphans": orphan_pools(),
+            "registered": registered, "sessions": opened, "peak": peak,
+            "reserved": reserved[0], "final": final, "orphans": orphan_pools(),
             "threads": threading.active_count(), "errors": errors}  # fmt: skip
 
 
@@ -197,9 +194,8 @@ def main() -> None:
     rate = {p: [r["ops"] / r["seconds"] for r in rs] for p, rs in runs.items()}
 
     def share(rs: list[dict[str, Any]], key: str) -> float:
-        return round(
-            100 * sum(r[key] for r in rs) / max(1, sum(r["ops"] for r in rs)), 1
-        )
+        ops = max(1, sum(r["ops"] for r in rs))
+        return round(100 * sum(r[key] for r in rs) / ops, 1)
 
     base = harness.median(rate["one tenant"])
     latencies = {p: [x for r in rs for x in r["latencies"]] for p, rs in runs.items()}
@@ -278,13 +274,8 @@ def main() -> None:
             note="proxy only: an LRU of 100 would need all 100 server slots here",
         ),
     ]
-    report.save(
-        "connections",
-        args,
-        results,
-        targets,
-        config={"operation": "with tenant_context(tenant): Member.objects.count()"},
-    )
+    config = {"operation": "with tenant_context(tenant): Member.objects.count()"}
+    report.save("connections", args, results, targets, config=config)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ import json
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -47,17 +46,25 @@ from bench.servers import Gunicorn, on_own_cluster, running
 
 PLAIN, ONE = "plain single DB", "1 tenant"
 PEER = "django-tenants"  # the schema-per-tenant scenarios' prefix
-phones: dict[int, int] = defaultdict(int)  # numbers used so far, per client
-lock = threading.Lock()
+phones: dict[int, int] = defaultdict(int)  # numbers used so far, by client thread i
 
 
-def plain_tool(env: dict[str, str], *argv: str) -> str:
+def app_env(app: str, database: str) -> dict[str, str]:
+    """The environment of `bench.APP` (plainapp, schemaapp) on a database of its own."""
+    return harness.service_env(
+        DJANGO_SETTINGS_MODULE=f"bench.{app}.settings",
+        PLAIN_DATABASE_URL=f"{harness.SERVER_URL}/{database}",
+    )
+
+
+def app_tool(app: str, env: dict[str, str], *argv: str, timeout: int = 600) -> str:
+    """`python -m bench.APP ARGV...`: its output (it must succeed)."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.plainapp", *argv],
-        cwd=harness.ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", f"bench.{app}", *argv],
+        cwd=harness.ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     if done.returncode:
-        raise RuntimeError(f"bench.plainapp {argv}: {done.stderr[-2000:]}")
+        raise RuntimeError(f"bench.{app} {argv[0]}: {done.stderr[-2000:]}")
     return done.stdout
 
 
@@ -94,8 +101,7 @@ def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, sal
             picked = pick(rng)
             token = tokens[0 if hosts else picked]
             host = {"Host": hosts[picked]} if hosts else None
-            with lock:
-                phones[i] += 1
+            phones[i] += 1  # only thread i of a load() counts here
             try:
                 took = cycle.cycle(send, cycle.cycle_phone(i, phones[i]))
             except Exception as exc:
@@ -138,14 +144,8 @@ def scenarios(args: Any) -> dict[str, Any]:
 
 def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
     plain_db, schema_db = f"{setup.registry}_plain", f"{setup.registry}_schema"
-    plain_env = harness.service_env(
-        DJANGO_SETTINGS_MODULE="bench.plainapp.settings",
-        PLAIN_DATABASE_URL=f"{harness.SERVER_URL}/{plain_db}",
-    )
-    schema_env = harness.service_env(
-        DJANGO_SETTINGS_MODULE="bench.schemaapp.settings",
-        PLAIN_DATABASE_URL=f"{harness.SERVER_URL}/{schema_db}",
-    )
+    plain_env = app_env("plainapp", plain_db)
+    schema_env = app_env("schemaapp", schema_db)
     started = time.perf_counter()
     tenants, _ = harness.provision_many(args.tenants, label="Bench CRUD Church")
     provisioned = time.perf_counter() - started
@@ -160,27 +160,17 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         with harness.pg() as conn:
             conn.execute(f'CREATE DATABASE "{db}"')
     try:
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.schemaapp", "setup", str(args.tenants),
-             str(args.members)],
-            cwd=harness.ROOT, env=schema_env, capture_output=True, text=True,
-            timeout=3600,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"bench.schemaapp setup: {done.stderr[-2000:]}")
-        schemas_made = time.perf_counter() - started
-        plain_tool(plain_env, "migrate")
-        plain_tool(plain_env, "seed", str(args.members))
-        plain_sql = plain_tool(plain_env, "count", tokens[0], str(args.count_repeats))
-        measured = {
-            "tenant_sql": count_tenant_sql(tenants, tokens, args.count_repeats),
-            "plain_sql": json.loads(plain_sql),
-            "provisioned": provisioned,
-            "seeded": seeded,
-            "schemas": schemas_made,
-            "runs": [],
-        }
+        sizes = str(args.tenants), str(args.members)
+        _, schemas_made = harness.clock(
+            app_tool, "schemaapp", schema_env, "setup", *sizes, timeout=3600
+        )
+        app_tool("plainapp", plain_env, "migrate")
+        app_tool("plainapp", plain_env, "seed", str(args.members))
+        repeats = str(args.count_repeats)
+        plain_sql = app_tool("plainapp", plain_env, "count", tokens[0], repeats)
+        measured = {"tenant_sql": count_tenant_sql(tenants, tokens, args.count_repeats),
+                    "plain_sql": json.loads(plain_sql), "provisioned": provisioned,
+                    "seeded": seeded, "schemas": schemas_made, "runs": []}  # fmt: skip
         picks = scenarios(args)
         names = list(picks)
         real = Gunicorn(harness.service_env(), workers=args.workers)
@@ -208,8 +198,8 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
                               f"{run['rate']:.1f} req/s", flush=True)  # fmt: skip
             sampler.stop()
     finally:
-        harness.drop_database(plain_db)
-        harness.drop_database(schema_db)
+        for db in (plain_db, schema_db):
+            harness.drop_database(db)
     return measured | {"names": names, "peak": sampler.peak, "samples": sampler.samples}
 
 
@@ -259,16 +249,13 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
     ratios = {op: round(median(lat(ONE, 1, op)) / median(lat(PLAIN, 1, op)), 2)
               for op in cycle.OPS}  # fmt: skip
     results["per operation"] = []
+    columns = [(PLAIN, PLAIN), (ONE, ONE), (f"zipf {args.tenants}", zipf)]
     for op in cycle.OPS:
         for clients in (1, n):
             row: dict[str, Any] = {"op": op, "clients": clients}
-            for label, name in (
-                (PLAIN, PLAIN),
-                (ONE, ONE),
-                (f"zipf {args.tenants}", zipf),
-            ):
-                found = harness.stats(lat(name, clients, op), "median p99", n=False)
-                row |= {f"{label} {k}": v for k, v in found.items()}
+            for label, name in columns:
+                latencies, prefix = lat(name, clients, op), f"{label} "
+                row |= harness.stats(latencies, "median p99", n=False, prefix=prefix)
             if clients == 1:
                 row["1 tenant / plain_x"] = ratios[op]
             results["per operation"].append(row)
@@ -354,19 +341,18 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
 
 def main() -> None:
     parser = harness.arguments(__doc__, "tenants workers clients zipf_s seed", lru=35)
-    parser.add_argument("--mid", type=int, default=100, help="the middle spread")
-    parser.add_argument("--cycles-1", type=int, default=40, help="per round, 1 client")
-    parser.add_argument(
-        "--cycles-n", type=int, default=120, help="per round, N clients"
-    )
-    parser.add_argument("--warmup", type=int, default=4, help="warm-up cycles/client")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--members", type=int, default=25, help="seeded per tenant")
-    parser.add_argument("--count-repeats", type=int, default=5)
-    parser.add_argument("--pooler", action="store_true", help="through PgBouncer")
-    parser.add_argument("--pool-size", type=int, default=1, help="with --pooler")
-    parser.add_argument("--server-idle", type=int, default=2, help="with --pooler")
-    parser.add_argument("--cluster", type=int, help="own cluster's max_connections")
+    add = parser.add_argument
+    add("--mid", type=int, default=100, help="the middle spread")
+    add("--cycles-1", type=int, default=40, help="per round, 1 client")
+    add("--cycles-n", type=int, default=120, help="per round, N clients")
+    add("--warmup", type=int, default=4, help="warm-up cycles/client")
+    add("--rounds", type=int, default=8)
+    add("--members", type=int, default=25, help="seeded per tenant")
+    add("--count-repeats", type=int, default=5)
+    add("--pooler", action="store_true", help="through PgBouncer")
+    add("--pool-size", type=int, default=1, help="with --pooler")
+    add("--server-idle", type=int, default=2, help="with --pooler")
+    add("--cluster", type=int, help="own cluster's max_connections")
     args = parser.parse_args()
     if args.cluster:
         on_own_cluster(args.cluster)
@@ -377,8 +363,7 @@ def main() -> None:
     if args.mid > args.tenants or args.members < 20:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
     env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
-    name = "crud" if harness.PORT == 5432 else "crud-cluster"
-    bouncer = None
+    name, bouncer = "crud" if harness.PORT == 5432 else "crud-cluster", None
     if args.pooler:
         name = "crud-pgbouncer"
         bouncer = product.PgBouncer(

@@ -22,19 +22,13 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=500)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    env = os.environ | {
-        "FUZZ_EXAMPLES": str(args.examples),
-        "TEST_BACKENDS": args.backend,
-    }
+    env = {"FUZZ_EXAMPLES": str(args.examples), "TEST_BACKENDS": args.backend}
     started = time.perf_counter()
     test = ["tests/run.py", "tests/api/test_fuzz.py", "-q", "-p", "no:randomly"]
     done = subprocess.run(
-        [sys.executable, *test],
-        cwd=harness.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+        [sys.executable, *test], cwd=harness.ROOT, env=os.environ | env,
+        capture_output=True, text=True,
+    )  # fmt: skip
     output = done.stdout + done.stderr
     print(output[-3000:])
     summary = re.findall(r"^=* ?(\d+ (?:passed|failed).*?) in [\d.]+s", output, re.M)

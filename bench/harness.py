@@ -33,6 +33,11 @@ CACHE_DB = 14  # the shared Redis's database for the benches' caches
 PASSWORD = "correct horse battery staple 42"
 APP_NAME = "bench"  # application_name of our own admin sessions
 SHARED = {  # options of several benchmarks: default and help
+    "out": (
+        RESULTS,
+        "directory for the JSON result (default docs/benchmarks; give "
+        "another one for trial runs, so that the published results stay)",
+    ),
     "tenants": (1000, "tenants to provision"),
     "threads": (4, "worker threads"),
     "workers": (2, "gunicorn workers"),
@@ -44,19 +49,12 @@ SHARED = {  # options of several benchmarks: default and help
 
 
 def arguments(doc: str, shared: str = "", **defaults: Any) -> argparse.ArgumentParser:
-    """A parser with `--out` and `SHARED` options: those named in `shared` at
-    their usual default, those in `defaults` at the benchmark's own."""
+    """A parser with `--out` and the `SHARED` options named in `shared` (at their
+    usual default) or in `defaults` (at the benchmark's own)."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=RESULTS,
-        help="directory for the JSON result (default docs/benchmarks; give "
-        "another one for trial runs, so that the published results stay)",
-    )
-    for name in shared.split() + list(defaults):
+    for name in ["out", *shared.split(), *defaults]:
         default = defaults.get(name, SHARED[name][0])
         option, text = "--" + name.replace("_", "-"), SHARED[name][1]
         parser.add_argument(option, type=type(default), default=default, help=text)
@@ -290,11 +288,9 @@ def add_members(
 
     Member, MemberTag = product.Member, product.MemberTag
     members = [Member(**row) for row in rows]
+    links = [MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()]
     try:
         with product.tenant_context(tenant, direct=True):  # past any pooler
-            links = [
-                MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()
-            ]
             Member.objects.bulk_create(members, batch_size=5000)
             MemberTag.objects.bulk_create(links, batch_size=5000)
     finally:
@@ -416,15 +412,15 @@ STATS = {
 
 
 def stats(
-    values: list[float],
-    keys: str = "median p95 min max",
-    unit: str = "ms",
-    n: bool = True,
-) -> dict[str, Any]:
-    """Summary of seconds as result columns, e.g. {"n": 30, "median_ms": 67.8}."""
+    values: list[float], keys: str = "median p95 min max", unit: str = "ms",
+    n: bool = True, prefix: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """Summary of seconds as result columns, e.g. {"n": 30, "median_ms": 67.8};
+    `prefix` goes before each key but "n"."""
     scale, digits = {"ms": (1000, 1), "s": (1, 2)}[unit]
     out: dict[str, Any] = {"n": len(values)} if n else {}
     for key in keys.split():
         value = STATS[key](values) if values else None
-        out[f"{key}_{unit}"] = None if value is None else round(value * scale, digits)
+        column = f"{prefix}{key}_{unit}"
+        out[column] = None if value is None else round(value * scale, digits)
     return out

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from bench import harness, loadmix, product, report, servers
 from bench.client import Client
-from bench.cycle import phone
+from bench.cycle import FIRST, phone
 from bench.loadmix import Row, failed, unavailable
 from bench.sampler import ConnectionSampler
 from bench.servers import CeleryBeat, CeleryWorker, Gunicorn
@@ -51,7 +51,6 @@ WINDOW = 10.0  # seconds per latency window of the time series
 LABELS = ("main", "second", "registry")  # the session counts sampled
 READY = "readyz cache 'ok' on every answer from_s"  # after Redis returned
 OTHERS = "other tenants' requests"  # in the dbdown scenario
-FIRST = ["Anna", "Ben", "Carla", "David"]  # of the seeded members
 CELERY_CHECKS = ["phones messaged twice", "phones never messaged", "rows not sent"]
 Action = Callable[[], Any]
 
@@ -124,18 +123,15 @@ def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
             s for s in product.DatabaseServer.objects.all()
             if (urlsplit(s.url).port or 5432) != second_port
         )  # fmt: skip
-        broadcast = product.provisioning.provision_tenant(
-            name="Load Broadcast", server=main
-        )
-        tenants.append(broadcast)
+        provision = product.provisioning.provision_tenant
+        tenants.append(provision(name="Load Broadcast", server=main))
     owners = harness.add_owners(tenants)
 
     def church(i: int) -> loadmix.Church:
         tenant, number, owner = tenants[i], phone(415, i), owners[i]
         product.update_church(tenant=tenant, phone_number=number, quiet_hours=None)
-        area, count = (
-            (718, args.broadcast_size) if i == provisioned else (212, args.members)
-        )
+        big = i == provisioned  # the celery scenario's broadcast church
+        area, count = (718, args.broadcast_size) if big else (212, args.members)
         phones = [phone(area, n) for n in range(count)]
         rows = [
             {"first_name": FIRST[n % 4], "last_name": f"Seed{n}", "phone": p,
@@ -322,9 +318,8 @@ def classify(
 
 
 def status_of(row: Row) -> str:
-    return " ".join(
-        str(x) for x in (row.op, row.status, row.code, row.error) if x != ""
-    )
+    parts = (row.op, row.status, row.code, row.error)
+    return " ".join(str(x) for x in parts if x != "")
 
 
 def outbound(church: loadmix.Church, broadcast: str | None = None) -> Counter:
@@ -398,6 +393,7 @@ def scenario_dbdown(run: Run) -> dict[str, Any]:
     down = [r for r in seen["rows"] if r.tenant in on_down]
     t_down, t_up = seen["t_down"], seen["t_up"]  # surely down between these
     during = [r for r in down if t_down <= r.t and r.t + r.seconds <= t_up]
+    while_down = [r.seconds for r in during]
     # Its tenants: success, or 503 tenant_unavailable from the stop on (minus
     # in-flight slack); anything else is wrong at any time.
     expected = lambda r: unavailable(r) and r.t >= stopped - 5  # noqa: E731
@@ -407,9 +403,7 @@ def scenario_dbdown(run: Run) -> dict[str, Any]:
         "their requests": classify(down, stopped, started, expected),
         "their 503 tenant_unavailable": sum(map(unavailable, down)),
         "their 2xx while it was down": sum(not failed(r) for r in during),
-        "their 503s while down": harness.stats(
-            [r.seconds for r in during], "median p99"
-        ),
+        "their 503s while down": harness.stats(while_down, "median p99"),
         "their recovery": classify(down, stopped, started),
         OTHERS: classify(others, stopped, started),
         "outbound afterwards": drain(run),
@@ -745,11 +739,8 @@ def duplicates(fake: Any) -> dict[str, int]:
     """Sends the fake provider took more than once (same number, same text)."""
     with fake.lock:
         counts = Counter((r["to"], r["body"]) for r in fake.created)
-    again = sum(n - 1 for n in counts.values())
-    return {
-        "sends": sum(counts.values()),
-        "again to a number with the same text": again,
-    }
+    sends, again = sum(counts.values()), sum(n - 1 for n in counts.values())
+    return {"sends": sends, "again to a number with the same text": again}
 
 
 def flat(found: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -792,9 +783,8 @@ def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
     }
     # A trial run's series stays with its result; the published one is linked
     # from the README.
-    series_dir = (
-        harness.ROOT / "docs" if args.out == harness.RESULTS else args.out / "series"
-    )
+    published = args.out == harness.RESULTS
+    series_dir = harness.ROOT / "docs" if published else args.out / "series"
     series_dir.mkdir(parents=True, exist_ok=True)
     series = {"config": vars(args) | {"budget": budget(args), "max_connections": limit},
               "phases": run.phases, "faults": run.faults,

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from bench import harness
 from bench.client import NO_ANSWER, Answer, Client
-from bench.cycle import phone
+from bench.cycle import FIRST, phone
 
 # op -> (weight, expected statuses, path if the op is one authenticated GET)
 OPS: dict[str, tuple[int, tuple[int, ...], str | None]] = {
@@ -234,7 +234,7 @@ class Mix:
     def members_create(self, turn: Turn) -> None:
         turn, n = turn._replace(op="members.create"), next(self.counter)
         body = {
-            "first_name": turn.rng.choice(["Anna", "Ben", "Carla", "David"]),
+            "first_name": turn.rng.choice(FIRST[:4]),
             "last_name": f"Load{n}",
             "email": f"load{n}@example.org",
             "phone": phone(312, n, exchange=300),  # never a seeded number
@@ -296,23 +296,16 @@ class Mix:
         if turn.church.phones and rng.random() < 0.8:
             sender = rng.choice(turn.church.phones)  # mostly a member
         body, sid = rng.choice(INBOUND_BODIES), "SM" + uuid.uuid4().hex
-        form = {
-            "From": sender,
-            "To": turn.church.number,
-            "Body": body,
-            "MessageSid": sid,
-        }
+        form = {"From": sender, "To": turn.church.number, "Body": body,
+                "MessageSid": sid}  # fmt: skip
         self.signed(turn, "/api/webhooks/sms/inbound", form)
 
     def webhook_status(self, turn: Turn) -> None:
         """A delivery receipt for a message the fake provider took recently."""
         with self.fake.lock:
             recent = self.fake.created[-200:]
-        mine = [
-            r
-            for r in recent
-            if r.get("status_callback") and r["from"] in self.by_number
-        ]
+        mine = [r for r in recent if r.get("status_callback")]
+        mine = [r for r in mine if r["from"] in self.by_number]
         if not mine:
             return self.webhook_inbound(turn)
         sms = turn.rng.choice(mine)
@@ -327,10 +320,9 @@ class Mix:
         turn = turn._replace(op="conversations.list")
         answer = self.call(turn, "GET", "/api/messages/conversations")
         if turn.ok(answer):
+            ids = [c["id"] for c in answer.json()["results"][:20]]
             with turn.church.lock:
-                turn.church.conversations = [
-                    c["id"] for c in answer.json()["results"][:20]
-                ]
+                turn.church.conversations = ids
 
     def conversations_reply(self, turn: Turn) -> None:
         with turn.church.lock:

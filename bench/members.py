@@ -222,8 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rows > 40_000 or args.search_members > 1_000_000:
         parser.error("at most 40,000 rows (4 exchanges) and 1,000,000 members")
-    setup = harness.Setup("members", web=True)
-    with harness.run(setup):
+    with harness.run(harness.Setup("members", web=True)):
         server = Gunicorn(harness.service_env(), workers=args.workers)
         with running(server):
             client = Client(server.port)

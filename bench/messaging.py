@@ -151,17 +151,11 @@ def main() -> None:
                     ]
                 webhooks = inbound(args, client, church["phones"])
             with harness.pg(church["database"]) as conn:
-                found = {
-                    name: conn.execute(q).fetchone()[0] for name, q in CHECKS.items()
-                }
+                found = {k: conn.execute(q).fetchone()[0] for k, q in CHECKS.items()}
         finally:
             harness.delete_redis_keys(BROKER, keep=broker_keys)  # this run's only
-    rows = {
-        mark: harness.stats(
-            [m[mark] for m in sends if mark in m], "median min max", "s"
-        )
-        for mark in MARKS
-    }
+    took = {mark: [m[mark] for m in sends if mark in m] for mark in MARKS}
+    rows = {mark: harness.stats(v, "median min max", "s") for mark, v in took.items()}
     answer, exist, done = rows["answer"], rows["all rows exist"], rows["all sent"]
     left = rows["none left queued"]
     everyone = f"`POST /api/messages/send` to {args.recipients:,} recipients"
@@ -199,13 +193,8 @@ def main() -> None:
             (exist["median_s"], "<=", 5),
         ),
     ]
-    report.save(
-        "messaging",
-        args,
-        results,
-        targets,
-        config={"SMS_SEND_BATCH": "100 (default)", "broker": BROKER},
-    )
+    config = {"SMS_SEND_BATCH": "100 (default)", "broker": BROKER}
+    report.save("messaging", args, results, targets, config=config)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,12 @@ from bench import harness, product, report
 from bench.sampler import ConnectionSampler
 
 
-def has_table(tenant: Any, table: str) -> bool:
+def has_new_table(tenant: Any) -> bool:
     from django.db import connections as django_connections
 
     with product.tenant_context(tenant):
-        return table in django_connections[tenant.alias].introspection.table_names()
+        tables = django_connections[tenant.alias].introspection.table_names()
+        return product.EXTRA_TABLE in tables
 
 
 def noop(args: Any, setup: Any) -> dict[str, Any]:
@@ -63,14 +64,12 @@ def new_migration(args: Any, setup: Any, slugs: list[str]) -> list[dict[str, Any
             fleet, wall = harness.clock(
                 migrating.migrate_tenants, slugs=mine, parallel=args.parallel
             )
-            per = harness.stats(
-                [o.seconds for o in fleet.migrated], "median p95", n=False
-            )
+            per = [o.seconds for o in fleet.migrated]
             runs.append(
                 {"run": i + 1, "tenants": len(mine), "wall_s": round(wall, 1),
                  "of which template_s": round(sum(template), 2),
                  "rate_per_s": round(len(mine) / wall, 1),
-                 **{f"per tenant {k}": v for k, v in per.items()},
+                 **harness.stats(per, "median p95", n=False, prefix="per tenant "),
                  "migrated": len(fleet.migrated), "failed": len(fleet.failed),
                  "peak tenant conns": sampler.next_sample()[0],
                  "failures": [f"{o.slug}: {o.error}"[:300] for o in fleet.failed][:3]}
@@ -101,18 +100,13 @@ def main() -> None:
         runs = new_migration(args, setup, slugs)
         done = slugs[: args.migrate_count * args.migrate_repeats]
         tenants = product.Tenant.objects.select_related("server")
-        migrated, others = tenants.filter(slug__in=done), tenants.exclude(slug__in=done)
+        ends = tenants.filter(slug__in=[done[0], done[-1]])
+        other = tenants.exclude(slug__in=done)[:1]
+        behind = tenants.filter(slug__in=done).exclude(migration_fingerprint=new)
         checks = {
-            "migrated tenants have the new table": all(
-                has_table(t, product.EXTRA_TABLE)
-                for t in tenants.filter(slug__in=[done[0], done[-1]])
-            ),
-            "other tenants do not": not any(
-                has_table(t, product.EXTRA_TABLE) for t in others[:1]
-            ),
-            "migrated tenants record the new fingerprint": not migrated.exclude(
-                migration_fingerprint=new
-            ).exists(),
+            "migrated tenants have the new table": all(map(has_new_table, ends)),
+            "other tenants do not": not any(map(has_new_table, other)),
+            "migrated tenants record the new fingerprint": not behind.exists(),
         }
     first = runs[0]
     failed = sum(r["failed"] for r in runs)
@@ -146,13 +140,8 @@ def main() -> None:
             (skip["migrated or failed"], "==", 0),
         ),
     ]
-    report.save(
-        "migrations",
-        args,
-        results,
-        targets,
-        config={"new migration": product.EXTRA_MIGRATIONS},
-    )
+    config = {"new migration": product.EXTRA_MIGRATIONS}
+    report.save("migrations", args, results, targets, config=config)
 
 
 if __name__ == "__main__":

@@ -121,13 +121,8 @@ def main() -> None:
             (clone["median_ms"], "<=", 300),
         )
     ]
-    report.save(
-        "provisioning",
-        args,
-        results,
-        targets,
-        config={"tenant schema": "every migration of the tenant apps"},
-    )
+    config = {"tenant schema": "every migration of the tenant apps"}
+    report.save("provisioning", args, results, targets, config=config)
 
 
 if __name__ == "__main__":

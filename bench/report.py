@@ -47,12 +47,10 @@ CHECKS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, "==": operator
 
 def _output(*argv: str) -> str:
     try:
-        done = subprocess.run(
-            argv, cwd=ROOT, capture_output=True, text=True, timeout=10
-        )
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "?"
-    return done.stdout.strip()
+    return out.stdout.strip()
 
 
 def run_facts(postgres: bool = True) -> dict[str, Any]:
@@ -61,11 +59,9 @@ def run_facts(postgres: bool = True) -> dict[str, Any]:
     import psycopg
 
     module = sys.modules["__main__"].__spec__.name
-    changed = [
-        line
-        for line in _output("git", "status", "--porcelain", "-uno").splitlines()
-        if "docs/benchmarks" not in line  # what the benchmarks write themselves
-    ]
+    status = _output("git", "status", "--porcelain", "-uno").splitlines()
+    # Not counted: what the benchmarks write themselves.
+    changed = [line for line in status if "docs/benchmarks" not in line]
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     return {
         "command": shlex.join(["python", "-m", module, *sys.argv[1:]]),

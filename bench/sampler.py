@@ -60,10 +60,9 @@ class ConnectionSampler(threading.Thread):
             for label in self.servers:
                 rows = self.rows(label)
                 names = [name for name, _ in rows or []]
-                sample[label] = None if rows is None else len(names)
-                sample["registry"] += names.count(self.setup.registry)
-                if rows is not None:
-                    sample[label] -= names.count(self.setup.registry)
+                registry = names.count(self.setup.registry)
+                sample[label] = None if rows is None else len(names) - registry
+                sample["registry"] += registry
             tenant = sum(sample[label] or 0 for label in self.servers)
             with self.lock:
                 self.latest, self.peak = tenant, max(self.peak, tenant)

@@ -24,16 +24,13 @@ def sqlite_run(tenants: int):
     from django.core.management import call_command
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    setup = harness.Setup(
-        "scale",
-        {
-            "DATABASE_URL": f"sqlite:///{workdir / 'registry.sqlite3'}",
-            "TENANT_DB_SERVERS": f"sqlite:///{workdir / 'tenants'}",
-            "TENANT_SERVER_CAPACITY": str(tenants * 2),
-        },
-    )
+    env = {
+        "DATABASE_URL": f"sqlite:///{workdir / 'registry.sqlite3'}",
+        "TENANT_DB_SERVERS": f"sqlite:///{workdir / 'tenants'}",
+        "TENANT_SERVER_CAPACITY": str(tenants * 2),
+    }
     try:
-        harness.configure(setup)
+        harness.configure(harness.Setup("scale", env))
         call_command("bootstrap", verbosity=0)
         yield lambda: (
             sum(p.stat().st_size for p in (workdir / "tenants").rglob("*")),
@@ -46,13 +43,12 @@ def sqlite_run(tenants: int):
 @contextmanager
 def postgres_run(tenants: int):
     setup = harness.Setup("scale", {"TENANT_SERVER_CAPACITY": str(tenants * 2)})
-    with harness.run(setup):
-        with harness.pg() as conn:
-            yield lambda: conn.execute(
-                "SELECT (SELECT coalesce(sum(pg_database_size(datname)), 0) FROM "
-                "pg_database WHERE datname LIKE %s), pg_database_size(%s)",
-                [setup.like, setup.registry],
-            ).fetchone()
+    with harness.run(setup), harness.pg() as conn:
+        yield lambda: conn.execute(
+            "SELECT (SELECT coalesce(sum(pg_database_size(datname)), 0) FROM "
+            "pg_database WHERE datname LIKE %s), pg_database_size(%s)",
+            [setup.like, setup.registry],
+        ).fetchone()
 
 
 def main() -> None:
@@ -79,11 +75,10 @@ def main() -> None:
             if fleet.migrated or fleet.failed:
                 raise RuntimeError(f"not a no-op: {fleet}")
     n = len(tenants)
-    per_tenant = harness.stats(seconds, "median p95", n=False)
     results = {
         "tenants provisioned": n,
         "wall_s": round(wall),
-        **{f"per tenant {k}": v for k, v in per_tenant.items()},
+        **harness.stats(seconds, "median p95", n=False, prefix="per tenant "),
         "tenant databases on disk_mb": round(disk / MB),
         "per tenant database_kb": round(disk / n / 1024),
         "registry size_mb": round(registry / MB, 1),

@@ -104,10 +104,8 @@ class Process:
         pid, stopped_at = self.process.pid, time.monotonic()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # killed below
             self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass  # killed below
         # Children that outlived their parent (a worker mid-request) go too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
@@ -126,9 +124,8 @@ class Process:
         if self.process is None:
             return []
         argv = ["pgrep", "-P" if children else "-g", str(self.process.pid)]
-        return [
-            int(p) for p in subprocess.run(argv, capture_output=True).stdout.split()
-        ]
+        listed = subprocess.run(argv, capture_output=True).stdout
+        return [int(pid) for pid in listed.split()]
 
 
 class Gunicorn(Process):
@@ -149,9 +146,7 @@ class Gunicorn(Process):
     def ready(self) -> bool:
         with contextlib.suppress(OSError):
             if Client(self.port).get("/healthz", timeout=5).status == 200:
-                time.sleep(
-                    0.5
-                )  # one answer proves one worker; give the others a moment
+                time.sleep(0.5)  # one worker answered; give the others a moment
                 return True
         return False
 
@@ -262,9 +257,8 @@ class PostgresCluster:
 
     def drop(self) -> None:
         if self.created:  # no check: this runs on the way out of failures too
-            subprocess.run(
-                ["pg_dropcluster", "--stop", self.version, self.name], timeout=300
-            )
+            argv = ["pg_dropcluster", "--stop", self.version, self.name]
+            subprocess.run(argv, timeout=300)
             self.created = False
 
     @classmethod
@@ -301,7 +295,11 @@ def on_own_cluster(max_connections: int) -> None:
     """Run this command again against a PostgreSQL cluster of its own whose
     max_connections is larger than the shared server's; drop it afterwards."""
     cluster = PostgresCluster(max_connections)
-    argv = [a for a in sys.argv[1:] if not a.startswith("--cluster")]
+    argv, skip = [], False  # the arguments without --cluster N / --cluster=N
+    for arg in sys.argv[1:]:
+        if not skip and not arg.startswith("--cluster"):
+            argv.append(arg)
+        skip = arg == "--cluster"
     try:
         cluster.create()
         env = os.environ | {"BENCH_PG_PORT": str(cluster.port)}

@@ -19,9 +19,11 @@ from accounts.console import console
 from billing.allowance import credited, status_of
 from billing.models import (
     Invoice,
+    MeterReport,
     Plan,
     SegmentCredit,
     StateChange,
+    StripeEvent,
     Subscription,
     UsageRollup,
 )
@@ -33,9 +35,11 @@ if TYPE_CHECKING:
     _InvoiceAdmin = admin.ModelAdmin[Invoice]
     _CreditAdmin = admin.ModelAdmin[SegmentCredit]
     _ChangeAdmin = admin.ModelAdmin[StateChange]
+    _ReportAdmin = admin.ModelAdmin[MeterReport]
+    _EventAdmin = admin.ModelAdmin[StripeEvent]
 else:
     _PlanAdmin = _SubscriptionAdmin = _InvoiceAdmin = admin.ModelAdmin
-    _CreditAdmin = _ChangeAdmin = admin.ModelAdmin
+    _CreditAdmin = _ChangeAdmin = _ReportAdmin = _EventAdmin = admin.ModelAdmin
 
 
 @admin.register(Plan, site=console)
@@ -189,3 +193,42 @@ class StateChangeAdmin(_ChangeAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnly:
+    """Records of what happened: listed, never added or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StuckFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("stuck", "failing (3+ attempts)"), ("pending", "not sent yet")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "stuck":
+            return queryset.filter(sent_at__isnull=True, attempts__gte=3)
+        if self.value() == "pending":
+            return queryset.filter(sent_at__isnull=True)
+        return queryset
+
+
+@admin.register(MeterReport, site=console)
+class MeterReportAdmin(ReadOnly, _ReportAdmin):
+    list_display = ["tenant", "day", "value", "sent_at", "attempts", "last_error",
+                    "next_attempt_at"]  # fmt: skip
+    list_filter = [StuckFilter]
+    search_fields = ["tenant__name", "identifier"]
+
+
+@admin.register(StripeEvent, site=console)
+class StripeEventAdmin(ReadOnly, _EventAdmin):
+    list_display = ["event_id", "type", "received_at", "processed_at"]
+    search_fields = ["event_id", "type"]

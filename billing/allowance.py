@@ -23,11 +23,8 @@ REFUSING = {"trial_ended", "unpaid", "canceled"}
 
 
 def subscription_of(tenant: Tenant) -> Subscription:
-    """The church's subscription; a church without one starts its trial now.
-
-    Registration needs no hook into billing: the first question asked about a
-    new church starts its trial, from the church's creation.
-    """
+    """The church's subscription; a church without one starts its trial now
+    (churches from before billing, and any the registration signal missed)."""
     found = Subscription.objects.select_related("plan").filter(tenant=tenant).first()
     if found is not None:
         return found
@@ -54,6 +51,14 @@ def subscription_of(tenant: Tenant) -> Subscription:
     return found
 
 
+def start_trial(
+    sender: object, instance: Tenant, created: bool, **kwargs: object
+) -> None:
+    """A new church starts its trial as it registers (post_save of its Tenant)."""
+    if created and not kwargs.get("raw"):
+        subscription_of(instance)
+
+
 def status_of(subscription: Subscription, now: dt.datetime | None = None) -> str:
     """The state as the API shows it: a trial past its end is `trial_ended`."""
     now = now or timezone.now()
@@ -66,10 +71,14 @@ def status_of(subscription: Subscription, now: dt.datetime | None = None) -> str
     return subscription.status
 
 
-def credited(subscription: Subscription) -> int:
+def credited(
+    subscription: Subscription, period_start: dt.datetime | None = None
+) -> int:
+    """Credit segments granted for the subscription's period (or `period_start`'s)."""
     return (
         SegmentCredit.objects.filter(
-            tenant_id=subscription.tenant_id, period_start=subscription.period_start
+            tenant_id=subscription.tenant_id,
+            period_start=period_start or subscription.period_start,
         ).aggregate(n=Sum("segments"))["n"]
         or 0
     )

@@ -1,6 +1,6 @@
 """What billing refuses, with the API's codes."""
 
-from api.errors import InvalidInput, NotAvailable
+from api.errors import DomainError, InvalidInput, NotAvailable, NotFound
 
 
 class UnknownPlan(InvalidInput):
@@ -15,3 +15,26 @@ class TrialNotChosen(InvalidInput):
 
 class PortalNotAvailable(NotAvailable):
     message = "Plans are changed here directly (POST /api/billing/subscribe)."
+
+
+class StripeSignatureInvalid(DomainError):
+    """Stripe's guidance is a 400 for a webhook that fails verification."""
+
+    code = "invalid_signature"
+    message = "The Stripe-Signature header does not verify this body."
+
+    @property
+    def status(self) -> int:
+        return 400
+
+
+class StripeWebhooksOff(NotFound):
+    message = "Stripe is not this service's billing backend."
+
+
+class StripeUnavailable(DomainError):
+    code = "service_unavailable"
+    message = "The payment service could not be reached; try again shortly."
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=30)

@@ -70,6 +70,9 @@ class Subscription(models.Model):
     trial_ends_at = models.DateTimeField(null=True, blank=True)
     cancel_at_period_end = models.BooleanField(default=False)
     past_due_since = models.DateTimeField(null=True, blank=True)
+    # The period before this one (Stripe): its last day is metered after it ends.
+    last_period_start = models.DateTimeField(null=True, blank=True)
+    last_period_end = models.DateTimeField(null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=64, blank=True, default="")
     stripe_subscription_id = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
@@ -166,6 +169,61 @@ class SegmentCredit(models.Model):
 
     def __str__(self) -> str:
         return f"+{self.segments}"
+
+
+class StripeEvent(models.Model):
+    """Each Stripe event handled, by its id: a repeated delivery is ignored."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class MeterReport(models.Model):
+    """One day's overage of a church, reported to Stripe's meter once.
+
+    Written before Stripe is called; `identifier` is the same on every retry,
+    so Stripe keeps one copy; `sent_at` is set once Stripe accepted it.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    day = models.DateField()
+    value = models.PositiveIntegerField()
+    identifier = models.CharField(max_length=100, unique=True)
+    event_name = models.CharField(max_length=100)
+    customer = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "period_start", "day"], name="one_report_a_day"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="meter_report_pending",
+                condition=Q(sent_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier
 
 
 class UsageRollup(models.Model):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from billing.allowance import credited, status_of, subscription_of
 from billing.errors import TrialNotChosen, UnknownPlan
 from billing.models import Invoice, Plan, SegmentCredit, StateChange, Subscription
@@ -75,7 +77,7 @@ def subscribe(tenant: Tenant, code: str, *, by: str) -> Subscription:
                 _change(sub, by=by, note="cancellation withdrawn",
                         cancel_at_period_end=False)  # fmt: skip
             return sub
-        fields: dict[str, object] = {"plan": plan, "cancel_at_period_end": False}
+        fields: dict[str, Any] = {"plan": plan, "cancel_at_period_end": False}
         if current in (Status.TRIALING, "trial_ended", Status.CANCELED):
             fields |= {
                 "status": Status.ACTIVE, "anchor": now, "period_start": now,
@@ -94,7 +96,9 @@ def cancel_at_period_end(tenant: Tenant, *, by: str) -> Subscription:
     return sub
 
 
-def grant_credit(tenant: Tenant, segments: int, *, reason: str, user: object) -> None:
+def grant_credit(
+    tenant: Tenant, segments: int, *, reason: str, user: User | None
+) -> None:
     """One-off segments for the church's current period, with who and why."""
     sub = subscription_of(tenant)
     SegmentCredit.objects.create(
@@ -183,7 +187,7 @@ def _dun(now: dt.datetime) -> None:
         status=Invoice.Status.OPEN, due_at__lte=now
     ).values("tenant_id")
     grace = now - dt.timedelta(days=settings.BILLING_GRACE_DAYS)
-    steps = [
+    steps: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         (Status.ACTIVE, {"tenant_id__in": overdue}, "invoice overdue",
          {"status": Status.PAST_DUE, "past_due_since": now}),
         (Status.PAST_DUE, {"past_due_since__lte": grace}, "grace period over",

@@ -11,4 +11,5 @@ urlpatterns = [
     api_path(
         r"billing/invoices/(?P<pk>[^/]+)", views.InvoiceView.as_view(), name="invoice"
     ),
+    api_path("webhooks/stripe", views.StripeWebhook.as_view(), name="stripe-webhook"),
 ]

@@ -6,9 +6,19 @@ import datetime as dt
 from typing import cast
 from zoneinfo import ZoneInfo
 
+import stripe
+from django.conf import settings
+from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +28,8 @@ from accounts.tokens import Identity
 from api.fields import parse_uuid
 from api.pagination import Pagination
 from api.schema import errors
-from billing.errors import PortalNotAvailable
+from billing.actions import choose_plan, portal
+from billing.errors import StripeSignatureInvalid, StripeUnavailable, StripeWebhooksOff
 from billing.models import Invoice, Plan
 from billing.serializers import (
     BillingSerializer,
@@ -29,7 +40,7 @@ from billing.serializers import (
     UsageDaySerializer,
     UsageQuerySerializer,
 )
-from billing.subscriptions import subscribe
+from billing.stripe_backend import handle_event
 from billing.summary import summary
 from messaging.usage import usage_by_day
 from tenants.models import Tenant
@@ -87,33 +98,73 @@ class SubscribeView(APIView):
 
     @extend_schema(
         request=SubscribeSerializer,
-        responses={200: BillingSerializer, **errors(400, 401, 403)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SubscribeAnswer",
+                serializers=[BillingSerializer, UrlSerializer],
+                resource_type_field_name=None,
+            ),
+            **errors(400, 401, 403, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         body = SubscribeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         identity = cast(Identity, request.auth)
-        subscribe(identity.tenant, body.validated_data["plan"],
-                  by=f"user {identity.user_id}")  # fmt: skip
-        return Response(BillingSerializer(summary(identity.tenant)).data)
+        answer = choose_plan(identity.tenant, body.validated_data["plan"],
+                             by=f"user {identity.user_id}")  # fmt: skip
+        if "url" in answer:
+            return Response(UrlSerializer(answer).data)
+        return Response(BillingSerializer(answer).data)
 
 
 class PortalView(APIView):
     permission_classes = [IsTenantOwner]
 
     @extend_schema(
-        request=None, responses={200: UrlSerializer, **errors(401, 403, 409)}
+        request=None, responses={200: UrlSerializer, **errors(401, 403, 409, 503)}
     )
     def post(self, request: Request) -> Response:
-        raise PortalNotAvailable()
+        return Response(UrlSerializer(portal(_tenant(request))).data)
 
 
-class InvoiceListView(ListAPIView):
+class StripeWebhook(APIView):
+    """Stripe's events: verified first, each handled once (billing.stripe_backend)."""
+
+    uses_tenant = False  # the event names the church, not a token
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 404, 503)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        if settings.BILLING_BACKEND != "stripe":
+            raise StripeWebhooksOff()
+        try:
+            event = stripe.Webhook.construct_event(
+                request.body,
+                request.headers.get("Stripe-Signature", ""),
+                settings.STRIPE_WEBHOOK_SECRET,
+                tolerance=300,
+            )
+        except (stripe.SignatureVerificationError, ValueError, KeyError) as exc:
+            raise StripeSignatureInvalid() from exc
+        try:
+            handle_event(event)
+        except stripe.StripeError as exc:
+            raise StripeUnavailable() from exc  # Stripe sends it again later
+        return Response({"received": True})
+
+
+class InvoiceListView(ListAPIView[Invoice]):
     permission_classes = [IsTenantAdmin]
     serializer_class = InvoiceSerializer
     pagination_class = Pagination
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Invoice]:
         return Invoice.objects.filter(tenant=_tenant(self.request)).order_by(
             "-period_start", "id"
         )
@@ -125,7 +176,9 @@ class InvoiceView(APIView):
     @extend_schema(responses={200: InvoiceSerializer, **errors(401, 403, 404)})
     def get(self, request: Request, pk: str) -> Response:
         key = parse_uuid(pk)
+        if key is None:
+            raise Http404
         invoice = Invoice.objects.filter(tenant=_tenant(request), pk=key).first()
-        if key is None or invoice is None:
+        if invoice is None:
             raise Http404
         return Response(InvoiceSerializer(invoice).data)

@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.close_periods_task",
         "schedule": 600.0,
     },
+    "report-metered-usage": {
+        "task": "billing.tasks.report_usage_task",
+        "schedule": 300.0,
+    },
 }
 
 # --- Auth, API -------------------------------------------------------------
@@ -349,6 +353,9 @@ SENDING_ALLOWANCE = env("SENDING_ALLOWANCE", "billing.allowance.allowance_for")
 BILLING_BACKEND = env("BILLING_BACKEND", "local")  # local | stripe
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7)  # past_due -> unpaid
 BILLING_INVOICE_DUE_DAYS = env_int("BILLING_INVOICE_DUE_DAYS", 14)  # local invoices
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env("STRIPE_API_BASE")  # only to point the client at a stand-in
 
 # Per account and per client address; see accounts/limits.py. "off" for benchmarks.
 RATE_LIMITS = env("RATE_LIMITS", "")

@@ -21,7 +21,7 @@ from members.models import Member
 from messaging.errors import EmptyBody, NoRecipients, NumberMissing, UnknownRecipients
 from messaging.models import Broadcast, Message
 from messaging.outbox import write_outbox
-from messaging.quota import reserve
+from messaging.quota import check_sending, reserve
 from messaging.schedule import allowed_at
 from templates_app.services import render_for
 from tenants.context import require_tenant, tenant_atomic
@@ -110,6 +110,7 @@ def compose_broadcast(
     the quiet-hours opening in its recipient's time zone.
     """
     tenant = require_tenant()
+    limits = check_sending()  # a church that must pay first hears that first
     _check_ids_exist(recipients)
     members, skipped_opted_out, skipped_inactive = resolve(recipients)
     if not members:
@@ -163,7 +164,7 @@ def compose_broadcast(
     broadcast.recipient_count = len(rows)
     broadcast.segments = sum(row["segments"] for row in rows)
     with tenant_atomic():
-        reserve(broadcast.segments)  # first: a refusal writes nothing
+        reserve(broadcast.segments, limits=limits)  # first: a refusal writes nothing
         broadcast.save(force_insert=True)
         write_outbox(rows)
     return broadcast, min(opening.values())

@@ -52,7 +52,10 @@ class Reading:
 
 @cache
 def _policy() -> Callable[[Tenant], Allowance | None]:
-    return import_string(settings.SENDING_ALLOWANCE)
+    policy: Callable[[Tenant], Allowance | None] = import_string(
+        settings.SENDING_ALLOWANCE
+    )
+    return policy
 
 
 def allowance() -> Allowance | None:
@@ -101,14 +104,17 @@ def _locked(period_start: dt.datetime | None) -> SegmentMeter:
     return meter
 
 
-def reserve(segments: int, *, refusable: bool = True) -> None:
+def reserve(
+    segments: int, *, refusable: bool = True, limits: Allowance | None = None
+) -> None:
     """Reserve `segments` for a send being written in the caller's transaction.
 
     Refusable sends (broadcasts, recurring runs) are refused when billing
     refuses sending (`PaymentRequired`) or they do not fit a hard quota
     (`QuotaExceeded`); replies and compliance texts never are, and count alike.
+    `limits`: the allowance the caller already read (`check_sending`).
     """
-    limits = allowance()
+    limits = limits or allowance()
     if refusable and limits is not None and limits.refusal:
         raise PaymentRequired()
     with tenant_atomic():
@@ -120,11 +126,12 @@ def reserve(segments: int, *, refusable: bool = True) -> None:
         SegmentMeter.objects.filter(pk=1).update(reserved=F("reserved") + segments)
 
 
-def check_sending() -> None:
-    """Refuse new refusable work (a recurring send) while billing refuses sending."""
+def check_sending() -> Allowance | None:
+    """Refuse new refusable work while billing refuses sending; the allowance."""
     limits = allowance()
     if limits is not None and limits.refusal:
         raise PaymentRequired()
+    return limits
 
 
 def settle(segments: int, *, sent: bool) -> None:

@@ -37,7 +37,9 @@ def refresh_usage(*, day: dt.date) -> DailyUsage:
     return usage
 
 
-def usage_by_day(start: dt.datetime, end: dt.datetime, zone: str) -> list[dict]:
+def usage_by_day(
+    start: dt.datetime, end: dt.datetime, zone: str
+) -> list[dict[str, object]]:
     """Sent messages and segments per day of the church's time zone in [start, end)."""
     rows = (
         Message.objects.filter(

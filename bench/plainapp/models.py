@@ -34,11 +34,7 @@ class Member(models.Model):
     phone = models.CharField(max_length=16, unique=True)
     email = models.CharField(max_length=254, blank=True, default="")
     branch = models.ForeignKey(
-        Branch,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="members",
+        Branch, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.ACTIVE
@@ -86,18 +82,19 @@ class MemberTag(models.Model):
         indexes = [models.Index(fields=["name"])]
 
 
+def member_link(name: str) -> models.ForeignKey:
+    """The messaging stand-ins' member FK (SET NULL on delete)."""
+    return models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name=name
+    )
+
+
 class Conversation(models.Model):
     """Stand-in for messaging.Conversation: its member FK (SET NULL on delete)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     phone = models.CharField(max_length=16, unique=True)
-    member = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="conversations",
-    )
+    member = member_link("conversations")
 
     class Meta:
         db_table = "messaging_conversation"
@@ -108,13 +105,7 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     body = models.TextField()
-    member = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="messages",
-    )
+    member = member_link("messages")
 
     class Meta:
         db_table = "messaging_message"

@@ -8,6 +8,7 @@ from bench.plainapp.models import Branch, Member, MemberTag, Suppression
 from bench.product import InvalidPhone, to_e164
 
 COUNTRY = "US"
+TAKEN = "A member with this phone already exists."
 
 
 class TagListField(serializers.ListField):
@@ -31,25 +32,11 @@ class MemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Member
-        fields = [
-            "id",
-            "first_name",
-            "last_name",
-            "phone",
-            "email",
-            "branch",
-            "tags",
-            "status",
-            "opted_out",
-            "notes",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "first_name", "last_name", "phone", "email", "branch",
+                  "tags", "status", "opted_out", "notes", "created_at",
+                  "updated_at"]  # fmt: skip
         read_only_fields = ["id", "opted_out", "created_at", "updated_at"]
-        extra_kwargs = {
-            "phone": {"validators": []},
-            "notes": {"max_length": 5000},
-        }
+        extra_kwargs = {"phone": {"validators": []}, "notes": {"max_length": 5000}}
 
     def validate_phone(self, value: str) -> str:
         try:
@@ -60,9 +47,7 @@ class MemberSerializer(serializers.ModelSerializer):
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
-            raise serializers.ValidationError(
-                "A member with this phone already exists."
-            )
+            raise serializers.ValidationError(TAKEN)
         return phone
 
     def validate_tags(self, value: list[str]) -> list[str]:
@@ -88,9 +73,7 @@ def save_member(member: Member, fields: dict) -> Member:
             if tags is not None:
                 _set_tags(member, tags)
     except IntegrityError as exc:
-        raise serializers.ValidationError(
-            {"phone": ["A member with this phone already exists."]}
-        ) from exc
+        raise serializers.ValidationError({"phone": [TAKEN]}) from exc
     return member
 
 

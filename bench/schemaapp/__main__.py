@@ -32,10 +32,9 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA IF NOT EXISTS base")
     call_command("migrate_schemas", schema_name="base", run_syncdb=True, verbosity=0)
-    with schema_context("base"):
-        with connection.cursor() as cursor:
-            for statement in TRIGRAM_INDEXES:
-                cursor.execute(statement)
+    with schema_context("base"), connection.cursor() as cursor:
+        for statement in TRIGRAM_INDEXES:
+            cursor.execute(statement)
     ddl = _schema_ddl(os.environ["PLAIN_DATABASE_URL"], "base")
     rows = seed_rows(members)
     for i in range(count):
