@@ -125,6 +125,7 @@ def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
         )  # fmt: skip
         provision = product.provisioning.provision_tenant
         tenants.append(provision(name="Load Broadcast", server=main))
+        product.subscribe(tenants[-1], "growth", by="bench")  # past the trial
     owners = harness.add_owners(tenants)
 
     def church(i: int) -> loadmix.Church:

@@ -3,6 +3,10 @@ PostgreSQL with Redis; then the routing and CRUD tests once more with every
 tenant connection through a PgBouncer the suite starts itself. With
 REQUIRE_SERVICES=1 a missing service fails the run.
 
+The SQLite run shares nothing with the other two (its own files, no Redis), so
+it runs beside them, its output held back and printed when it ends: the
+PostgreSQL runs wait on the server's disk while SQLite uses the CPU.
+
 Extra arguments go to pytest; TEST_BACKENDS=sqlite (or postgresql, pgbouncer)
 runs one.
 """
@@ -12,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from urllib.parse import urlsplit
 
@@ -42,6 +47,32 @@ def _address(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
+def _start(name: str, env: dict, output, extra: list[str] | None = None) -> tuple:
+    """One pytest run, started: (name, process, when, held output or None)."""
+    if output is None:
+        print(f"\n== test run on {name}", flush=True)
+    command = [sys.executable, "-m", "pytest", *sys.argv[1:], *(extra or [])]
+    process = subprocess.Popen(
+        command, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+    )
+    return name, process, time.monotonic(), output
+
+
+def _finish(run: tuple, failed: list[str]) -> None:
+    """Wait for a run; print its held output, if any, and how it ended."""
+    name, process, started, output = run
+    code = process.wait()
+    if output is not None:
+        print(f"\n== test run on {name} (beside the others)", flush=True)
+        output.seek(0)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(output.read())
+        output.close()
+    print(f"== {name}: exit {code} in {time.monotonic() - started:.0f}s", flush=True)
+    if code != 0:
+        failed.append(name)
+
+
 def main() -> int:
     required = os.environ.get("REQUIRE_SERVICES") == "1"
     wanted = os.environ.get("TEST_BACKENDS", "sqlite,postgresql,pgbouncer").split(",")
@@ -62,7 +93,13 @@ def main() -> int:
         "pgbouncer": {**postgresql, "TEST_TENANT_POOLER": "1"},
     }
     paths = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
-    failed = []
+    failed: list[str] = []
+    beside = None
+    if "sqlite" in wanted and len(wanted) > 1:
+        beside = _start(
+            "sqlite", {**base, "TEST_BACKEND": "sqlite"}, tempfile.TemporaryFile()
+        )
+        wanted = [name for name in wanted if name != "sqlite"]
     for name in wanted:
         if name in ("postgresql", "pgbouncer"):
             missing = [
@@ -79,17 +116,11 @@ def main() -> int:
                 names = ", ".join(missing)
                 print(f"\n== skipping the {name} run: {names} not running")
                 continue
-        print(f"\n== test run on {name}", flush=True)
-        started = time.monotonic()
         env = {**base, **runs[name], "TEST_BACKEND": name}
         extra = POOLER_TESTS if name == "pgbouncer" and not paths else []
-        command = [sys.executable, "-m", "pytest", *sys.argv[1:], *extra]
-        code = subprocess.call(command, env=env)
-        print(
-            f"== {name}: exit {code} in {time.monotonic() - started:.0f}s", flush=True
-        )
-        if code != 0:
-            failed.append(name)
+        _finish(_start(name, env, None, extra), failed)
+    if beside is not None:
+        _finish(beside, failed)
     if failed:
         print(f"\nFAILED on: {', '.join(failed)}")
         return 1
