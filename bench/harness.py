@@ -288,9 +288,12 @@ def add_members(
 
     Member, MemberTag = product.Member, product.MemberTag
     members = [Member(**row) for row in rows]
-    links = [MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()]
     try:
         with product.tenant_context(tenant, direct=True):  # past any pooler
+            # A tag's member is routed on assignment: build them inside.
+            links = [
+                MemberTag(member=members[i], name=n) for i, n in (tags or {}).items()
+            ]
             Member.objects.bulk_create(members, batch_size=5000)
             MemberTag.objects.bulk_create(links, batch_size=5000)
     finally:
