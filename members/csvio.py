@@ -123,6 +123,10 @@ def import_members(data: bytes) -> ImportReport:
         if index == MAX_ROWS:
             report.errors.append({"row": line, "message": f"Over {MAX_ROWS} rows."})
             break
+        if any("\x00" in value for value in record.values() if isinstance(value, str)):
+            # PostgreSQL refuses NUL in text: this row alone is bad input.
+            report.errors.append({"row": line, "message": "Contains a NUL byte."})
+            continue
         try:
             row = _parse(record, line, country, branches)
         except ValueError as exc:

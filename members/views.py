@@ -14,6 +14,19 @@ from members.models import Member
 from members.serializers import ImportSerializer, MemberSerializer
 from sms.phones import digits
 
+
+class FilterSerializer(serializers.Serializer):
+    """The free-text filters: a NUL byte (which PostgreSQL refuses) is a 400."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False
+    )
+    tag = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    status = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
@@ -24,6 +37,7 @@ class MemberViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")
         params = self.request.query_params
+        FilterSerializer(data=params).is_valid(raise_exception=True)
         if search := params.get("search", "").strip()[:100]:
             match = (
                 Q(first_name__icontains=search)
