@@ -1,5 +1,6 @@
-"""Listing history and conversations, and reading billing, for a church with
-1,000,000 messages; the quota check a 10,000-recipient send makes.
+"""History, conversations and billing for a church with 1,000,000 messages.
+
+Also the quota check a 10,000-recipient send makes.
 
 One tenant on PostgreSQL is filled with generated rows (SQL generate_series:
 20,000 members, a conversation each, and messages spread over a year, in both
