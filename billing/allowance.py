@@ -29,7 +29,7 @@ def subscription_of(tenant: Tenant) -> Subscription:
     if found is not None:
         return found
     plan = shipped_plan(TRIAL)
-    start = tenant.created_at or timezone.now()
+    start = timezone.now()
     end = start + dt.timedelta(days=plan.trial_days or 30)
     try:
         with transaction.atomic():

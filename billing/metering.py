@@ -63,20 +63,25 @@ def record_reports(sub: Subscription, now: dt.datetime) -> int:
 def _record_period(
     sub: Subscription, period_start: dt.datetime, until: dt.datetime, now: dt.datetime
 ) -> int:
+    """Each finished day reports the period's overage so far minus what was
+    reported already: a credit or an upgrade mid-period lowers what follows,
+    never what Stripe has."""
     included = sub.plan.included_segments + credited(sub, period_start)
-    done = set(
+    reported = dict(
         MeterReport.objects.filter(
             tenant_id=sub.tenant_id, period_start=period_start
-        ).values_list("day", flat=True)
+        ).values_list("day", "value")
     )
-    written, used = 0, 0
+    written, used, billed = 0, 0, 0
     for start, end in _days(period_start, until):
         if end + SETTLE > now:
             break
-        day_used = sent_segments(start, end)
-        over = max(0, used + day_used - included) - max(0, used - included)
-        used += day_used
-        if start.date() in done or not over:
+        used += sent_segments(start, end)
+        if start.date() in reported:
+            billed += reported[start.date()]
+            continue
+        over = max(0, max(0, used - included) - billed)
+        if not over:
             continue
         stamp = f"{period_start:%Y%m%dT%H%M%S}-{start:%Y%m%d}"
         try:
@@ -89,9 +94,10 @@ def _record_period(
                     customer=sub.stripe_customer_id,
                     timestamp=end - dt.timedelta(seconds=1),
                 )  # fmt: skip
-            written += 1
         except IntegrityError:
-            pass  # another worker recorded this day first
+            break  # another worker is recording this period: it goes on from here
+        billed += over
+        written += 1
     return written
 
 

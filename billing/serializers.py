@@ -49,6 +49,12 @@ class UsageQuerySerializer(serializers.Serializer[Any]):
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
 
+    def validate_since(self, value: dt.date) -> dt.date:
+        return _plausible(value)
+
+    def validate_until(self, value: dt.date) -> dt.date:
+        return _plausible(value)
+
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if ("since" in data) != ("until" in data):
             missing = "until" if "since" in data else "since"
@@ -64,6 +70,13 @@ class UsageQuerySerializer(serializers.Serializer[Any]):
                     {"until": [f"At most {MAX_USAGE_DAYS} days after since."]}
                 )
         return data
+
+
+def _plausible(day: dt.date) -> dt.date:
+    """Days a church can have sent on (and whose neighbours exist in any zone)."""
+    if not 2000 <= day.year <= 9998:
+        raise serializers.ValidationError("Give a day between 2000 and 9998.")
+    return day
 
 
 class UsageDaySerializer(serializers.Serializer[Any]):

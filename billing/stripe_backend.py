@@ -144,42 +144,55 @@ def _tenant_of(tenant_id: str | None, customer: str | None) -> Tenant | None:
     key = parse_uuid(tenant_id)
     if found is None and key is not None:
         found = Tenant.objects.filter(pk=key).first()
-    if found is None or found.status in ("deleting", "deleted"):
+    if found is None or found.status == Tenant.Status.DELETING:
         logger.warning("stripe webhook for no live church (customer %s)", customer)
         return None
     return found
 
 
 def _sync_subscription(tenant: Tenant, stripe_id: str, *, by: str) -> None:
-    """Copy the subscription as Stripe has it now (not as the event said)."""
-    remote = client().v1.subscriptions.retrieve(stripe_id).to_dict()
-    items = remote["items"]["data"] if remote.get("items") else []
-    prices = {item["price"]["id"] for item in items}
-    plan = Plan.objects.filter(stripe_price_id__in=prices).first()
-    first = items[0] if items else {}
-    # Newer API versions keep the period on the items, older ones on the object.
-    start = _stamp(
-        first.get("current_period_start") or remote.get("current_period_start")
-    )
-    end = _stamp(first.get("current_period_end") or remote.get("current_period_end"))
+    """Copy the subscription as Stripe has it now (not as the event said).
+
+    The church's row is locked before Stripe is asked, so two events handled
+    at once copy in turn, the later fetch last. An event about another of the
+    customer's subscriptions (an old one, a second Checkout) is ignored while
+    the church's own is live.
+    """
     with transaction.atomic():
         sub = _locked(tenant)
+        theirs = sub.stripe_subscription_id
+        if theirs and theirs != stripe_id and sub.status != Status.CANCELED:
+            logger.info(
+                "stripe subscription %s is not %s's; ignored", stripe_id, tenant
+            )
+            return
+        remote = client().v1.subscriptions.retrieve(stripe_id).to_dict()
+        items = remote["items"]["data"] if remote.get("items") else []
+        prices = {item["price"]["id"] for item in items}
+        plan = Plan.objects.filter(stripe_price_id__in=prices).first()
+        first = items[0] if items else {}
+        # Newer API versions keep the period on the items, older ones on the object.
+        start = _stamp(
+            first.get("current_period_start") or remote.get("current_period_start")
+        )
+        end = _stamp(
+            first.get("current_period_end") or remote.get("current_period_end")
+        )
         fields: dict[str, Any] = {
             "stripe_subscription_id": stripe_id,
             "stripe_customer_id": remote.get("customer") or sub.stripe_customer_id,
             "cancel_at_period_end": bool(remote.get("cancel_at_period_end")),
         }
-        if remote["status"] in STATUSES:
-            fields["status"] = STATUSES[remote["status"]]
-            fields["trial_ends_at"] = None
-        if plan is not None:
-            fields["plan"] = plan
-        if start and end:
-            fields |= {"period_start": start, "period_end": end, "anchor": start}
-            if sub.period_start != start and sub.stripe_subscription_id:
-                # The period rolled: its last day is still to be metered.
-                fields |= {"last_period_start": sub.period_start,
-                           "last_period_end": sub.period_end}  # fmt: skip
+        if remote["status"] in STATUSES:  # `incomplete`: not paid, nothing changes
+            fields |= {"status": STATUSES[remote["status"]], "trial_ends_at": None}
+            if plan is not None:
+                fields["plan"] = plan
+            if start and end:
+                fields |= {"period_start": start, "period_end": end, "anchor": start}
+                if sub.period_start != start and theirs:
+                    # The period rolled: its last day is still to be metered.
+                    fields |= {"last_period_start": sub.period_start,
+                               "last_period_end": sub.period_end}  # fmt: skip
         _change(sub, by=by, **fields)
 
 
@@ -195,6 +208,10 @@ def _mirror_invoice(tenant: Tenant, stripe_id: str) -> None:
         }
         for line in (remote.get("lines") or {}).get("data", [])
     ]
+    mirrored = Invoice.objects.filter(stripe_invoice_id=stripe_id).first()
+    if mirrored is not None and mirrored.tenant_id != tenant.pk:
+        logger.warning("stripe invoice %s belongs to another church", stripe_id)
+        return
     Invoice.objects.update_or_create(
         stripe_invoice_id=stripe_id,
         defaults={

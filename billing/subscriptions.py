@@ -123,10 +123,16 @@ def invoice_lines(plan: Plan, used: int, included: int) -> list[dict[str, object
     return lines
 
 
+# A period is closed this long after it ends: sends in flight have their sent_at.
+SETTLE = dt.timedelta(minutes=5)
+
+
 def _close_one(sub: Subscription, now: dt.datetime) -> bool:
     """Invoice the subscription's ended period and start the next; False if
     there was none to close (another worker did it, or it is not due)."""
-    if sub.period_end > now or sub.plan.is_trial or sub.status == Status.CANCELED:
+    if sub.period_end + SETTLE > now or sub.plan.is_trial:
+        return False
+    if sub.status == Status.CANCELED:
         return False
     with tenant_context(sub.tenant):
         used = sent_segments(sub.period_start, sub.period_end)
@@ -134,7 +140,7 @@ def _close_one(sub: Subscription, now: dt.datetime) -> bool:
     total = sum(int(line["amount"]) for line in lines)  # type: ignore[call-overload]
     Invoice.objects.create(
         tenant_id=sub.tenant_id,
-        number=f"CT-{sub.tenant_id.hex[:12].upper()}-{sub.period_start:%Y%m%d}",
+        number=f"CT-{sub.tenant_id.hex.upper()}-{sub.period_start:%Y%m%d}",
         period_start=sub.period_start, period_end=sub.period_end,
         plan_code=sub.plan.code, lines=lines, subtotal=total, total=total,
         currency=sub.plan.currency,
@@ -155,9 +161,9 @@ def close_periods(now: dt.datetime | None = None) -> int:
     backend's dunning; the number of invoices written."""
     now = now or timezone.now()
     written = 0
-    due = Subscription.objects.filter(period_end__lte=now).exclude(
-        status=Status.CANCELED
-    )
+    due = Subscription.objects.filter(
+        period_end__lte=now - SETTLE, plan__trial_days__isnull=True
+    ).exclude(status=Status.CANCELED)
     for sub_id in due.values_list("pk", flat=True):
         while True:
             try:
@@ -171,7 +177,10 @@ def close_periods(now: dt.datetime | None = None) -> int:
                         break
                 written += 1
             except IntegrityError:
-                break  # another worker wrote this period's invoice first
+                # Another worker wrote this period's invoice first (the unique
+                # period): it rolled the period too. Anything else is logged.
+                logger.warning("closing %s: invoice exists", sub_id, exc_info=True)
+                break
             except DatabaseError:
                 # The church's database is unreachable: the next run retries.
                 logger.exception("closing the billing period of %s failed", sub_id)

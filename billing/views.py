@@ -29,6 +29,7 @@ from api.fields import parse_uuid
 from api.pagination import Pagination
 from api.schema import errors
 from billing.actions import choose_plan, portal
+from billing.allowance import subscription_of
 from billing.errors import StripeSignatureInvalid, StripeUnavailable, StripeWebhooksOff
 from billing.models import Invoice, Plan
 from billing.serializers import (
@@ -87,8 +88,8 @@ class UsageView(APIView):
             start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
             end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, zone)
         else:
-            period = summary(tenant)
-            start, end = period["period_start"], period["period_end"]
+            sub = subscription_of(tenant)
+            start, end = sub.period_start, sub.period_end
         days = usage_by_day(start, end, tenant.timezone)
         return Response(UsageDaySerializer(days, many=True).data)
 

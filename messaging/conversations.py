@@ -47,6 +47,8 @@ def reply(*, conversation: Conversation, body: str) -> Message:
     info = count_segments(body)
     now = timezone.now()
     with tenant_atomic():
+        # The thread's row before the meter, as an inbound message takes them.
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
         reserve(info.segments, refusable=False)  # a person is always answered
         message = Message.objects.create(
             direction=Message.Direction.OUTBOUND,
@@ -61,7 +63,6 @@ def reply(*, conversation: Conversation, body: str) -> Message:
             idempotency_key=f"reply:{uuid.uuid4()}",
             send_after=now,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
         on_tenant_commit(lambda: dispatch_soon(now))
     message.refresh_from_db()  # eager tasks may have sent it already
     return message

@@ -88,13 +88,13 @@ def pending_segments() -> int:
 def _locked(period_start: dt.datetime | None) -> SegmentMeter:
     """The meter row, locked until the caller's transaction ends, on `period_start`.
 
-    The lock is an UPDATE, not SELECT ... FOR UPDATE: SQLite takes its write
-    lock on the first write only, and two readers that then both write deadlock.
-    A new period counts its used segments again from the messages and
+    The lock is an UPDATE, which takes the row on PostgreSQL and the database
+    on SQLite alike. A new period counts its used segments again from the messages and
     recounts the reserved ones, which also mends any drift.
     """
     if not SegmentMeter.objects.filter(pk=1).update(updated_at=timezone.now()):
         SegmentMeter.objects.get_or_create(pk=1)
+        SegmentMeter.objects.filter(pk=1).update(updated_at=timezone.now())
     meter = SegmentMeter.objects.get(pk=1)
     if period_start is not None and meter.period_start != period_start:
         meter.period_start = period_start
@@ -154,7 +154,8 @@ def release_queued(rows: QuerySet[Message], **changes: str) -> int:
         canceled = Message.objects.filter(
             pk__in=[pk for pk, _ in taken], status=Message.Status.QUEUED
         ).update(status=Message.Status.CANCELED, **changes)
-        settle(sum(segments for _, segments in taken), sent=False)
+        if taken:
+            settle(sum(segments for _, segments in taken), sent=False)
     return canceled
 
 

@@ -57,7 +57,10 @@ def update_status(
         changes["error_code"] = error_code[:16]
     if status == "delivered":
         changes["delivered_at"] = timezone.now()
-    pending = [name for name in lower if name in PENDING]
+    # Only a receipt that takes the row out of the outbox settles it ("sending"
+    # leaves it there: our own send settles it).
+    leaving = status not in PENDING
+    pending = [name for name in lower if name in PENDING] if leaving else []
     with tenant_atomic():
         # A receipt can overtake our own record of the send: the row leaves
         # the outbox here, and its segments become used unless it failed.

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import User
 from billing.models import Invoice, SegmentCredit, StateChange, Subscription
-from billing.subscriptions import close_periods
+from billing.subscriptions import SETTLE, close_periods
 from tests.billing.test_quota import billing
 
 
@@ -39,7 +39,7 @@ def test_an_operator_marks_an_invoice_paid_and_the_church_is_active_again(
 ):
     alice.client.post("/api/billing/subscribe", {"plan": "starter"}, format="json")
     sub = Subscription.objects.get(tenant=alice.tenant)
-    close_periods(sub.period_end)
+    close_periods(sub.period_end + SETTLE)
     invoice = Invoice.objects.get()
     Subscription.objects.filter(pk=sub.pk).update(status="unpaid")
     answer = operator.post(

@@ -198,3 +198,21 @@ def test_racing_broadcasts_never_take_more_than_what_remains(church, outbox):
     assert state["reserved_segments"] == 90
     with tenant_context(church.tenant):
         assert Message.objects.count() == 90
+
+
+def test_a_sending_receipt_on_a_queued_row_does_not_count_it_twice(church, outbox):
+    from messaging.receipts import update_status
+
+    members(church, 2)
+    send(church.client, body="Later", recipients={"all": True},
+         scheduled_at="2099-01-01T10:00:00Z")  # fmt: skip
+    with tenant_context(church.tenant):
+        queued = Message.objects.filter(status="queued").first()
+        # The provider took it on an attempt we took for failed: it says so.
+        update_status(sid="SMlate", status="sending", message_id=str(queued.id))
+        update_status(sid="SMlate", status="delivered")
+        from billing.allowance import allowance_for
+
+        live = reading(allowance_for(church.tenant))
+        assert live == recount()
+        assert (live.used, live.reserved) == (1, 1)

@@ -250,3 +250,37 @@ def test_local_invoices_are_not_written_with_stripe(alice, fake_stripe):
     checkout(alice, fake_stripe)
     assert close_periods_task() == 0
     assert Invoice.objects.count() == 0
+
+
+def test_an_event_about_another_subscription_leaves_the_live_one(alice, fake_stripe):
+    live = checkout(alice, fake_stripe)
+    old = {**live, "id": "sub_old", "status": "canceled"}
+    fake_stripe.subscriptions["sub_old"] = old
+    deliver(alice.client, fake_stripe, "customer.subscription.deleted", old)
+    assert billing(alice)["status"] == "active"
+    sub = Subscription.objects.get(tenant=alice.tenant)
+    assert sub.stripe_subscription_id == live["id"]
+
+
+def test_a_credit_mid_period_lowers_what_is_reported_after_it(alice, fake_stripe):
+    from billing.subscriptions import grant_credit
+
+    Plan.objects.filter(code="starter").update(included_segments=2)
+    now = dt.datetime.combine(timezone.now().date(), dt.time(12), dt.UTC)
+    start = now - dt.timedelta(days=3)
+    remote = checkout(alice, fake_stripe)
+    remote["items"]["data"][0].update(
+        current_period_start=int(start.timestamp()),
+        current_period_end=int((start + dt.timedelta(days=30)).timestamp()),
+    )
+    deliver(alice.client, fake_stripe, "customer.subscription.updated", remote)
+    midnight = dt.datetime.combine(start.date(), dt.time(), dt.UTC)
+    _sent(alice.tenant, start + dt.timedelta(minutes=1), 5)  # 3 over
+    _sent(alice.tenant, midnight + dt.timedelta(days=1, minutes=1), 3)
+    first_day_over = midnight + dt.timedelta(days=1, hours=1)
+    assert report_usage(first_day_over)["sent"] == 1
+    grant_credit(alice.tenant, 10, reason="Easter", user=alice.user)
+    assert report_usage(now)["recorded"] == 0  # 8 used of 12: nothing more owed
+    assert [int(e["payload"]["value"]) for e in fake_stripe.meter_events.values()] == [
+        3
+    ]

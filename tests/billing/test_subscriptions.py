@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Invoice, Plan, StateChange, Subscription
-from billing.subscriptions import close_periods, settle_invoice
+from billing.subscriptions import SETTLE, close_periods, settle_invoice
 from tests.billing.test_quota import PHONES, billing, included, members
 from tests.concurrency import run_together
 from tests.conftest import make_persona
@@ -112,9 +112,9 @@ def test_a_period_end_writes_one_invoice_with_the_overage(church, outbox):
     send(church.client, body="Hi", recipients={"all": True})
     sub = Subscription.objects.get(tenant=church.tenant)
     end = sub.period_end
-    assert close_periods(end - dt.timedelta(seconds=1)) == 0
-    assert close_periods(end) == 1
-    assert close_periods(end) == 0  # twice: still one
+    assert close_periods(end + SETTLE - dt.timedelta(seconds=1)) == 0
+    assert close_periods(end + SETTLE) == 1
+    assert close_periods(end + SETTLE) == 0  # twice: still one
     invoice = Invoice.objects.get()
     assert invoice.lines == [
         {"description": "Starter plan", "quantity": 1, "unit_amount": 2900,
@@ -136,7 +136,7 @@ def test_a_period_end_writes_one_invoice_with_the_overage(church, outbox):
 
 def test_another_churchs_invoice_is_not_found(alice, bob):
     subscribe(bob, "growth")
-    close_periods(Subscription.objects.get(tenant=bob.tenant).period_end)
+    close_periods(Subscription.objects.get(tenant=bob.tenant).period_end + SETTLE)
     theirs = Invoice.objects.get(tenant=bob.tenant)
     for path in (f"/api/billing/invoices/{theirs.id}", "/api/billing/invoices/nope"):
         assert alice.client.get(path).status_code == 404
@@ -147,7 +147,7 @@ def test_another_churchs_invoice_is_not_found(alice, bob):
 def test_two_workers_closing_the_same_period_write_one_invoice(alice):
     subscribe(alice, "growth")
     end = Subscription.objects.get(tenant=alice.tenant).period_end
-    written = run_together(2, lambda: close_periods(end + dt.timedelta(minutes=5)))
+    written = run_together(2, lambda: close_periods(end + SETTLE))
     assert sorted(written) == [0, 1]
     assert Invoice.objects.filter(tenant=alice.tenant).count() == 1
 
@@ -158,7 +158,7 @@ def test_an_unpaid_invoice_leads_to_past_due_then_unpaid_and_payment_restores(
     add_member(church.client, PHONES[0])
     subscribe(church, "starter")
     sub = Subscription.objects.get(tenant=church.tenant)
-    close_periods(sub.period_end)
+    close_periods(sub.period_end + SETTLE)
     invoice = Invoice.objects.get()
     due = invoice.due_at
     close_periods(due + dt.timedelta(minutes=1))
@@ -186,7 +186,7 @@ def test_a_cancelled_subscription_ends_at_its_period_end(alice):
     subscribe(alice, "starter")
     cancel_at_period_end(alice.tenant, by="test")
     end = Subscription.objects.get(tenant=alice.tenant).period_end
-    close_periods(end)
+    close_periods(end + SETTLE)
     assert Subscription.objects.get(tenant=alice.tenant).status == "canceled"
     assert Invoice.objects.count() == 1
     assert close_periods(end + dt.timedelta(days=40)) == 0
@@ -225,3 +225,16 @@ def test_usage_by_day_in_the_churchs_zone_and_bad_ranges(church, outbox):
 def test_plans_are_amounts_in_minor_units(alice):
     for plan in Plan.objects.all():
         assert isinstance(plan.monthly_amount, int)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"since": "9999-12-01", "until": "9999-12-31"},
+        {"since": "0001-01-01", "until": "0001-01-02"},
+    ],
+)
+def test_usage_at_the_ends_of_the_calendar_is_a_400(alice, query):
+    answer = alice.client.get("/api/billing/usage", query)
+    assert answer.status_code == 400
+    assert "since" in answer.json()["fields"]
