@@ -103,10 +103,25 @@ def unavailable(exc: DatabaseError | InterfaceError) -> DomainError:
         # The pooler waited its query_wait_timeout for a server connection of
         # this church's pool: busy, not gone. Its server serves the others.
         return TenantUnavailable()
+    # Read before the check below reconnects (which clears it).
+    lost_own = tenant is not None and _lost_own_connection(tenant, exc)
     if tenant is not None and not _reachable(tenant, exc):
         hold(tenant.server_id)
         return TenantUnavailable()
+    if lost_own:
+        # Its own connection broke and a new one works (a server or pooler
+        # coming back): still this church's database, nothing to hold.
+        return TenantUnavailable()
     return ServiceUnavailable()
+
+
+def _lost_own_connection(tenant: Tenant, exc: DatabaseError | InterfaceError) -> bool:
+    """The tenant's own connection failed as a lost connection does (no
+    SQLSTATE: the socket broke; or a connection-class one), not as a query."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", "") or ""
+    return failed_in_this_thread(tenant.alias) and (
+        not sqlstate or sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+    )
 
 
 def _pool_exhausted(exc: DatabaseError | InterfaceError) -> bool:

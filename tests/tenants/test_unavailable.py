@@ -38,3 +38,16 @@ def test_the_tenant_connection_failing_is_the_tenant_unavailable(alice):
         holds.release(alice.tenant.server_id)
         with tenant_context(alice.tenant):
             connections[alice.tenant.alias].errors_occurred = False
+
+
+def test_a_lost_tenant_connection_that_comes_back_is_tenant_unavailable_unheld(alice):
+    """A server or pooler coming back: the request's connection broke, a new
+    one works; the church's database it was, but there is nothing to hold."""
+    error = OperationalError("server closed the connection unexpectedly")
+    error.__cause__ = ConnectionError("server closed the connection unexpectedly")
+    with tenant_context(alice.tenant):
+        assert Member.objects.count() == 0
+        connections[alice.tenant.alias].errors_occurred = True
+        answer = unavailable(error)
+    assert isinstance(answer, TenantUnavailable)
+    assert not holds.is_held(alice.tenant.server_id)
