@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from accounts.console import console
-from billing.allowance import credited, status_of
+from billing.allowance import credited, status_of, subscription_of
 from billing.models import (
     Invoice,
     MeterReport,
@@ -27,7 +28,12 @@ from billing.models import (
     Subscription,
     UsageRollup,
 )
-from billing.subscriptions import cancel_at_period_end, settle_invoice
+from billing.subscriptions import (
+    cancel_at_period_end,
+    change_subscription,
+    locked_subscription,
+    settle_invoice,
+)
 
 if TYPE_CHECKING:
     _PlanAdmin = admin.ModelAdmin[Plan]
@@ -96,14 +102,13 @@ class SubscriptionAdmin(_SubscriptionAdmin):
     def save_model(
         self, request: HttpRequest, obj: Subscription, form: Any, change: bool
     ) -> None:
-        before = Subscription.objects.select_related("plan").get(pk=obj.pk)
-        super().save_model(request, obj, form, change)
-        if (before.status, before.plan_id) != (obj.status, obj.plan_id):
-            StateChange.objects.create(
-                tenant_id=obj.tenant_id, by=_by(request), note="edited in the console",
-                from_status=before.status, to_status=obj.status,
-                from_plan=before.plan.code, to_plan=obj.plan.code,
-            )  # fmt: skip
+        # The edited fields go through the one writer of changes, on a locked row.
+        with transaction.atomic():
+            edited = {name: form.cleaned_data[name] for name in form.changed_data}
+            note = "edited in the console" if {"status", "plan"} & set(edited) else ""
+            change_subscription(
+                locked_subscription(obj.tenant), by=_by(request), note=note, **edited
+            )
 
     @admin.action(description="Cancel at the end of the period")
     def cancel_at_end(
@@ -167,8 +172,7 @@ class SegmentCreditAdmin(_CreditAdmin):
     def save_model(
         self, request: HttpRequest, obj: SegmentCredit, form: Any, change: bool
     ) -> None:
-        sub = Subscription.objects.filter(tenant_id=obj.tenant_id).first()
-        obj.period_start = sub.period_start if sub else obj.tenant.created_at
+        obj.period_start = subscription_of(obj.tenant).period_start
         obj.granted_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
 

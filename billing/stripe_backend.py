@@ -21,7 +21,7 @@ from django.utils import timezone
 from api.fields import parse_uuid
 from billing.allowance import subscription_of
 from billing.models import Invoice, Plan, StripeEvent, Subscription
-from billing.subscriptions import _change, _locked, offered_plan
+from billing.subscriptions import change_subscription, locked_subscription, offered_plan
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _sync_subscription(tenant: Tenant, stripe_id: str, *, by: str) -> None:
     the church's own is live.
     """
     with transaction.atomic():
-        sub = _locked(tenant)
+        sub = locked_subscription(tenant)
         theirs = sub.stripe_subscription_id
         if theirs and theirs != stripe_id and sub.status != Status.CANCELED:
             logger.info(
@@ -193,7 +193,7 @@ def _sync_subscription(tenant: Tenant, stripe_id: str, *, by: str) -> None:
                     # The period rolled: its last day is still to be metered.
                     fields |= {"last_period_start": sub.period_start,
                                "last_period_end": sub.period_end}  # fmt: skip
-        _change(sub, by=by, **fields)
+        change_subscription(sub, by=by, **fields)
 
 
 def _mirror_invoice(tenant: Tenant, stripe_id: str) -> None:

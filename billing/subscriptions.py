@@ -1,6 +1,6 @@
 """Changing a church's subscription, with the local backend's periods and invoices.
 
-Every change of plan or state goes through `_change`, which records who or
+Every change of plan or state goes through `change_subscription`, which records who or
 what made it. With `BILLING_BACKEND=local` there is no payment service:
 subscribing switches the plan at once, `close_periods` (a beat task) writes
 one invoice per church per period and moves unpaid churches along
@@ -31,7 +31,9 @@ Status = Subscription.Status
 OWING = (Status.PAST_DUE, Status.UNPAID)
 
 
-def _change(sub: Subscription, *, by: str, note: str = "", **fields: object) -> None:
+def change_subscription(
+    sub: Subscription, *, by: str, note: str = "", **fields: object
+) -> None:
     """Save `fields` on the (locked) subscription and record the change."""
     before_status, before_plan = sub.status, sub.plan.code
     for name, value in fields.items():
@@ -45,7 +47,7 @@ def _change(sub: Subscription, *, by: str, note: str = "", **fields: object) -> 
         )  # fmt: skip
 
 
-def _locked(tenant: Tenant) -> Subscription:
+def locked_subscription(tenant: Tenant) -> Subscription:
     subscription_of(tenant)  # a church without one starts its trial first
     return (
         Subscription.objects.select_for_update()
@@ -70,11 +72,11 @@ def subscribe(tenant: Tenant, code: str, *, by: str) -> Subscription:
     plan = offered_plan(code)
     now = timezone.now()
     with transaction.atomic():
-        sub = _locked(tenant)
+        sub = locked_subscription(tenant)
         current = status_of(sub, now)
         if sub.plan_id == plan.pk and current not in ("trial_ended", Status.CANCELED):
             if sub.cancel_at_period_end:
-                _change(sub, by=by, note="cancellation withdrawn",
+                change_subscription(sub, by=by, note="cancellation withdrawn",
                         cancel_at_period_end=False)  # fmt: skip
             return sub
         fields: dict[str, Any] = {"plan": plan, "cancel_at_period_end": False}
@@ -83,15 +85,15 @@ def subscribe(tenant: Tenant, code: str, *, by: str) -> Subscription:
                 "status": Status.ACTIVE, "anchor": now, "period_start": now,
                 "period_end": add_months(now, 1), "trial_ends_at": None,
             }  # fmt: skip
-        _change(sub, by=by, **fields)
+        change_subscription(sub, by=by, **fields)
     return sub
 
 
 def cancel_at_period_end(tenant: Tenant, *, by: str) -> Subscription:
     with transaction.atomic():
-        sub = _locked(tenant)
+        sub = locked_subscription(tenant)
         if not sub.plan.is_trial and sub.status != Status.CANCELED:
-            _change(sub, by=by, note="cancels at the period's end",
+            change_subscription(sub, by=by, note="cancels at the period's end",
                     cancel_at_period_end=True)  # fmt: skip
     return sub
 
@@ -149,10 +151,10 @@ def _close_one(sub: Subscription, now: dt.datetime) -> bool:
         paid_at=None if total else now,
     )  # fmt: skip
     if sub.cancel_at_period_end:
-        _change(sub, by="period end", status=Status.CANCELED)
+        change_subscription(sub, by="period end", status=Status.CANCELED)
         return True
     start, end = period_containing(sub.anchor, sub.period_end)
-    _change(sub, by="period end", period_start=start, period_end=end)
+    change_subscription(sub, by="period end", period_start=start, period_end=end)
     return True
 
 
@@ -205,9 +207,9 @@ def _dun(now: dt.datetime) -> None:
     for status, condition, why, fields in steps:
         for sub in Subscription.objects.filter(status=status, **condition):
             with transaction.atomic():
-                locked = _locked(sub.tenant)
+                locked = locked_subscription(sub.tenant)
                 if locked.status == status:  # not moved on by someone else
-                    _change(locked, by=why, **fields)
+                    change_subscription(locked, by=why, **fields)
 
 
 def settle_invoice(invoice: Invoice, status: str, *, by: str) -> None:
@@ -217,10 +219,10 @@ def settle_invoice(invoice: Invoice, status: str, *, by: str) -> None:
         Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.OPEN).update(
             status=status, paid_at=now if status == Invoice.Status.PAID else None
         )
-        sub = _locked(invoice.tenant)
+        sub = locked_subscription(invoice.tenant)
         still_owing = Invoice.objects.filter(
             tenant_id=invoice.tenant_id, status=Invoice.Status.OPEN, due_at__lte=now
         ).exists()
         if sub.status in OWING and not still_owing:
-            _change(sub, by=by, note=f"invoice {invoice.number} {status}",
+            change_subscription(sub, by=by, note=f"invoice {invoice.number} {status}",
                     status=Status.ACTIVE, past_due_since=None)  # fmt: skip

@@ -9,6 +9,7 @@ listens to `usage_recorded`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Sum
@@ -39,7 +40,7 @@ def refresh_usage(*, day: dt.date) -> DailyUsage:
 
 def usage_by_day(
     start: dt.datetime, end: dt.datetime, zone: str
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Sent messages and segments per day of the church's time zone in [start, end)."""
     rows = (
         Message.objects.filter(

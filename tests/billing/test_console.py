@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User
-from billing.models import Invoice, SegmentCredit, StateChange, Subscription
+from billing.models import Invoice, Plan, SegmentCredit, StateChange, Subscription
 from billing.subscriptions import SETTLE, close_periods
 from tests.billing.test_quota import billing
 
@@ -63,3 +63,26 @@ def test_a_credit_records_who_and_why_and_adds_to_the_period(operator, alice):
     credit = SegmentCredit.objects.get()
     assert (credit.granted_by, credit.reason) == (operator.user, "Easter")
     assert billing(alice)["remaining_segments"] == 500
+
+
+def test_an_operator_edit_of_the_state_is_recorded(operator, alice):
+    billing(alice)
+    sub = Subscription.objects.get(tenant=alice.tenant)
+    url = f"/admin/billing/subscription/{sub.pk}/change/"
+    form = {
+        "plan": str(Plan.objects.get(code="starter").pk),
+        "period_start_0": sub.period_start.strftime("%Y-%m-%d"),
+        "period_start_1": sub.period_start.strftime("%H:%M:%S"),
+        "period_end_0": sub.period_end.strftime("%Y-%m-%d"),
+        "period_end_1": sub.period_end.strftime("%H:%M:%S"),
+        "anchor_0": sub.anchor.strftime("%Y-%m-%d"),
+        "anchor_1": sub.anchor.strftime("%H:%M:%S"),
+        "trial_ends_at_0": sub.trial_ends_at.strftime("%Y-%m-%d"),
+        "trial_ends_at_1": sub.trial_ends_at.strftime("%H:%M:%S"),
+    }
+    answer = operator.post(url, form)
+    assert answer.status_code == 302, answer.content[:3000]
+    change = StateChange.objects.filter(tenant=alice.tenant).first()
+    assert (change.from_plan, change.to_plan) == ("trial", "starter")
+    assert change.by == "operator ops@example.org"
+    assert change.note == "edited in the console"
