@@ -15,6 +15,7 @@ connect to the server itself.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,8 +73,14 @@ class PostgresServer:
             conn.close()
 
     def ping(self) -> None:
+        """The server answers its admin; a pooler in front accepts connections."""
         with self._connect() as conn:
             conn.execute("SELECT 1")
+        if self.pooler is not None:
+            try:
+                socket.create_connection(self.pooler, timeout=CONNECT_TIMEOUT).close()
+            except OSError as exc:
+                raise ServerUnavailable(f"pooler {self.pooler}: {exc}") from exc
 
     def tenant_settings(
         self, name: str, user: str, password: str, *, direct: bool = False

@@ -1,5 +1,6 @@
 """Which database failed decides the answer: the tenant's (503 tenant_unavailable,
-its server held down) or another one's (503 service_unavailable, nothing held)."""
+the tenant held down, its server too only if the server fails its own check) or
+another one's (503 service_unavailable, nothing held)."""
 
 from django.db import OperationalError, connections
 from psycopg_pool import PoolTimeout
@@ -33,9 +34,10 @@ def test_the_tenant_connection_failing_is_the_tenant_unavailable(alice):
             connections[alice.tenant.alias].errors_occurred = True
             answer = unavailable(_pool_timeout())
             assert isinstance(answer, TenantUnavailable)
-            assert holds.is_held(alice.tenant.server_id)
+            assert holds.tenant_is_held(alice.tenant.id)
+            assert not holds.is_held(alice.tenant.server_id)  # the server answers
     finally:
-        holds.release(alice.tenant.server_id)
+        holds.release_tenant(alice.tenant.id)
         with tenant_context(alice.tenant):
             connections[alice.tenant.alias].errors_occurred = False
 
