@@ -1,25 +1,40 @@
-"""Whether a phone may be texted: the one answer every sender asks for.
+"""Whether a phone may be texted, and the record of how that came to be.
 
 A phone opts out for the whole church (every number, every branch): STOP, the
 carrier's 21610, or staff write a `Suppression` row, and members with that
 phone are flagged `opted_out` in the same transaction so lists can filter on
-it. The row is the truth; the flag is its copy on the member.
+it. The row is the truth; the flag is its copy on the member. An erased
+phone that had opted out is kept only as its keyed hash (`ErasedSuppression`)
+and is refused just the same.
+
+Every consent and revocation is also a `ConsentRecord` in the church's
+database, and every opt-out and opt-in an event in the registry
+(`tenants.privacy`), which a restore from an older backup re-applies.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
 from django.db import IntegrityError
 from django.db.models import Q
 
-from members.models import Member, Suppression
+from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
 from tenants.context import tenant_atomic
+from tenants.models import PrivacyEvent
+from tenants.privacy import phone_hash, record_event
+
+INBOUND = "inbound"  # the actor of what a text from the phone itself did
 
 
 def may_text(phone: str, member: Member | None = None) -> bool:
     """Whether `phone` (and the member it belongs to, if known) may get a text."""
     if member is not None and member.opted_out:
         return False
-    return not Suppression.objects.filter(phone=phone).exists()
+    if Suppression.objects.filter(phone=phone).exists():
+        return False
+    return not ErasedSuppression.objects.filter(phone_hash=phone_hash(phone)).exists()
 
 
 def refused(phones: list[str]) -> set[str]:
@@ -30,16 +45,45 @@ def refused(phones: list[str]) -> set[str]:
         found.update(
             Suppression.objects.filter(phone__in=chunk).values_list("phone", flat=True)
         )
+        hashes = {phone_hash(phone): phone for phone in chunk}
+        found.update(
+            hashes[h]
+            for h in ErasedSuppression.objects.filter(
+                phone_hash__in=list(hashes)
+            ).values_list("phone_hash", flat=True)
+        )
     return found
 
 
 def opted_out() -> Q:
-    """The members `may_text` refuses, as a filter for bulk sends."""
+    """The members `may_text` refuses, as a filter for bulk sends.
+
+    A member re-created with an erased, opted-out phone is created flagged.
+    """
     return Q(opted_out=True) | Q(phone__in=Suppression.objects.values("phone"))
 
 
-def suppress(*, phone: str, source: str) -> bool:
-    """Opt `phone` out; returns whether it was newly suppressed."""
+def _record(
+    kind: str, *, phone: str, source: str, actor: str, detail: str = ""
+) -> None:
+    members = list(Member.objects.filter(phone=phone).values_list("pk", flat=True))
+    ConsentRecord.objects.create(
+        member_id=members[0] if members else None,
+        phone=phone,
+        phone_hash=phone_hash(phone),
+        kind=kind,
+        source=source,
+        detail=detail[:64],
+        actor=actor,
+    )
+
+
+def suppress(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+    """Opt `phone` out; returns whether it was newly suppressed.
+
+    `source` is a `ConsentRecord.Source`; `detail` the word received, if any.
+    """
+    record_event(PrivacyEvent.Kind.OPT_OUT, phone=phone, source=source)
     with tenant_atomic():
         try:
             with tenant_atomic():
@@ -48,12 +92,55 @@ def suppress(*, phone: str, source: str) -> bool:
         except IntegrityError:
             created = False
         Member.objects.filter(phone=phone).update(opted_out=True)
+        _record(
+            ConsentRecord.Kind.REVOKED,
+            phone=phone,
+            source=source,
+            actor=actor,
+            detail=detail,
+        )
     return created
 
 
-def unsuppress(*, phone: str) -> bool:
-    """Opt `phone` back in (START); returns whether it was suppressed."""
+def unsuppress(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+    """Opt `phone` back in (START, or staff); returns whether it was suppressed."""
+    record_event(PrivacyEvent.Kind.OPT_IN, phone=phone, source=source)
     with tenant_atomic():
         deleted, _ = Suppression.objects.filter(phone=phone).delete()
+        ErasedSuppression.objects.filter(phone_hash=phone_hash(phone)).delete()
         Member.objects.filter(phone=phone).update(opted_out=False)
+        _record(
+            ConsentRecord.Kind.CONSENT,
+            phone=phone,
+            source=source,
+            actor=actor,
+            detail=detail,
+        )
     return bool(deleted)
+
+
+def record_consent(
+    members: Iterable[Member], *, source: str, actor: str, detail: str = ""
+) -> None:
+    """Note that `members` (just created, not opted out) were given to be texted."""
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                member_id=member.pk,
+                phone=member.phone,
+                phone_hash=phone_hash(member.phone),
+                kind=ConsentRecord.Kind.CONSENT,
+                source=source,
+                detail=detail[:64],
+                actor=actor,
+            )
+            for member in members
+            if not member.opted_out
+        ],
+        batch_size=1000,
+    )
+
+
+def actor_of(user_id: uuid.UUID | str | None) -> str:
+    """How a consent record names who acted: a user id, or "system"."""
+    return str(user_id) if user_id else "system"

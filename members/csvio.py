@@ -19,7 +19,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from branches.models import Branch
-from members.consent import refused
+from members.consent import record_consent, refused
 from members.errors import UnreadableFile
 from members.models import Member, MemberTag
 from sms.phones import InvalidPhone, to_e164
@@ -33,6 +33,8 @@ LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "tags": 50}
 
 @dataclass
 class ImportReport:
+    # Names this import in the consent records of the members it created.
+    import_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -102,8 +104,11 @@ def _parse(record: dict, line: int, country: str, branches: dict[str, Branch]) -
     )
 
 
-def import_members(data: bytes) -> ImportReport:
-    """Create or update members from CSV bytes (see the module docstring)."""
+def import_members(data: bytes, *, actor: str) -> ImportReport:
+    """Create or update members from CSV bytes (see the module docstring).
+
+    New members' consent is recorded as given by this import, by `actor`.
+    """
     reader = _reader(data)
     country = require_tenant().country
     branches = {b.name.casefold(): b for b in Branch.objects.all()}
@@ -134,11 +139,11 @@ def import_members(data: bytes) -> ImportReport:
             continue
         rows[row.phone] = row
     with tenant_atomic():
-        _apply(rows, report)
+        _apply(rows, report, actor)
     return report
 
 
-def _apply(rows: dict[str, _Row], report: ImportReport) -> None:
+def _apply(rows: dict[str, _Row], report: ImportReport, actor: str) -> None:
     phones = list(rows)
     existing: dict[str, Member] = {}
     for start in range(0, len(phones), 2000):
@@ -181,6 +186,7 @@ def _apply(rows: dict[str, _Row], report: ImportReport) -> None:
             member_id__in=stale_tags[start : start + 2000]
         ).delete()
     MemberTag.objects.bulk_create(tag_rows, batch_size=2000)
+    record_consent(new, source="import", actor=actor, detail=report.import_id)
     report.created += len(new)
     report.updated += len(changed)
 

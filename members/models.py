@@ -74,3 +74,59 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+class ErasedSuppression(models.Model):
+    """An opted-out phone whose member was erased: kept only as its keyed hash."""
+
+    phone_hash = models.CharField(max_length=64, primary_key=True)
+    source = models.CharField(max_length=20)
+    opted_out_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.phone_hash[:12]
+
+
+class ConsentRecord(models.Model):
+    """How a phone came to be texted, or stopped: one row per event, kept.
+
+    The member link and the plain phone go when the member is erased; the
+    keyed hash stays (`tenants.privacy.phone_hash`), so the record of consent
+    outlives the person's data.
+    """
+
+    class Kind(models.TextChoices):
+        CONSENT = "consent"
+        REVOKED = "revoked"
+
+    class Source(models.TextChoices):
+        IMPORT = "import"
+        STAFF = "staff"
+        KEYWORD = "keyword"
+        INTEGRATION = "integration"
+        SURVEY = "survey"
+        CARRIER = "carrier"  # the carrier reported an opt-out (Twilio 21610)
+        ERASURE = "erasure"
+
+    member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="consent_records",
+    )
+    phone = models.CharField(max_length=16, blank=True, default="")
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    source = models.CharField(max_length=11, choices=Source.choices)
+    # The keyword received, or the import's id.
+    detail = models.CharField(max_length=64, blank=True, default="")
+    actor = models.CharField(max_length=64)  # a registry user id, or "inbound"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["phone"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.source})"

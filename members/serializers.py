@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from branches.models import Branch
+from members.consent import actor_of
 from members.models import Member
 from members.services import save_member
 from sms.phones import InvalidPhone, to_e164
@@ -66,10 +67,14 @@ class MemberSerializer(serializers.ModelSerializer):
         return sorted({tag.strip() for tag in value if tag.strip()})
 
     def create(self, validated_data):
-        return save_member(Member(), validated_data)
+        return save_member(Member(), validated_data, actor=self._actor())
 
     def update(self, instance, validated_data):
-        return save_member(instance, validated_data)
+        return save_member(instance, validated_data, actor=self._actor())
+
+    def _actor(self) -> str:
+        request = self.context.get("request")
+        return actor_of(getattr(getattr(request, "auth", None), "user_id", None))
 
 
 class ImportSerializer(serializers.Serializer):

@@ -6,17 +6,22 @@ from typing import Any
 
 from django.db import IntegrityError
 
-from members.consent import may_text
+from members.consent import may_text, record_consent
 from members.errors import PhoneTaken
 from members.models import Member, MemberTag
 from tenants.context import tenant_atomic
 
 
-def save_member(member: Member, fields: dict[str, Any]) -> Member:
-    """Create or update `member` from validated fields (`tag_links`: tag names)."""
+def save_member(member: Member, fields: dict[str, Any], *, actor: str) -> Member:
+    """Create or update `member` from validated fields (`tag_links`: tag names).
+
+    `actor` (`consent.actor_of`) is recorded as having given a new member's
+    consent.
+    """
     fields = dict(fields)
     tags = fields.pop("tag_links", None)
-    if member._state.adding:
+    adding = member._state.adding
+    if adding:
         # A number that texted STOP stays opted out when it becomes a member.
         fields["opted_out"] = not may_text(fields["phone"])
     try:
@@ -26,6 +31,8 @@ def save_member(member: Member, fields: dict[str, Any]) -> Member:
             member.save()
             if tags is not None:
                 _set_tags(member, tags)
+            if adding:
+                record_consent([member], source="staff", actor=actor)
     except IntegrityError as exc:  # the phone was taken a moment ago
         raise PhoneTaken() from exc
     return member

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from api.errors import PayloadTooLarge
 from api.fields import parse_uuid
+from members.consent import actor_of
 from members.csvio import export_rows, import_members
 from members.models import Member
 from members.serializers import ImportSerializer, MemberSerializer
@@ -67,6 +68,7 @@ class MemberViewSet(viewsets.ModelViewSet):
             200: inline_serializer(
                 "ImportReport",
                 {
+                    "import_id": serializers.UUIDField(),
                     "created": serializers.IntegerField(),
                     "updated": serializers.IntegerField(),
                     "skipped": serializers.IntegerField(),
@@ -95,7 +97,7 @@ class MemberViewSet(viewsets.ModelViewSet):
         upload = form.validated_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"Files are limited to {MAX_IMPORT_BYTES} bytes.")
-        report = import_members(upload.read())
+        report = import_members(upload.read(), actor=actor_of(request.auth.user_id))
         return Response(report.__dict__)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})

@@ -176,7 +176,12 @@ def _send_one(
     except PermanentError as exc:
         _finish(rows, message, status=Message.Status.FAILED, error_code=exc.code)
         if exc.code == CARRIER_OPT_OUT:
-            opt_out(phone=message.to_number, source="carrier_21610")
+            opt_out(
+                phone=message.to_number,
+                source="carrier",
+                actor="carrier",
+                detail=CARRIER_OPT_OUT,
+            )
         return "failed"
     _finish(
         rows,

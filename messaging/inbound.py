@@ -8,12 +8,14 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
+from members.consent import INBOUND
 from members.models import Member
 from messaging.models import Conversation, Message
 from messaging.optout import opt_in, opt_out
 from messaging.quota import count_sent
 from messaging.usage import refresh_usage
 from sms import keywords
+from sms.keywords import word
 from sms.segments import count_segments
 from tenants.context import require_tenant, tenant_atomic
 
@@ -76,13 +78,13 @@ def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
                 changes["needs_attention"] = True
             Conversation.objects.filter(pk=conversation.pk).update(**changes)
             if kind == "opt_out":
-                opt_out(phone=from_, source="keyword")
+                opt_out(phone=from_, source="keyword", actor=INBOUND, detail=word(body))
                 reply = (
                     f"{tenant.name}: You are unsubscribed and will get no more "
                     "messages. Reply START to resubscribe."
                 )
             elif kind == "opt_in":
-                opt_in(phone=from_)
+                opt_in(phone=from_, source="keyword", actor=INBOUND, detail=word(body))
                 reply = (
                     f"{tenant.name}: You are subscribed again. Reply HELP for "
                     "help, STOP to opt out. Msg & data rates may apply."

@@ -11,10 +11,10 @@ from tenants.context import tenant_atomic
 CARRIER_OPT_OUT = "21610"
 
 
-def opt_out(*, phone: str, source: str) -> bool:
+def opt_out(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
     """Suppress `phone` and cancel what is queued for it; whether it is new."""
     with tenant_atomic():
-        created = suppress(phone=phone, source=source)
+        created = suppress(phone=phone, source=source, actor=actor, detail=detail)
         release_queued(
             Message.objects.filter(
                 to_number=phone, direction=Message.Direction.OUTBOUND
@@ -24,5 +24,5 @@ def opt_out(*, phone: str, source: str) -> bool:
     return created
 
 
-def opt_in(*, phone: str) -> bool:
-    return unsuppress(phone=phone)
+def opt_in(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+    return unsuppress(phone=phone, source=source, actor=actor, detail=detail)

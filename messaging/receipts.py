@@ -72,5 +72,10 @@ def update_status(
         else:
             Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
     if error_code == CARRIER_OPT_OUT:
-        opt_out(phone=message.to_number, source="carrier_21610")
+        opt_out(
+            phone=message.to_number,
+            source="carrier",
+            actor="carrier",
+            detail=CARRIER_OPT_OUT,
+        )
     return True

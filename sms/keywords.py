@@ -35,6 +35,11 @@ def _normalise(body: str) -> str:
     return " ".join(body.split()).casefold().upper()
 
 
+def word(body: str) -> str:
+    """The keyword as received, normalised (what a consent record keeps)."""
+    return _normalise(body)[:64]
+
+
 def classify(body: str) -> str | None:
     """`opt_out`, `opt_in`, `help`, or None for an ordinary message."""
     word = _normalise(body)

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone as django_timezone
 
-from tenants.secrets import decrypt
+from tenants.secrets import decrypt, encrypt, generate_password
 
 
 def split_password(url: str) -> tuple[str, str]:
@@ -72,6 +72,11 @@ class DatabaseServer(models.Model):
         if not self.password:
             return self.url
         return with_password(self.url, decrypt(self.password))
+
+
+def new_pepper() -> str:
+    """A tenant's secret for keyed phone hashes (`tenants.privacy`), encrypted."""
+    return encrypt(generate_password())
 
 
 def default_quiet_hours() -> dict[str, str]:
@@ -186,6 +191,8 @@ class Tenant(models.Model):
     awaiting_owner = models.BooleanField(default=False)
     # When this tenant next has messages due: see TenantQuerySet, its only writer.
     next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Keys the phone hashes that outlive an erasure; encrypted, never shown.
+    pepper = models.TextField(default=new_pepper, editable=False)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
     migration_seconds = models.FloatField(null=True, blank=True)
@@ -217,3 +224,33 @@ class Tenant(models.Model):
         """Whether `name` (an id, its hex, or the slug) names this tenant."""
         wanted = str(name).strip().lower()
         return wanted in {str(self.id), self.id.hex, self.slug}
+
+
+class PrivacyEvent(models.Model):
+    """An opt-out, opt-in or erasure in a church, kept here as well as there.
+
+    A restore from a backup older than the event re-applies it, so that nobody
+    who said STOP after the backup is texted again and nobody erased comes
+    back. Holds a keyed hash of the phone, never the phone.
+    """
+
+    class Kind(models.TextChoices):
+        OPT_OUT = "opt_out"
+        OPT_IN = "opt_in"
+        ERASURE = "erasure"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="privacy_events"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    phone_hash = models.CharField(max_length=64)
+    member_id = models.UUIDField(null=True, blank=True)
+    source = models.CharField(max_length=20, blank=True, default="")
+    at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tenant", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 from twilio.request_validator import RequestValidator
 
-from members.models import Member, Suppression
+from members.models import ConsentRecord, Member, Suppression
 from messaging.models import Conversation, Message
 from tenants.context import tenant_context
 from tests.messaging.fixtures import CHURCH_NUMBER, add_member, send
@@ -181,6 +181,12 @@ def test_carrier_opt_out_21610_marks_the_member(church, fake_twilio):
     with tenant_context(church.tenant):
         assert Member.objects.get().opted_out is True
         assert Message.objects.get().error_code == "21610"
+        revoked = ConsentRecord.objects.get(kind="revoked")
+    assert (revoked.source, revoked.detail, revoked.actor) == (
+        "carrier",
+        "21610",
+        "carrier",
+    )
 
 
 # --- Twilio signatures ---
