@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "templates_app",
     "messaging",
     "billing",
+    "privacy",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in

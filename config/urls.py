@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("api/", include("accounts.urls")),
     path("api/", include("church.urls")),
+    path("api/", include("privacy.urls")),  # before members: /members/{id}/...
     path("api/", include("members.urls")),
     path("api/", include("branches.urls")),
     path("api/", include("templates_app.urls")),

@@ -44,7 +44,9 @@ class Conversation(models.Model):
         CLOSED = "closed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    phone = models.CharField(max_length=16, unique=True)
+    # E.164; after an erasure, the phone's keyed hash (so a later text from
+    # the same number starts a new thread).
+    phone = models.CharField(max_length=64, unique=True)
     member = models.ForeignKey(
         "members.Member",
         null=True,
@@ -136,6 +138,7 @@ class Message(models.Model):
             models.Index(fields=["member", "-created_at"]),
             models.Index(fields=["broadcast", "status"]),
             models.Index(fields=["sent_at"]),
+            models.Index(fields=["to_number"]),  # opt-outs and erasures
             models.Index(
                 fields=["send_after"],
                 name="message_due",

@@ -246,6 +246,7 @@ class PrivacyEvent(models.Model):
     phone_hash = models.CharField(max_length=64)
     member_id = models.UUIDField(null=True, blank=True)
     source = models.CharField(max_length=20, blank=True, default="")
+    actor = models.CharField(max_length=64, blank=True, default="")  # a user id
     at = models.DateTimeField(default=django_timezone.now)
 
     class Meta:

@@ -38,6 +38,7 @@ def record_event(
     *,
     phone: str,
     source: str = "",
+    actor: str = "",
     member_id: uuid.UUID | None = None,
     tenant: Tenant | None = None,
 ) -> None:
@@ -54,6 +55,7 @@ def record_event(
         phone_hash=phone_hash(phone, tenant),
         member_id=member_id,
         source=source,
+        actor=actor,
     )
 
 

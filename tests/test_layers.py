@@ -25,7 +25,9 @@ LAYERS: list[set[str]] = [
     {"members"},
     {"templates_app"},
     {"messaging"},
-    {"billing"},  # plans, subscriptions, invoices: reads messaging's meter
+    # plans, subscriptions, invoices: reads messaging's meter; and a member's
+    # or a church's data exported or erased
+    {"billing", "privacy"},
     {"config"},  # settings and wiring
 ]
 LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in layer}

@@ -57,6 +57,7 @@ class Migration(migrations.Migration):
                 ("phone_hash", models.CharField(max_length=64)),
                 ("member_id", models.UUIDField(blank=True, null=True)),
                 ("source", models.CharField(blank=True, default="", max_length=20)),
+                ("actor", models.CharField(blank=True, default="", max_length=64)),
                 ("at", models.DateTimeField(default=django.utils.timezone.now)),
                 (
                     "tenant",

@@ -1,0 +1,127 @@
+"""Forgetting a person while remembering that they said STOP.
+
+An erasure removes the member row with its tags and notes, and strips every
+message to or from the phone of its body, its phone and its link to a name,
+keeping the row itself (direction, status, segments, times) so that billing
+and statistics still count it. What must outlive the person is kept as the
+phone's keyed hash (`tenants.privacy.phone_hash`): an opt-out
+(`ErasedSuppression`, so the phone stays opted out if it is added again), the
+conversation (so a later text from the number starts a new thread), the
+consent records, and the registry's erasure event, which a restore from an
+older backup re-applies.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, Q
+
+from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
+from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from tenants.context import tenant_atomic
+from tenants.models import PrivacyEvent
+from tenants.privacy import phone_hash, record_event
+
+
+def erase_member(member: Member, *, actor: str) -> None:
+    """Erase `member` and every trace of their phone."""
+    erase_phone(member.phone, actor=actor, members=[member.pk])
+
+
+def erase_phone(
+    phone: str, *, actor: str, members: list[uuid.UUID] | None = None
+) -> None:
+    """Erase every trace of `phone` (and of `members`, if given) in the church."""
+    members = list(
+        {
+            *(members or []),
+            *Member.objects.filter(phone=phone).values_list("pk", flat=True),
+        }
+    )
+    hashed = phone_hash(phone)
+    for member_id in members or [None]:
+        record_event(
+            PrivacyEvent.Kind.ERASURE,
+            phone=phone,
+            member_id=member_id,
+            source="staff",
+            actor=actor,
+        )
+    with tenant_atomic():
+        _keep_opt_out(phone, hashed, members)
+        _scrub_messages(phone, hashed, members)
+        ConsentRecord.objects.filter(Q(phone=phone) | Q(member_id__in=members)).update(
+            phone="", member=None, phone_hash=hashed
+        )
+        Member.objects.filter(pk__in=members).delete()  # tags go with it
+        ConsentRecord.objects.bulk_create(
+            ConsentRecord(
+                phone_hash=hashed,
+                kind=ConsentRecord.Kind.REVOKED,
+                source=ConsentRecord.Source.ERASURE,
+                detail=str(member_id or ""),
+                actor=actor,
+            )
+            for member_id in members or [None]
+        )
+
+
+def _keep_opt_out(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
+    suppression = Suppression.objects.filter(phone=phone).first()
+    flagged = Member.objects.filter(pk__in=members, opted_out=True).first()
+    if suppression is None and flagged is None:
+        return
+    if suppression is not None:
+        source, at = suppression.source, suppression.created_at
+    else:
+        source, at = "staff", flagged.updated_at
+    ErasedSuppression.objects.update_or_create(
+        phone_hash=hashed, defaults={"source": source, "opted_out_at": at}
+    )
+    Suppression.objects.filter(phone=phone).delete()
+
+
+def _scrub_messages(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
+    threads = list(
+        Conversation.objects.filter(
+            Q(phone=phone) | Q(member_id__in=members)
+        ).values_list("pk", flat=True)
+    )
+    theirs = Message.objects.filter(
+        Q(to_number=phone)
+        | Q(from_number=phone, direction=Message.Direction.INBOUND)
+        | Q(member_id__in=members)
+        | Q(conversation_id__in=threads)
+    )
+    # A broadcast sent to this person alone carries their words in its body.
+    alone = (
+        Broadcast.objects.filter(pk__in=theirs.values("broadcast_id"))
+        .annotate(total=Count("messages"))
+        .filter(total__lte=1)
+    )
+    Broadcast.objects.filter(pk__in=list(alone.values_list("pk", flat=True))).update(
+        body=""
+    )
+    for recurring in RecurringMessage.objects.exclude(body=""):
+        if _only(recurring.recipients, members):
+            recurring.body = ""
+            recurring.active = False
+            recurring.save(update_fields=["body", "active", "updated_at"])
+    outbound = Message.Direction.OUTBOUND
+    theirs.filter(direction=outbound).update(body="", to_number="", member=None)
+    theirs.exclude(direction=outbound).update(body="", from_number="", member=None)
+    for index, thread in enumerate(threads):
+        # One hash per phone; a second thread (linked only by the member) gets
+        # a distinct key so the unique phone still holds.
+        key = hashed if index == 0 else phone_hash(f"{phone}#{thread}")
+        Conversation.objects.filter(pk=thread).update(phone=key, member=None)
+
+
+def _only(recipients: dict, members: list[uuid.UUID]) -> bool:
+    """Whether `recipients` (a send's JSON) names one of `members` and no one else."""
+    named = recipients.get("members") or []
+    others = (
+        recipients.get("all") or recipients.get("branches") or recipients.get("tags")
+    )
+    return not others and len(named) == 1 and named[0] in {str(m) for m in members}

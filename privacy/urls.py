@@ -1,0 +1,16 @@
+from api.routing import api_path
+from privacy import views
+
+urlpatterns = [
+    api_path(
+        r"members/(?P<pk>[^/]+)/export",
+        views.MemberExportView.as_view(),
+        name="member-export",
+    ),
+    api_path(
+        r"members/(?P<pk>[^/]+)/erase",
+        views.MemberEraseView.as_view(),
+        name="member-erase",
+    ),
+    api_path("privacy/erase", views.PhoneEraseView.as_view(), name="privacy-erase"),
+]
