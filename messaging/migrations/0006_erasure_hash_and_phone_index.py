@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0004_consent_records'),
-        ('messaging', '0005_segment_meter'),
+        ("members", "0004_consent_records"),
+        ("messaging", "0005_segment_meter"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='conversation',
-            name='phone',
+            model_name="conversation",
+            name="phone",
             field=models.CharField(max_length=64, unique=True),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['to_number'], name='messaging_m_to_numb_f9843c_idx'),
+            model_name="message",
+            index=models.Index(
+                fields=["to_number"], name="messaging_m_to_numb_f9843c_idx"
+            ),
         ),
     ]
