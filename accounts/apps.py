@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts (registry)"
 
     def ready(self) -> None:
-        # Imported for their side effects: system checks and the OpenAPI scheme.
-        from accounts import checks, schema  # noqa: F401
+        # Imported for their side effects: system checks, signal receivers and
+        # the OpenAPI scheme.
+        from accounts import checks, receivers, schema  # noqa: F401

@@ -24,8 +24,12 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 from accounts import revocation
 from accounts.errors import InvalidToken, TenantMismatch, TenantSuspended, TokenRevoked
 from accounts.models import LoginSession, User
+from tenants.errors import TenantUnavailable
 from tenants.lookup import get_tenant
 from tenants.models import Tenant
+
+# What a church being restored or moved tells clients to wait (seconds).
+MAINTENANCE_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,14 @@ def identity_from_token(raw: str) -> Identity:
     if tenant is None or tenant.status in (
         Tenant.Status.FAILED,
         Tenant.Status.DELETING,
+        Tenant.Status.DELETED,
     ):
         raise InvalidToken()
     if tenant.status == Tenant.Status.SUSPENDED:
         raise TenantSuspended()
+    if tenant.status == Tenant.Status.MAINTENANCE:
+        # A restore or move is swapping its database: seconds, then back.
+        raise TenantUnavailable(retry_after=MAINTENANCE_RETRY_SECONDS)
     if tenant.status != Tenant.Status.ACTIVE:
         raise InvalidToken()
     return Identity(user_id=user_id, tenant=tenant, role=role, claims=claims)

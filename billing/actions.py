@@ -12,7 +12,7 @@ from django.conf import settings
 from billing import stripe_backend
 from billing.allowance import subscription_of
 from billing.errors import PortalNotAvailable, StripeUnavailable
-from billing.subscriptions import offered_plan, subscribe
+from billing.subscriptions import end_subscription, offered_plan, subscribe
 from billing.summary import summary
 from tenants.models import Tenant
 
@@ -50,3 +50,17 @@ def portal(tenant: Tenant) -> dict[str, str]:
         raise PortalNotAvailable()
     with _stripe_calls():
         return {"url": stripe_backend.portal_url(tenant)}
+
+
+def cancel_for_deletion(tenant: Tenant, *, by: str) -> None:
+    """Stop billing a church being deleted: Stripe's subscription cancelled now
+    (when Stripe bills it), then ours. Safe to repeat."""
+    sub = subscription_of(tenant)
+    if (
+        settings.BILLING_BACKEND == "stripe"
+        and sub.stripe_subscription_id
+        and sub.status != "canceled"
+    ):
+        with _stripe_calls():
+            stripe_backend.cancel_subscription(sub.stripe_subscription_id)
+    end_subscription(tenant, by=by, note="church deleted")

@@ -196,6 +196,17 @@ def _sync_subscription(tenant: Tenant, stripe_id: str, *, by: str) -> None:
         change_subscription(sub, by=by, **fields)
 
 
+def cancel_subscription(stripe_id: str) -> None:
+    """Cancel at once; one Stripe already cancelled is not an error."""
+    try:
+        client().v1.subscriptions.cancel(stripe_id)
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "code", "") != "resource_missing" and "canceled" not in str(
+            exc
+        ):
+            raise
+
+
 def _mirror_invoice(tenant: Tenant, stripe_id: str) -> None:
     """Copy the invoice as Stripe has it now, so listing never calls Stripe."""
     remote = client().v1.invoices.retrieve(stripe_id).to_dict()

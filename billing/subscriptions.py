@@ -98,6 +98,15 @@ def cancel_at_period_end(tenant: Tenant, *, by: str) -> Subscription:
     return sub
 
 
+def end_subscription(tenant: Tenant, *, by: str, note: str) -> None:
+    """Cancel now (the church is being deleted): no further period, no invoice."""
+    with transaction.atomic():
+        sub = locked_subscription(tenant)
+        if sub.status != Status.CANCELED:
+            change_subscription(sub, by=by, note=note, status=Status.CANCELED,
+                    cancel_at_period_end=False)  # fmt: skip
+
+
 def grant_credit(
     tenant: Tenant, segments: int, *, reason: str, user: User | None
 ) -> None:

@@ -64,3 +64,18 @@ class ChurchSerializer(serializers.ModelSerializer[Tenant]):
             return to_e164(value, str(country))
         except InvalidPhone as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+class DeleteChurchSerializer(serializers.Serializer[Any]):
+    """DELETE /api/tenant: the slug typed again, and the password or an MFA code."""
+
+    confirm = serializers.CharField(max_length=63, trim_whitespace=False)
+    password = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=256
+    )
+    code = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class DeletionSerializer(serializers.Serializer[Any]):
+    status = serializers.CharField()
+    purge_after = serializers.DateTimeField()

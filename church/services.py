@@ -1,4 +1,5 @@
-"""The church's own settings: name, time zone, country, number, help, quiet hours."""
+"""The church's own settings (name, time zone, country, number, help, quiet
+hours), and its deletion by its owner."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import cast
 
 from django.db import transaction
 
+from accounts.mfa import accept_second_factor, check_password
+from accounts.models import User
+from api.errors import InvalidInput
 from church.numbers import claim_number, release_number
+from tenants.lifecycle import start_deletion
 from tenants.lookup import invalidate_tenant
 from tenants.models import Tenant
 
@@ -33,3 +38,20 @@ def update_church(*, tenant: Tenant, **changes: object) -> Tenant:
         row.save(update_fields=[*changes, "updated_at"])
     invalidate_tenant(row.pk)
     return row
+
+
+def delete_church(
+    *, tenant: Tenant, user: User, confirm: str, password: str = "", code: str = ""
+) -> Tenant:
+    """The owner's own deletion: the slug typed again and the person proven
+    again (password, or an MFA code), then `deleting` with its grace period."""
+    if confirm != tenant.slug:
+        raise InvalidInput(
+            fields={"confirm": [f"Type the church's slug, {tenant.slug}, to confirm."]}
+        )
+    if code and not password:
+        if not accept_second_factor(user, code):
+            raise InvalidInput(fields={"code": ["The code is wrong."]})
+    else:
+        check_password(user, password)
+    return start_deletion(tenant, by=user.email)

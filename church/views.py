@@ -1,4 +1,4 @@
-"""GET/PATCH /api/tenant: the church's own settings."""
+"""GET/PATCH/DELETE /api/tenant: the church's own settings, and its deletion."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
@@ -8,11 +8,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsTenantAdmin
+from accounts.models import User
+from accounts.permissions import IsTenantAdmin, IsTenantOwner
 from accounts.tokens import Identity
 from api.schema import errors
-from church.serializers import ChurchSerializer
-from church.services import update_church
+from church.serializers import (
+    ChurchSerializer,
+    DeleteChurchSerializer,
+    DeletionSerializer,
+)
+from church.services import delete_church, update_church
 from tenants.lookup import get_tenant
 from tenants.models import Tenant
 
@@ -26,6 +31,8 @@ class ChurchView(APIView):
     def get_permissions(self) -> "Sequence[_SupportsHasPermission]":
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return super().get_permissions()
+        if self.request.method == "DELETE":
+            return [IsTenantOwner()]
         return [IsTenantAdmin()]
 
     @extend_schema(responses={200: ChurchSerializer, **errors(401, 403)})
@@ -43,3 +50,19 @@ class ChurchView(APIView):
         serializer.is_valid(raise_exception=True)
         updated = update_church(tenant=current, **serializer.validated_data)
         return Response(ChurchSerializer(updated).data)
+
+    @extend_schema(
+        request=DeleteChurchSerializer,
+        responses={202: DeletionSerializer, **errors(400, 401, 403)},
+    )
+    def delete(self, request: Request) -> Response:
+        """Delete the church: restorable by an operator until `purge_after`."""
+        identity = cast(Identity, request.auth)
+        form = DeleteChurchSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        tenant = delete_church(
+            tenant=Tenant.objects.get(pk=identity.tenant.id),
+            user=User.objects.get(pk=identity.user_id),
+            **form.validated_data,
+        )
+        return Response(DeletionSerializer(tenant).data, status=202)

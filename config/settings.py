@@ -190,6 +190,9 @@ PROVISIONING_CONCURRENCY = env_int("PROVISIONING_CONCURRENCY", 4)
 # Databases made ahead per server, so that registering only claims one.
 TENANT_READY_POOL = env_int("TENANT_READY_POOL", 5)
 TENANT_PROVISIONING_GRACE_SECONDS = env_int("TENANT_PROVISIONING_GRACE_SECONDS", 600)
+# A deleted church can be restored by an operator for this long before its
+# database, role, backups and exports are removed.
+TENANT_DELETE_GRACE_DAYS = env_int("TENANT_DELETE_GRACE_DAYS", 30)
 # Key for tenant database passwords and MFA secrets kept in the registry.
 CREDENTIALS_KEY = env("CREDENTIALS_KEY", "")
 if PRODUCTION and not CREDENTIALS_KEY:

@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
+from tenants.lifecycle import restore_deleted, start_deletion
 from tenants.lookup import invalidate_tenant
 from tenants.migrating import migrate_tenant
 from tenants.models import DatabaseServer, Tenant, split_password
@@ -111,7 +112,7 @@ class TenantAdmin(_TenantAdmin):
     list_filter = ["status", "server", "plan"]
     search_fields = ["slug", "name", "id"]
     fieldsets = [
-        (None, {"fields": ["id", "slug", "status", "plan"]}),
+        (None, {"fields": ["id", "slug", "status", "purge_after", "plan"]}),
         ("Church settings", {"fields": list(church_settings)}),
         (
             "Database",
@@ -136,6 +137,7 @@ class TenantAdmin(_TenantAdmin):
     readonly_fields = [
         "id",
         "status",
+        "purge_after",
         *church_settings,
         "server",
         "database_name",
@@ -150,7 +152,7 @@ class TenantAdmin(_TenantAdmin):
         "updated_at",
     ]
     exclude = ["database_password"]
-    actions = ["suspend", "resume", "migrate"]
+    actions = ["suspend", "resume", "migrate", "restore"]
 
     # `change` is accepted through **kwargs: Django always passes it by keyword.
     def get_form(  # type: ignore[override]
@@ -222,6 +224,26 @@ class TenantAdmin(_TenantAdmin):
     @admin.action(description="Resume selected tenants")
     def resume(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         self._each(request, queryset, resume_tenant, "resumed")
+
+    # Deleting never drops a database here: the church goes to `deleting`,
+    # restorable until its purge_after, as when its owner deletes it.
+    def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
+        self.delete_queryset(request, Tenant.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        by = f"operator {request.user}"
+        self._each(
+            request,
+            queryset,
+            lambda tenant: start_deletion(tenant, by=by),
+            "set deleting",
+        )
+
+    @admin.action(description="Restore selected tenants (within their deletion grace)")
+    def restore(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        self._each(
+            request, queryset, lambda tenant: restore_deleted(tenant), "restored"
+        )
 
     @admin.action(description="Migrate selected tenants")
     def migrate(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:

@@ -163,7 +163,9 @@ class Tenant(models.Model):
         PROVISIONING = "provisioning"
         ACTIVE = "active"
         SUSPENDED = "suspended"
-        DELETING = "deleting"
+        MAINTENANCE = "maintenance"  # a restore or move swapping its database
+        DELETING = "deleting"  # restorable until purge_after
+        DELETED = "deleted"  # a tombstone kept for billing records
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -193,6 +195,8 @@ class Tenant(models.Model):
     next_send_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Keys the phone hashes that outlive an erasure; encrypted, never shown.
     pepper = models.TextField(default=new_pepper, editable=False)
+    # When a `deleting` church's database and data are removed for good.
+    purge_after = models.DateTimeField(null=True, blank=True)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
     migration_seconds = models.FloatField(null=True, blank=True)
@@ -205,9 +209,12 @@ class Tenant(models.Model):
     class Meta:
         ordering = ["slug"]
         constraints = [
-            # A failed attempt keeps its row for the record but frees the slug.
+            # A failed attempt or a deleted church keeps its row for the record
+            # but frees the slug.
             models.UniqueConstraint(
-                fields=["slug"], condition=~Q(status="failed"), name="tenant_slug_live"
+                fields=["slug"],
+                condition=~Q(status__in=["failed", "deleted"]),
+                name="tenant_slug_live",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]

@@ -1,8 +1,9 @@
 """Creating tenants (`provision_tenant`) and finishing or undoing stuck ones.
 
-States: provisioning -> active (-> suspended / deleting); failed. Each step is
-ordered so that a crash anywhere leaves something `reconcile_tenants` can find:
-the registry row is written first, the database second, `active` last.
+States: provisioning -> active (-> suspended / maintenance / deleting); failed.
+Each step is ordered so that a crash anywhere leaves something
+`reconcile_tenants` can find: the registry row is written first, the database
+second, `active` last.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.utils.text import slugify
 from tenants import connections, ready_pool
 from tenants.context import direct_alias, tenant_context
 from tenants.holds import is_held
+from tenants.lifecycle import purge_due
 from tenants.migrating import (
     current_fingerprint,
     ensure_template,
@@ -39,7 +41,8 @@ LIVE_STATUSES = (
     Tenant.Status.PROVISIONING,
     Tenant.Status.ACTIVE,
     Tenant.Status.SUSPENDED,
-    Tenant.Status.DELETING,
+    Tenant.Status.MAINTENANCE,
+    Tenant.Status.DELETING,  # kept, restorable, until purge_after
 )
 
 # Called with (step, tenant) after each step; tests use it to crash mid-way.
@@ -289,16 +292,6 @@ def discard_tenant(tenant: Tenant) -> bool:
     return True
 
 
-def drop_tenant_database(tenant: Tenant) -> None:
-    """Drop the database of a tenant in `deleting` and remove its registry rows."""
-    connections.forget(tenant.alias)
-    connections.forget(direct_alias(tenant))
-    backend_for(tenant.server).drop_database(
-        name=tenant.database_name, user=tenant.database_user
-    )
-    tenant.delete()
-
-
 @dataclass
 class ReconcileReport:
     activated: list[str] = field(default_factory=list)
@@ -310,7 +303,8 @@ class ReconcileReport:
 
 
 def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport:
-    """Finish or clean up tenants stuck mid-way; drop databases nobody owns."""
+    """Finish or clean up tenants stuck mid-way, purge churches past their
+    deletion grace period, drop databases nobody owns."""
     if older_than is None:
         older_than = timedelta(seconds=settings.TENANT_PROVISIONING_GRACE_SECONDS)
     cutoff = timezone.now() - older_than
@@ -321,12 +315,9 @@ def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport
             _reconcile_provisioning(tenant, report)
         except Exception as exc:
             report.errors.append(f"{tenant.slug}: {exc}")
-    for tenant in stuck.filter(status=Tenant.Status.DELETING):
-        try:
-            drop_tenant_database(tenant)
-            report.deleted.append(tenant.slug)
-        except Exception as exc:
-            report.errors.append(f"{tenant.slug}: {exc}")
+    purged, errors = purge_due()  # only churches past their purge_after
+    report.deleted += purged
+    report.errors += errors
     present = _drop_orphans(cutoff, report)
     report.pool_cleaned = ready_pool.reconcile(cutoff, present)
     return report

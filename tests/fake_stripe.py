@@ -85,6 +85,9 @@ class FakeStripe:
             def do_POST(self) -> None:
                 self._handle("POST")
 
+            def do_DELETE(self) -> None:
+                self._handle("DELETE")
+
         return Handler
 
     def route(
@@ -125,6 +128,10 @@ class FakeStripe:
             self.meter_events[identifier] = found
         elif method == "GET" and path.startswith("/v1/subscriptions/"):
             found = self.subscriptions.get(path.rsplit("/", 1)[1])
+        elif method == "DELETE" and path.startswith("/v1/subscriptions/"):
+            found = self.subscriptions.get(path.rsplit("/", 1)[1])
+            if found is not None:
+                found["status"] = "canceled"  # Stripe cancels at once
         elif method == "GET" and path.startswith("/v1/invoices/"):
             found = self.invoices.get(path.rsplit("/", 1)[1])
         else:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from tenants import provisioning
 from tenants.context import tenant_context
@@ -29,7 +30,8 @@ def crash_at(step: str):
 
 
 def assert_nothing_half_made() -> None:
-    """Every tenant is active with a current database, or failed with none."""
+    """Every tenant is active with a current database, or deleting (restorable)
+    with its database, or failed or deleted with none."""
     pattern = tenant_database_pattern()
     for tenant in Tenant.objects.select_related("server"):
         exists = backend_for(tenant.server).database_exists(tenant.database_name)
@@ -37,13 +39,15 @@ def assert_nothing_half_made() -> None:
             assert exists, tenant
             with tenant_context(tenant):
                 assert is_current(tenant.alias)
+        elif tenant.status == Tenant.Status.DELETING:
+            assert exists, tenant
         else:
-            assert tenant.status == Tenant.Status.FAILED, tenant
+            assert tenant.status in (Tenant.Status.FAILED, Tenant.Status.DELETED)
             assert not exists, tenant
     live = set(
-        Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list(
-            "database_name", flat=True
-        )
+        Tenant.objects.filter(
+            status__in=[Tenant.Status.ACTIVE, Tenant.Status.DELETING]
+        ).values_list("database_name", flat=True)
     )
     for tenant in Tenant.objects.select_related("server")[:1]:
         present = {
@@ -89,12 +93,19 @@ def test_a_young_provisioning_is_left_alone(registry, monkeypatch):
     assert report.orphans_dropped == []
 
 
-def test_orphan_databases_and_deleting_tenants_are_dropped(registry):
+def test_orphans_and_churches_past_their_grace_are_dropped_not_before(registry):
     keep = make_tenant("Keep")
     orphan = make_tenant("Orphan")
     doomed = make_tenant("Doomed")
+    graced = make_tenant("Graced")
     Tenant.objects.filter(pk=orphan.pk).delete()  # its row is gone, its DB is not
-    Tenant.objects.filter(pk=doomed.pk).update(status=Tenant.Status.DELETING)
+    now = timezone.now()
+    Tenant.objects.filter(pk=doomed.pk).update(
+        status=Tenant.Status.DELETING, purge_after=now - timedelta(seconds=1)
+    )
+    Tenant.objects.filter(pk=graced.pk).update(
+        status=Tenant.Status.DELETING, purge_after=now + timedelta(days=1)
+    )
 
     call_command("reconcile_tenants", "--older-than", "0")
 
@@ -102,7 +113,9 @@ def test_orphan_databases_and_deleting_tenants_are_dropped(registry):
     assert backend.database_exists(keep.database_name)
     assert not backend.database_exists(orphan.database_name)
     assert not backend.database_exists(doomed.database_name)
-    assert not Tenant.objects.filter(pk=doomed.pk).exists()
+    assert backend.database_exists(graced.database_name)  # still restorable
+    doomed.refresh_from_db()
+    assert (doomed.status, doomed.name) == (Tenant.Status.DELETED, "")
     assert_nothing_half_made()
 
 
