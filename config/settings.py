@@ -1,5 +1,6 @@
 """The one settings module: every knob is an environment variable (see README)."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -276,6 +277,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.report_usage_task",
         "schedule": 300.0,
     },
+    "expire-church-exports": {
+        "task": "privacy.tasks.expire_exports_task",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Auth, API -------------------------------------------------------------
@@ -391,6 +396,27 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+
+# --- Files: church exports and backups -----------------------------------------
+# Any Django storage backend, e.g. "storages.backends.s3.S3Storage" (with
+# django-storages installed) and its options as JSON; by default a directory.
+LOCAL_STORAGE = "django.core.files.storage.FileSystemStorage"
+
+
+def _storage(kind: str, directory: Path) -> dict[str, Any]:
+    backend = env(f"{kind}_STORAGE", LOCAL_STORAGE)
+    options = json.loads(env(f"{kind}_STORAGE_OPTIONS", "{}") or "{}")
+    if backend == LOCAL_STORAGE:
+        options.setdefault("location", str(directory))
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+STORAGES = {
+    "default": {"BACKEND": LOCAL_STORAGE},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": _storage("EXPORT", VAR_DIR / "exports"),
+}
+EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
 
 LOGGING = {
     "version": 1,
