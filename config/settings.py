@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -107,6 +108,7 @@ INSTALLED_APPS = [
     "messaging",
     "billing",
     "privacy",
+    "backups",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in
@@ -281,6 +283,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.expire_exports_task",
         "schedule": 3600.0,
     },
+    "nightly-backups": {
+        "task": "backups.tasks.nightly_backups_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 # --- Auth, API -------------------------------------------------------------
@@ -415,8 +421,11 @@ STORAGES = {
     "default": {"BACKEND": LOCAL_STORAGE},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "exports": _storage("EXPORT", VAR_DIR / "exports"),
+    "backups": _storage("BACKUP", VAR_DIR / "backups"),
 }
 EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
+# Nightly backups kept this many days, plus the first of each month for a year.
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 14)
 
 LOGGING = {
     "version": 1,

@@ -78,12 +78,16 @@ def _record(
     )
 
 
-def suppress(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+def suppress(
+    *, phone: str, source: str, actor: str, detail: str = "", record: bool = True
+) -> bool:
     """Opt `phone` out; returns whether it was newly suppressed.
 
-    `source` is a `ConsentRecord.Source`; `detail` the word received, if any.
+    `source` is a `ConsentRecord.Source`; `detail` the word received, if any;
+    `record=False` when a restore re-applies the registry's own event.
     """
-    record_event(PrivacyEvent.Kind.OPT_OUT, phone=phone, source=source)
+    if record:
+        record_event(PrivacyEvent.Kind.OPT_OUT, phone=phone, source=source)
     with tenant_atomic():
         try:
             with tenant_atomic():
@@ -102,9 +106,12 @@ def suppress(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
     return created
 
 
-def unsuppress(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+def unsuppress(
+    *, phone: str, source: str, actor: str, detail: str = "", record: bool = True
+) -> bool:
     """Opt `phone` back in (START, or staff); returns whether it was suppressed."""
-    record_event(PrivacyEvent.Kind.OPT_IN, phone=phone, source=source)
+    if record:
+        record_event(PrivacyEvent.Kind.OPT_IN, phone=phone, source=source)
     with tenant_atomic():
         deleted, _ = Suppression.objects.filter(phone=phone).delete()
         ErasedSuppression.objects.filter(phone_hash=phone_hash(phone)).delete()

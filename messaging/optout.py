@@ -11,10 +11,14 @@ from tenants.context import tenant_atomic
 CARRIER_OPT_OUT = "21610"
 
 
-def opt_out(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
+def opt_out(
+    *, phone: str, source: str, actor: str, detail: str = "", record: bool = True
+) -> bool:
     """Suppress `phone` and cancel what is queued for it; whether it is new."""
     with tenant_atomic():
-        created = suppress(phone=phone, source=source, actor=actor, detail=detail)
+        created = suppress(
+            phone=phone, source=source, actor=actor, detail=detail, record=record
+        )
         release_queued(
             Message.objects.filter(
                 to_number=phone, direction=Message.Direction.OUTBOUND
@@ -24,5 +28,9 @@ def opt_out(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
     return created
 
 
-def opt_in(*, phone: str, source: str, actor: str, detail: str = "") -> bool:
-    return unsuppress(phone=phone, source=source, actor=actor, detail=detail)
+def opt_in(
+    *, phone: str, source: str, actor: str, detail: str = "", record: bool = True
+) -> bool:
+    return unsuppress(
+        phone=phone, source=source, actor=actor, detail=detail, record=record
+    )

@@ -24,15 +24,22 @@ from tenants.models import PrivacyEvent
 from tenants.privacy import phone_hash, record_event
 
 
-def erase_member(member: Member, *, actor: str) -> None:
+def erase_member(member: Member, *, actor: str, record: bool = True) -> None:
     """Erase `member` and every trace of their phone."""
-    erase_phone(member.phone, actor=actor, members=[member.pk])
+    erase_phone(member.phone, actor=actor, members=[member.pk], record=record)
 
 
 def erase_phone(
-    phone: str, *, actor: str, members: list[uuid.UUID] | None = None
+    phone: str,
+    *,
+    actor: str,
+    members: list[uuid.UUID] | None = None,
+    record: bool = True,
 ) -> None:
-    """Erase every trace of `phone` (and of `members`, if given) in the church."""
+    """Erase every trace of `phone` (and of `members`, if given) in the church.
+
+    `record=False` when a restore re-applies the registry's own event.
+    """
     members = list(
         {
             *(members or []),
@@ -40,7 +47,7 @@ def erase_phone(
         }
     )
     hashed = phone_hash(phone)
-    for member_id in members or [None]:
+    for member_id in (members or [None]) if record else []:
         record_event(
             PrivacyEvent.Kind.ERASURE,
             phone=phone,

@@ -262,3 +262,28 @@ class PrivacyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RetiredDatabase(models.Model):
+    """A copy of a tenant database kept aside, dropped by the reconciler after
+    `drop_after`: the one a restore replaced (kept for --keep-old days), or one
+    a restore was building when it stopped."""
+
+    server = models.ForeignKey(
+        DatabaseServer, on_delete=models.CASCADE, related_name="retired_databases"
+    )
+    name = models.CharField(max_length=63)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=100)
+    drop_after = models.DateTimeField()
+    created_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["server", "name"], name="retired_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

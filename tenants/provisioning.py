@@ -31,7 +31,7 @@ from tenants.migrating import (
     is_current,
     migrate_alias,
 )
-from tenants.models import DatabaseServer, Tenant, split_password
+from tenants.models import DatabaseServer, RetiredDatabase, Tenant, split_password
 from tenants.secrets import decrypt, encrypt, generate_password
 from tenants.servers import ServerUnavailable, backend_for, tenant_database_pattern
 
@@ -318,6 +318,7 @@ def reconcile_tenants(*, older_than: timedelta | None = None) -> ReconcileReport
     purged, errors = purge_due()  # only churches past their purge_after
     report.deleted += purged
     report.errors += errors
+    _drop_retired(report)
     present = _drop_orphans(cutoff, report)
     report.pool_cleaned = ready_pool.reconcile(cutoff, present)
     return report
@@ -338,6 +339,21 @@ def _reconcile_provisioning(tenant: Tenant, report: ReconcileReport) -> None:
             return
     if discard_tenant(tenant):
         report.failed.append(tenant.slug)
+
+
+def _drop_retired(report: ReconcileReport) -> None:
+    """Drop the copies kept by restores once their time is up."""
+    due = RetiredDatabase.objects.select_related("server").filter(
+        drop_after__lte=timezone.now()
+    )
+    for retired in due:
+        try:
+            backend_for(retired.server).drop_database(name=retired.name, user="")
+        except Exception as exc:
+            report.errors.append(f"{retired.name}: {exc}")
+            continue
+        retired.delete()
+        report.orphans_dropped.append(retired.name)
 
 
 def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> dict[int, set[str]]:

@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     # plans, subscriptions, invoices: reads messaging's meter; and a member's
     # or a church's data exported or erased
     {"billing", "privacy"},
+    {"backups"},  # backups and restores: a restore re-applies erasures (privacy)
     {"config"},  # settings and wiring
 ]
 LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in layer}

@@ -1,7 +1,8 @@
-"""What provisioning needs from a database server."""
+"""What provisioning, backups and restores need from a database server."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -9,6 +10,14 @@ from django.conf import settings
 
 class ServerUnavailable(Exception):
     """The database server cannot be reached."""
+
+
+class ToolMissing(Exception):
+    """pg_dump or pg_restore is missing, or older than the server."""
+
+
+class CopyFailed(Exception):
+    """A dump or a restore did not complete; its output says why."""
 
 
 def template_name() -> str:
@@ -46,3 +55,17 @@ class ServerBackend(Protocol):
 
     def list_databases(self) -> set[str]:
         """Names of the tenant databases (prefixed names) present on the server."""
+
+    def dump(self, name: str, target: Path) -> str:
+        """Write a backup of database `name` to `target`; the tool's version."""
+
+    def load(self, name: str, user: str, source: Path) -> None:
+        """Create database `name` (owned by `user`) from a backup."""
+
+    def fence(self, name: str) -> None:
+        """Refuse new connections to `name` and close the open ones."""
+
+    def unfence(self, name: str) -> None: ...
+
+    def swap(self, *, live: str, incoming: str, retired: str) -> None:
+        """`incoming` takes `live`'s name; the old `live` is kept as `retired`."""

@@ -15,10 +15,15 @@ connect to the server itself.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -26,7 +31,12 @@ import psycopg
 from django.conf import settings
 from psycopg import errors, sql
 
-from tenants.servers.base import ServerUnavailable, template_name
+from tenants.servers.base import (
+    CopyFailed,
+    ServerUnavailable,
+    ToolMissing,
+    template_name,
+)
 
 CONNECT_TIMEOUT = 3
 CLONE_ATTEMPTS = 20
@@ -238,3 +248,91 @@ class PostgresServer:
         names.discard(template_name())
         names.discard(self.template_owner)
         return names
+
+    # --- copies: backups, restores, moves -------------------------------------
+
+    def _tool(self, name: str) -> str:
+        """`name` (pg_dump, pg_restore), refused if older than the server."""
+        path = shutil.which(name)
+        if path is None:
+            raise ToolMissing(
+                f"{name} is not installed (the PostgreSQL client package)."
+            )
+        printed = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+        tool_major = int(re.search(r"(\d+)(?:\.\d+)?", printed).group(1))  # type: ignore[union-attr]
+        with self._connect() as conn:
+            server_num = int(conn.execute("SHOW server_version_num").fetchone()[0])
+        if tool_major < server_num // 10000:
+            raise ToolMissing(
+                f"{printed.strip()} is older than the server ({server_num // 10000}); "
+                "install the matching PostgreSQL client."
+            )
+        return printed.strip()
+
+    def _run(self, args: list[str]) -> None:
+        env = {**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"}
+        done = subprocess.run(args, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise CopyFailed(f"{Path(args[0]).name}: {done.stderr.strip()[-2000:]}")
+
+    def _login(self) -> list[str]:
+        return ["--host", self.host, "--port", self.port, "--username", self.user]
+
+    def dump(self, name: str, target: Path) -> str:
+        """A custom-format dump of database `name`; returns the tool's version."""
+        tool = self._tool("pg_dump")
+        self._run([shutil.which("pg_dump") or "pg_dump", *self._login(),
+                   "--format=custom", "--file", str(target),
+                   "--dbname", name])  # fmt: skip
+        return tool
+
+    def load(self, name: str, user: str, source: Path) -> None:
+        """Create database `name`, owned by `user`, from a dump of `dump`."""
+        self._tool("pg_restore")
+        ident, role = sql.Identifier(name), sql.Identifier(user)
+        with self._connect() as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                    ident, role
+                )
+            )
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+        # Objects are created as the tenant's role, so that it owns them as a
+        # clone's role does; grants and owners in the dump are not replayed.
+        self._run([shutil.which("pg_restore") or "pg_restore", *self._login(),
+                   "--no-owner", "--no-privileges", "--role", user,
+                   "--exit-on-error", "--dbname", name, str(source)])  # fmt: skip
+
+    def fence(self, name: str) -> None:
+        """No new connections to `name`, and its open ones closed (rolled back)."""
+        with self._connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(name)
+                )
+            )
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+
+    def unfence(self, name: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
+                    sql.Identifier(name)
+                )
+            )
+
+    def swap(self, *, live: str, incoming: str, retired: str) -> None:
+        """Put `incoming` in `live`'s place; `live` becomes `retired`, fenced."""
+        self.fence(live)
+        self.fence(incoming)
+        with self._connect() as conn, conn.transaction():  # both names or neither
+            rename = sql.SQL("ALTER DATABASE {} RENAME TO {}")
+            conn.execute(rename.format(sql.Identifier(live), sql.Identifier(retired)))
+            conn.execute(rename.format(sql.Identifier(incoming), sql.Identifier(live)))
+        self.unfence(live)

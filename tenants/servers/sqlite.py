@@ -111,3 +111,42 @@ class SQLiteServer:
         }
         names.discard(template_name())
         return names
+
+    # --- copies: backups, restores ---------------------------------------------
+    # No separate server: a file is fenced by this process's lock on it, and a
+    # swap writes into the live file through SQLite's backup API, so that other
+    # connections to it see the new content (not a renamed inode).
+
+    def dump(self, name: str, target: Path) -> str:
+        _copy(f"file:{self._file(name)}?mode=ro", str(target))
+        return f"sqlite3 {sqlite3.sqlite_version}"
+
+    def load(self, name: str, user: str, source: Path) -> None:
+        target = self._file(name)
+        if target.exists():
+            raise FileExistsError(f"{target} already exists")
+        _copy(f"file:{source}?mode=ro", str(target))
+
+    def fence(self, name: str) -> None:
+        pass
+
+    def unfence(self, name: str) -> None:
+        pass
+
+    def swap(self, *, live: str, incoming: str, retired: str) -> None:
+        _copy(f"file:{self._file(live)}?mode=ro", str(self._file(retired)))
+        _copy(f"file:{self._file(incoming)}?mode=ro", str(self._file(live)))
+        self.drop_database(name=incoming)
+
+
+def _copy(source_uri: str, target: str) -> None:
+    """Copy a whole database with SQLite's online backup API."""
+    src = sqlite3.connect(source_uri, uri=True)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
