@@ -283,6 +283,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks.expire_exports_task",
         "schedule": 3600.0,
     },
+    "replay-kept-webhooks": {
+        "task": "messaging.backlog.replay_kept_webhooks_task",
+        "schedule": 30.0,
+    },
     "nightly-backups": {
         "task": "backups.tasks.nightly_backups_task",
         "schedule": crontab(hour=3, minute=0),

@@ -5,4 +5,5 @@ class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self) -> None:
-        from messaging import checks  # noqa: F401  (registers the system check)
+        # The system check, and the periodic task that replays kept webhooks.
+        from messaging import backlog, checks  # noqa: F401

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from church.numbers import numbers_of
 from members.consent import may_text
-from messaging.models import Message
+from messaging.models import COMPLIANCE_KEY, Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.outbox import stale_after
 from messaging.pacing import wait_for_slot
@@ -125,7 +125,8 @@ def _send_one(
 ) -> str:
     rows = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING)
     tenant = require_tenant()
-    if not may_text(message.to_number, message.member):
+    compliance = (message.idempotency_key or "").startswith(COMPLIANCE_KEY)
+    if not compliance and not may_text(message.to_number, message.member):
         _finish(rows, message, status=Message.Status.CANCELED, error_code="opted_out")
         return "skipped"
     if message.from_number not in held:

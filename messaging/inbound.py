@@ -10,14 +10,15 @@ from django.utils import timezone
 
 from members.consent import INBOUND
 from members.models import Member
-from messaging.models import Conversation, Message
+from messaging.models import COMPLIANCE_KEY, Conversation, Message
 from messaging.optout import opt_in, opt_out
-from messaging.quota import count_sent
+from messaging.quota import count_sent, reserve
+from messaging.tasks import dispatch_soon
 from messaging.usage import refresh_usage
 from sms import keywords
 from sms.keywords import word
 from sms.segments import count_segments
-from tenants.context import require_tenant, tenant_atomic
+from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
 
 
 @dataclass
@@ -43,8 +44,15 @@ def _help_text() -> str:
     return f"{tenant.name}: {detail} Reply STOP to opt out. Msg & data rates may apply."
 
 
-def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
-    """Store one inbound message (once per MessageSid) and act on keywords."""
+def receive(
+    *, sid: str, from_: str, to: str, body: str, answer_later: bool = False
+) -> InboundResult:
+    """Store one inbound message (once per MessageSid) and act on keywords.
+
+    `answer_later`: the provider's request was answered long ago (a kept
+    webhook replayed), so a compliance reply is queued as a message instead
+    of being returned for the answer.
+    """
     tenant = require_tenant()
     if Message.objects.filter(provider_sid=sid).exists():
         return InboundResult(duplicate=True)
@@ -91,13 +99,39 @@ def receive(*, sid: str, from_: str, to: str, body: str) -> InboundResult:
                 )
             elif kind == "help":
                 reply = _help_text()
-            if reply:
+            if reply and answer_later:
+                _queue_reply(conversation, reply, to, from_, sid)
+                reply = None
+            elif reply:
                 _record_reply(conversation, reply, to, from_)
     except IntegrityError:
         return InboundResult(duplicate=True)  # the same MessageSid, concurrently
     if reply:
         refresh_usage(day=timezone.now().date())
     return InboundResult(reply=reply)
+
+
+def _queue_reply(
+    conversation: Conversation, text: str, ours: str, theirs: str, sid: str
+) -> None:
+    """The compliance reply as an outbound message, sent even to an opt-out."""
+    info = count_segments(text)
+    now = timezone.now()
+    reserve(info.segments, refusable=False)
+    Message.objects.create(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        body=text,
+        segments=info.segments,
+        encoding=info.encoding,
+        member=conversation.member,
+        conversation=conversation,
+        to_number=theirs,
+        from_number=ours,
+        idempotency_key=f"{COMPLIANCE_KEY}{sid}",
+        send_after=now,
+    )
+    on_tenant_commit(lambda: dispatch_soon(now))
 
 
 def _record_reply(

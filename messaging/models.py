@@ -5,6 +5,11 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+# The idempotency key's prefix of a compliance reply sent as a message (not in
+# the provider's answer): delivered even to the phone that just opted out, as
+# the confirmation of its STOP.
+COMPLIANCE_KEY = "compliance:"
+
 
 class Broadcast(models.Model):
     """One send to many members; expanded into one Message per recipient."""

@@ -4,12 +4,18 @@ The tenant is found from our own number in the request (`To` for inbound
 messages, `From` for delivery receipts) through the registry's number map,
 `church.numbers.tenant_for_number`: the door from a provider into a tenant.
 What the provider sends and answers (signatures, TwiML) is the SMS backend's.
+
+A church that cannot take a webhook now (in maintenance, or its database held
+down) has it kept in the registry and replayed in order later
+(`messaging.backlog`): the provider gets its usual answer, nothing is lost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,15 +26,43 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from church.numbers import tenant_for_number
+from messaging import backlog
 from messaging.errors import UnknownNumber
 from messaging.inbound import receive
 from messaging.receipts import update_status
 from messaging.serializers import InboundSerializer, StatusSerializer
 from sms.backends import get_backend
-from tenants.holds import serving
+from tenants.errors import TenantUnavailable
+from tenants.holds import serving, unavailable
 from tenants.models import Tenant
 
-RECEIVING = (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED)
+RECEIVING = (
+    Tenant.Status.ACTIVE,
+    Tenant.Status.SUSPENDED,
+    Tenant.Status.MAINTENANCE,  # kept, then replayed
+)
+
+
+def _deliver[T](
+    tenant: Tenant, kind: str, payload: dict[str, Any], apply: Callable[[], T]
+) -> T | None:
+    """`apply` in the church (after any webhooks kept for it), or keep it."""
+    if tenant.status == Tenant.Status.MAINTENANCE:
+        backlog.keep(tenant, kind, payload)
+        return None
+    try:
+        with serving(tenant):
+            if backlog.has_pending(tenant):
+                backlog.replay()  # the older ones first
+            return apply()
+    except TenantUnavailable:
+        backlog.keep(tenant, kind, payload)
+        return None
+    except (OperationalError, InterfaceError) as exc:
+        if isinstance(unavailable(exc), TenantUnavailable):  # holds what failed
+            backlog.keep(tenant, kind, payload)
+            return None
+        raise
 
 
 def _receiving_tenant(number: str) -> Tenant | None:
@@ -61,14 +95,14 @@ class InboundWebhook(ProviderWebhook):
         tenant = _receiving_tenant(form["To"])
         if tenant is None:
             raise UnknownNumber()
-        with serving(tenant):
-            result = receive(
-                sid=form["MessageSid"],
-                from_=form["From"],
-                to=form["To"],
-                body=form["Body"],
-            )
-        return get_backend().reply(result.reply)
+        payload = {
+            "sid": form["MessageSid"],
+            "from_": form["From"],
+            "to": form["To"],
+            "body": form["Body"],
+        }
+        result = _deliver(tenant, backlog.INBOUND, payload, lambda: receive(**payload))
+        return get_backend().reply(result.reply if result else None)
 
 
 class StatusWebhook(ProviderWebhook):
@@ -81,11 +115,11 @@ class StatusWebhook(ProviderWebhook):
         form = self.form(request, StatusSerializer)
         tenant = _receiving_tenant(form["From"])
         if tenant is not None:
-            with serving(tenant):
-                update_status(
-                    sid=form["MessageSid"],
-                    status=form["MessageStatus"],
-                    error_code=form["ErrorCode"],
-                    message_id=request.query_params.get("message"),
-                )
+            payload = {
+                "sid": form["MessageSid"],
+                "status": form["MessageStatus"],
+                "error_code": form["ErrorCode"],
+                "message_id": request.query_params.get("message"),
+            }
+            _deliver(tenant, backlog.STATUS, payload, lambda: update_status(**payload))
         return HttpResponse(status=204)

@@ -287,3 +287,26 @@ class RetiredDatabase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PendingWebhook(models.Model):
+    """A provider webhook for a church that could not take it (in maintenance,
+    or its database held down), kept to be replayed in order once it can:
+    the provider never sends an inbound message twice."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="pending_webhooks"
+    )
+    kind = models.CharField(max_length=8)  # inbound | status
+    # The provider's id of what happened (MessageSid, with the status for a
+    # receipt): the same webhook delivered twice is kept once.
+    key = models.CharField(max_length=100, unique=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=django_timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "id"])]
+
+    def __str__(self) -> str:
+        return self.key
