@@ -178,6 +178,10 @@ class Tenant(models.Model):
     server = models.ForeignKey(
         DatabaseServer, on_delete=models.PROTECT, related_name="tenants"
     )
+    # Counts the moves of its database to another server: each gives the
+    # church a new connection alias, so that every process, once it reads
+    # the new record, connects to the new place (the old alias just ages out).
+    placement = models.PositiveIntegerField(default=0)
     database_name = models.CharField(max_length=63, unique=True)
     database_user = models.CharField(max_length=63, blank=True, default="")
     database_password = models.TextField(blank=True, default="")  # encrypted
@@ -224,7 +228,9 @@ class Tenant(models.Model):
 
     @property
     def alias(self) -> str:
-        """The stable connection alias of this tenant's database."""
+        """The connection alias of this tenant's database where it is now."""
+        if self.placement:
+            return f"t_{self.id.hex}_{self.placement}"
         return f"t_{self.id.hex}"
 
     def answers_to(self, name: object) -> bool:
@@ -273,6 +279,8 @@ class RetiredDatabase(models.Model):
         DatabaseServer, on_delete=models.CASCADE, related_name="retired_databases"
     )
     name = models.CharField(max_length=63)
+    # Dropped with it when no other database on that server needs it (a move).
+    role = models.CharField(max_length=63, blank=True, default="")
     tenant = models.ForeignKey(
         Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -348,7 +348,9 @@ def _drop_retired(report: ReconcileReport) -> None:
     )
     for retired in due:
         try:
-            backend_for(retired.server).drop_database(name=retired.name, user="")
+            backend_for(retired.server).drop_database(
+                name=retired.name, user=retired.role
+            )
         except Exception as exc:
             report.errors.append(f"{retired.name}: {exc}")
             continue

@@ -372,10 +372,11 @@ def start_pgbouncer(**kwargs) -> PgBouncer:
 class PostgresCluster:
     """A second PostgreSQL server (pg_createcluster) that a test may stop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, suffix: str = "", logical: bool = False) -> None:
         self.version = sorted(os.listdir("/etc/postgresql"))[-1]
-        self.name = f"ct{os.getpid()}"
+        self.name = f"ct{os.getpid()}{suffix}"
         self.port = free_port()
+        self.logical = logical  # wal_level = logical: churches can move off it
 
     @property
     def url(self) -> str:
@@ -385,12 +386,14 @@ class PostgresCluster:
         subprocess.run(args, check=True, capture_output=True, timeout=120)
 
     def create(self) -> None:
+        options = ["-o", "wal_level=logical"] if self.logical else []
         self._ctl(
             "pg_createcluster",
             self.version,
             self.name,
             "-p",
             str(self.port),
+            *options,
             "--",
             "--auth=trust",
         )
@@ -425,20 +428,39 @@ class PostgresCluster:
         )
 
 
-@pytest.fixture(scope="session")
-def second_postgres():
+def _own_cluster(**kwargs) -> PostgresCluster:
     if not ON_POSTGRES:
         pytest.skip("needs the PostgreSQL run")
     if shutil.which("pg_createcluster") is None or not os.path.isdir("/etc/postgresql"):
         service_missing("pg_createcluster (a second PostgreSQL server)")
-    cluster = PostgresCluster()
+    cluster = PostgresCluster(**kwargs)
     try:
         cluster.create()
     except subprocess.CalledProcessError as exc:
         cluster.drop()
-        service_missing(f"a second PostgreSQL cluster ({exc.stderr!r})")
+        service_missing(f"a PostgreSQL cluster of our own ({exc.stderr!r})")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def second_postgres():
+    cluster = _own_cluster()
     yield cluster
     cluster.drop()
+
+
+@pytest.fixture(scope="session")
+def logical_clusters():
+    """Two servers of our own with wal_level = logical, for moves."""
+    first = _own_cluster(suffix="a", logical=True)
+    try:
+        second = _own_cluster(suffix="b", logical=True)
+    except BaseException:
+        first.drop()
+        raise
+    yield first, second
+    first.drop()
+    second.drop()
 
 
 # --- real Celery workers -------------------------------------------------------

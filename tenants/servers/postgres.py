@@ -280,12 +280,12 @@ class PostgresServer:
     def _login(self) -> list[str]:
         return ["--host", self.host, "--port", self.port, "--username", self.user]
 
-    def dump(self, name: str, target: Path) -> str:
+    def dump(self, name: str, target: Path, *, schema_only: bool = False) -> str:
         """A custom-format dump of database `name`; returns the tool's version."""
         tool = self._tool("pg_dump")
         self._run([shutil.which("pg_dump") or "pg_dump", *self._login(),
-                   "--format=custom", "--file", str(target),
-                   "--dbname", name])  # fmt: skip
+                   "--format=custom", "--file", str(target), "--dbname", name,
+                   *(["--schema-only"] if schema_only else [])])  # fmt: skip
         return tool
 
     def load(self, name: str, user: str, source: Path) -> None:
@@ -336,3 +336,126 @@ class PostgresServer:
             conn.execute(rename.format(sql.Identifier(live), sql.Identifier(retired)))
             conn.execute(rename.format(sql.Identifier(incoming), sql.Identifier(live)))
         self.unfence(live)
+
+    # --- moves: logical replication from this server to another ------------------
+
+    def wal_level(self) -> str:
+        with self._connect() as conn:
+            return str(conn.execute("SHOW wal_level").fetchone()[0])
+
+    def ensure_role(self, user: str, password: str) -> None:
+        with self._connect() as conn:
+            try:
+                self._create_role(conn, user, password)
+            except errors.DuplicateObject:
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(user), sql.Literal(password)
+                    )
+                )
+
+    def conninfo(self, name: str) -> str:
+        """How another server reaches database `name` here (as this admin)."""
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user,
+            password=self.password or None, dbname=name,
+        )  # fmt: skip
+
+    def publish(self, name: str, publication: str) -> None:
+        with self._connect(name) as conn:
+            conn.execute(
+                sql.SQL("CREATE PUBLICATION {} FOR ALL TABLES").format(
+                    sql.Identifier(publication)
+                )
+            )
+
+    def subscribe(self, name: str, subscription: str, source: str) -> None:
+        """Copy `name` from `source` (a conninfo) and follow its changes; the
+        publication and the replication slot on the source are `subscription`."""
+        with self._connect(name) as conn:
+            conn.execute(
+                sql.SQL(
+                    "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {} "
+                    "WITH (copy_data = true, slot_name = {})"
+                ).format(
+                    sql.Identifier(subscription), sql.Literal(source),
+                    sql.Identifier(subscription), sql.Literal(subscription),
+                )
+            )  # fmt: skip
+
+    def subscription_copied(self, name: str, subscription: str) -> bool:
+        """Every table's initial copy is done and the subscription streams."""
+        with self._connect(name) as conn:
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_subscription_rel r "
+                "JOIN pg_subscription s ON s.oid = r.srsubid "
+                "WHERE s.subname = %s AND r.srsubstate <> 'r'",
+                [subscription],
+            ).fetchone()[0]
+        return waiting == 0
+
+    def current_lsn(self) -> str:
+        with self._connect() as conn:
+            return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
+
+    def slot_caught_up(self, slot: str, lsn: str) -> bool:
+        """The subscriber confirmed everything up to `lsn` on this server."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots "
+                "WHERE slot_name = %s",
+                [lsn, slot],
+            ).fetchone()
+        return bool(row and row[0])
+
+    def lock_role(self, user: str) -> None:
+        """The role logs in no more, and its sessions end (rolled back)."""
+        with self._connect() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(user)))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE usename = %s",
+                [user],
+            )
+
+    def unlock_role(self, user: str) -> None:
+        with self._connect() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(user)))
+
+    def sequences(self, name: str) -> list[tuple[str, int, bool]]:
+        """Each sequence's (qualified name, last value, is_called): logical
+        replication copies rows, not sequences."""
+        with self._connect(name) as conn:
+            found = conn.execute(
+                "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"
+            ).fetchall()
+            return [
+                (seq, *conn.execute(
+                    sql.SQL("SELECT last_value, is_called FROM {}").format(
+                        sql.SQL(seq)
+                    )
+                ).fetchone())
+                for (seq,) in found
+            ]  # fmt: skip
+
+    def set_sequences(self, name: str, values: list[tuple[str, int, bool]]) -> None:
+        with self._connect(name) as conn:
+            for seq, last, called in values:
+                conn.execute("SELECT setval(%s::regclass, %s, %s)", [seq, last, called])
+
+    def drop_subscription(self, name: str, subscription: str) -> None:
+        """Drop it (and its slot on the source, which must answer)."""
+        with self._connect(name) as conn:
+            conn.execute(
+                sql.SQL("DROP SUBSCRIPTION IF EXISTS {}").format(
+                    sql.Identifier(subscription)
+                )
+            )
+
+    def drop_publication(self, name: str, publication: str) -> None:
+        with self._connect(name) as conn:
+            conn.execute(
+                sql.SQL("DROP PUBLICATION IF EXISTS {}").format(
+                    sql.Identifier(publication)
+                )
+            )
