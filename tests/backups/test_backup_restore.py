@@ -29,6 +29,7 @@ from tests.members.test_members_api import HEADER, upload
 from tests.messaging.fixtures import add_member, send
 from tests.messaging.test_webhooks import inbound
 from tests.privacy.dump import dump_text
+from tests.tenants.test_admin import operator  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -207,3 +208,18 @@ def test_a_purged_church_takes_its_backups_along(alice, backup_dir):
     purge_due()
     assert not Backup.objects.exists()
     assert not list(backup_dir.rglob("*.dump"))
+
+
+def test_the_console_backs_up_and_lists_copies(operator, alice):  # noqa: F811
+    page = operator.post(
+        "/admin/tenants/tenant/",
+        {"action": "backup", "_selected_action": [str(alice.tenant.pk)]},
+    )
+    assert page.status_code == 302
+    assert Backup.objects.filter(tenant=alice.tenant).count() == 1
+    for path in [
+        "/admin/backups/backup/",
+        "/admin/tenants/retireddatabase/",
+        "/admin/tenants/pendingwebhook/",
+    ]:
+        assert operator.get(path).status_code == 200, path
