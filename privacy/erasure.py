@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from messaging.quota import release_queued
 from tenants.context import tenant_atomic
 from tenants.models import PrivacyEvent
 from tenants.privacy import phone_hash, record_event
@@ -116,6 +117,8 @@ def _scrub_messages(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
             recurring.active = False
             recurring.save(update_fields=["body", "active", "updated_at"])
     outbound = Message.Direction.OUTBOUND
+    # Nothing still waiting goes out to a person who asked to be forgotten.
+    release_queued(theirs.filter(direction=outbound), error_code="erased")
     theirs.filter(direction=outbound).update(body="", to_number="", member=None)
     theirs.exclude(direction=outbound).update(body="", from_number="", member=None)
     for index, thread in enumerate(threads):

@@ -1,9 +1,11 @@
 """A member's export and erasure: everything shown, then nothing left but counts
 and the keyed hash that keeps a STOP."""
 
+import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
 from messaging.models import Broadcast, Conversation, DailyUsage, Message
@@ -185,3 +187,21 @@ def test_a_broadcast_to_the_erased_member_alone_loses_its_body(church):
         bodies = set(Broadcast.objects.values_list("body", flat=True))
     assert "Just for you, Zebedee" not in bodies
     assert "For two" in bodies  # sent to someone else too
+
+
+def test_a_message_still_queued_for_the_erased_member_is_cancelled(church, outbox):
+    member = _texted_person(church)
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    scheduled = send(
+        church.client, body="Later, {first_name}", recipients={"all": True},
+        scheduled_at=tomorrow,
+    )  # fmt: skip
+    assert scheduled.status_code == 202, scheduled.content
+    church.client.post(f"/api/members/{member['id']}/erase")
+    with tenant_context(church.tenant):
+        waiting = Message.objects.filter(broadcast_id=scheduled.json()["id"]).get()
+    assert (waiting.status, waiting.error_code, waiting.body) == (
+        "canceled",
+        "erased",
+        "",
+    )
