@@ -26,10 +26,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from messaging.backlog import replay
+from messaging.backlog import replay_for
 from tenants import connections
 from tenants.context import direct_alias
-from tenants.holds import serving
 from tenants.lookup import invalidate_tenant
 from tenants.models import DatabaseServer, RetiredDatabase, Tenant
 from tenants.secrets import decrypt
@@ -140,7 +139,7 @@ def move(
     except BaseException:
         _undo(plan, source, target)
         raise
-    _replay_kept(tenant)
+    replay_for(tenant)
     return report
 
 
@@ -212,11 +211,3 @@ def _undo(plan: MovePlan, source: PostgresServer, target: PostgresServer) -> Non
         except Exception:
             logger.exception("undoing the move of %s: a step failed", plan.tenant.slug)
     RetiredDatabase.objects.filter(server=plan.target, name=name).delete()
-
-
-def _replay_kept(tenant: Tenant) -> None:
-    try:
-        with serving(Tenant.objects.select_related("server").get(pk=tenant.pk)):
-            replay()
-    except Exception:
-        logger.warning("replaying kept webhooks of %s failed", tenant.pk, exc_info=True)

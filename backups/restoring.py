@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import logging
 import shutil
 import tempfile
 import time
@@ -32,16 +31,13 @@ from django.utils import timezone
 from backups.dumping import file_digest, storage
 from backups.models import Backup
 from backups.reapply import reapply_events
-from messaging.backlog import replay
+from messaging.backlog import replay_for
 from tenants import connections
 from tenants.context import direct_alias, tenant_context
-from tenants.holds import serving
 from tenants.lookup import invalidate_tenant
 from tenants.migrating import current_fingerprint, migrate_alias
 from tenants.models import RetiredDatabase, Tenant
 from tenants.servers import backend_for
-
-logger = logging.getLogger(__name__)
 
 # Events are written just before their church's transaction commits, so one
 # may be in a backup that began a moment later; re-applying it is harmless.
@@ -130,17 +126,8 @@ def restore(tenant: Tenant, backup: Backup, *, keep_old_days: int = 7) -> Restor
             RetiredDatabase.objects.filter(server=tenant.server, name=incoming).delete()
             raise
     _swap(tenant, incoming, report, keep_old_days)
-    _replay_kept(tenant)
+    replay_for(tenant)
     return report
-
-
-def _replay_kept(tenant: Tenant) -> None:
-    """Webhooks that came during the maintenance, applied now (else by beat)."""
-    try:
-        with serving(Tenant.objects.select_related("server").get(pk=tenant.pk)):
-            replay()
-    except Exception:
-        logger.warning("replaying kept webhooks of %s failed", tenant.pk, exc_info=True)
 
 
 def _prepare(

@@ -81,6 +81,17 @@ def _apply(pending: PendingWebhook) -> None:
         )  # fmt: skip
 
 
+def replay_for(tenant: Tenant) -> int:
+    """Enter `tenant` and replay what is kept for it; a failure is logged and
+    left to the next round (the beat task, or its next webhook)."""
+    try:
+        with serving(Tenant.objects.select_related("server").get(pk=tenant.pk)):
+            return replay()
+    except Exception:
+        logger.warning("replaying kept webhooks of %s failed", tenant.pk, exc_info=True)
+        return 0
+
+
 @shared_task(name="messaging.backlog.replay_kept_webhooks_task")
 def replay_kept_webhooks_task() -> int:
     """Beat: replay what is kept for churches that can take it again."""

@@ -111,16 +111,13 @@ def receive(
     return InboundResult(reply=reply)
 
 
-def _queue_reply(
-    conversation: Conversation, text: str, ours: str, theirs: str, sid: str
-) -> None:
-    """The compliance reply as an outbound message, sent even to an opt-out."""
+def _reply_row(
+    conversation: Conversation, text: str, ours: str, theirs: str, **fields: object
+) -> int:
+    """The compliance reply as a row of the thread; its segments."""
     info = count_segments(text)
-    now = timezone.now()
-    reserve(info.segments, refusable=False)
     Message.objects.create(
         direction=Message.Direction.OUTBOUND,
-        status=Message.Status.QUEUED,
         body=text,
         segments=info.segments,
         encoding=info.encoding,
@@ -128,9 +125,21 @@ def _queue_reply(
         conversation=conversation,
         to_number=theirs,
         from_number=ours,
-        idempotency_key=f"{COMPLIANCE_KEY}{sid}",
-        send_after=now,
+        **fields,
     )
+    return info.segments
+
+
+def _queue_reply(
+    conversation: Conversation, text: str, ours: str, theirs: str, sid: str
+) -> None:
+    """The compliance reply as an outbound message, sent even to an opt-out."""
+    now = timezone.now()
+    reserve(count_segments(text).segments, refusable=False)
+    _reply_row(
+        conversation, text, ours, theirs, status=Message.Status.QUEUED,
+        idempotency_key=f"{COMPLIANCE_KEY}{sid}", send_after=now,
+    )  # fmt: skip
     on_tenant_commit(lambda: dispatch_soon(now))
 
 
@@ -138,17 +147,8 @@ def _record_reply(
     conversation: Conversation, text: str, ours: str, theirs: str
 ) -> None:
     """The compliance reply goes out in the TwiML answer; keep it in the thread."""
-    info = count_segments(text)
-    Message.objects.create(
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.SENT,
-        body=text,
-        segments=info.segments,
-        encoding=info.encoding,
-        member=conversation.member,
-        conversation=conversation,
-        to_number=theirs,
-        from_number=ours,
+    segments = _reply_row(
+        conversation, text, ours, theirs, status=Message.Status.SENT,
         sent_at=timezone.now(),
-    )
-    count_sent(info.segments)  # the provider bills these too
+    )  # fmt: skip
+    count_sent(segments)  # the provider bills these too

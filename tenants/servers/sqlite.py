@@ -66,15 +66,7 @@ class SQLiteServer:
         if target.exists():
             raise FileExistsError(f"{target} already exists")
         partial = self.directory / f".{name}.partial"
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(partial)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy(f"file:{source}?mode=ro", str(partial))
         os.replace(partial, target)  # the database appears whole or not at all
 
     def create_database(self, *, name: str, user: str = "", password: str = "") -> None:
