@@ -26,7 +26,7 @@ from django.utils import timezone
 from tenants import connections
 from tenants.context import direct_alias
 from tenants.lookup import invalidate_tenant
-from tenants.models import PrivacyEvent, Tenant
+from tenants.models import PrivacyEvent, RetiredDatabase, Tenant
 from tenants.servers import backend_for
 from tenants.services import InvalidTransition
 
@@ -89,6 +89,10 @@ def purge(tenant: Tenant) -> None:
         raise InvalidTransition(f"{tenant.slug} is not due for purging.")
     connections.forget(tenant.alias)
     connections.forget(direct_alias(tenant))
+    # Copies kept by a restore or a move first: they belong to its role.
+    for kept in RetiredDatabase.objects.select_related("server").filter(tenant=tenant):
+        backend_for(kept.server).drop_database(name=kept.name, user=kept.role)
+        kept.delete()
     backend_for(tenant.server).drop_database(
         name=tenant.database_name, user=tenant.database_user
     )

@@ -389,6 +389,10 @@ def _drop_orphans(cutoff: datetime, report: ReconcileReport) -> dict[int, set[st
             if status in LIVE_STATUSES or name in recent or name in pooled:
                 continue
             user = name if server.engine == "postgresql" else ""
-            backend.drop_database(name=name, user=user)
+            try:
+                backend.drop_database(name=name, user=user)
+            except Exception as exc:  # e.g. a role that a kept copy still needs
+                report.errors.append(f"{name}: {exc}")
+                continue
             report.orphans_dropped.append(name)
     return found

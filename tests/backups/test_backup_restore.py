@@ -223,3 +223,13 @@ def test_the_console_backs_up_and_lists_copies(operator, alice):  # noqa: F811
         "/admin/tenants/pendingwebhook/",
     ]:
         assert operator.get(path).status_code == 200, path
+
+
+def test_purging_a_restored_church_drops_the_copy_its_restore_kept(alice):
+    backup = _backup(alice.tenant)
+    call_command("tenant_restore", alice.tenant.slug, "--backup", str(backup.pk))
+    kept = RetiredDatabase.objects.get(tenant=alice.tenant)
+    call_command("delete_tenant", alice.tenant.slug, "--now")
+    assert not backend_for(kept.server).database_exists(kept.name)
+    assert not RetiredDatabase.objects.exists()
+    assert Tenant.objects.get(pk=alice.tenant.pk).status == "deleted"
