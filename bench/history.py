@@ -56,7 +56,7 @@ FILL = [
        FROM generate_series(1, 100000) g""",
     "VACUUM ANALYZE",
 ]
-MEMBER = "8f14e45f-ceea-167a-5a36-dedd4bea2543"  # md5('m7')
+MEMBER = "0449904f-bf32-607b-f8ce-5c26823dbc29"  # md5('m7'): it had md5('7'), no member
 
 
 def quota_checks(tenant: Any, repeat: int) -> dict[str, float]:

@@ -23,14 +23,17 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 from django.utils import timezone
+from psycopg import sql
 
 from api.errors import Conflict
 from members.csvio import export_rows
 from members.models import Member
 from privacy.models import ChurchExport
-from tenants.context import require_tenant
+from tenants.context import current_alias, require_tenant
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -104,19 +107,21 @@ def build_export(export_id: uuid.UUID) -> None:
 
 
 def _write_zip(target: IO[bytes]) -> None:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+    # Level 1: most of the size saved for a fraction of the time of the default.
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        connection = connections[current_alias() or ""]
         for label in settings.TENANT_APPS:
             for model in apps.get_app_config(label).get_models():
-                rows = model.objects.order_by("pk").values().iterator(chunk_size=5000)
                 name = f"{model._meta.db_table}.jsonl"
                 with archive.open(name, "w", force_zip64=True) as out:
-                    _write_lines(
-                        out,
-                        (
+                    if connection.vendor == "postgresql":
+                        _copy_json(connection, model, out)
+                    else:
+                        rows = model.objects.order_by("pk").values()
+                        _write_lines(out, (
                             json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False)
-                            for row in rows
-                        ),
-                    )
+                            for row in rows.iterator(chunk_size=5000)
+                        ))  # fmt: skip
         members = (
             Member.objects.select_related("branch")
             .prefetch_related("tag_links")
@@ -130,6 +135,26 @@ def _write_zip(target: IO[bytes]) -> None:
                     out.write("".join(batch).encode())
                     batch = []
             out.write("".join(batch).encode())
+
+
+def _copy_json(
+    connection: BaseDatabaseWrapper, model: type[Model], out: IO[bytes]
+) -> None:
+    """One JSON object per row, made by PostgreSQL and streamed with COPY.
+
+    CSV with control characters as quote and delimiter copies each line as it
+    is: JSON escapes every control character, so none occurs in a row.
+    """
+    query = sql.SQL(
+        "COPY (SELECT row_to_json(t)::text FROM {} t ORDER BY {}) TO STDOUT "
+        "WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    ).format(
+        sql.Identifier(model._meta.db_table), sql.Identifier(model._meta.pk.column)
+    )
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(query) as copy:
+            for chunk in copy:
+                out.write(chunk)
 
 
 def _write_lines(out: IO[bytes], lines: Iterable[str]) -> None:

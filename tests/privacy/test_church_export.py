@@ -144,3 +144,14 @@ def test_expired_exports_and_a_purged_churchs_exports_are_removed(
     purge_due()
     assert not ChurchExport.objects.filter(tenant=alice.tenant).exists()
     assert not list(export_dir.rglob("*.zip"))
+
+
+def test_text_with_quotes_backslashes_newlines_and_emoji_survives(alice):
+    odd = {"first_name": 'Zoë "Q" \\ O\'Neil', "notes": "line one\nline\ttwo 🙏\u0001"}
+    add_member(alice.client, "+14155550177", **odd)
+    _, archive = _download(_ready_export(alice)["download_url"])
+    [row] = [
+        json.loads(line)
+        for line in archive.read("members_member.jsonl").decode().splitlines()
+    ]
+    assert (row["first_name"], row["notes"]) == (odd["first_name"], odd["notes"])
