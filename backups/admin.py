@@ -48,7 +48,7 @@ class RetiredDatabaseAdmin(ReadOnly, _RetiredAdmin):
 
 @admin.register(PendingWebhook, site=console)
 class PendingWebhookAdmin(ReadOnly, _PendingAdmin):
-    list_display = ["key", "tenant", "kind", "received_at"]
+    list_display = ["key", "tenant", "kind", "received_at", "error"]
     list_filter = ["kind"]
     exclude = ["payload"]  # a message's text and phone: not for browsing
 

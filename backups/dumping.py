@@ -102,15 +102,20 @@ def expired(tenant: Tenant, now: dt.datetime) -> list[Backup]:
     return [b for b in backups if b.started_at < keep_after and b.pk not in monthly]
 
 
-def remove_backups(backups: Iterable[Backup]) -> int:
+def remove_backups(backups: Iterable[Backup], *, strict: bool = False) -> int:
+    """Delete the files and rows; `strict`: raise if a file could not be deleted
+    (a purge, which must not leave a church's data behind, is then retried)."""
     files = storage()
-    removed = 0
+    removed, failed = 0, []
     for backup in backups:
         try:
             files.delete(backup.file_name)
-        except Exception:
+        except Exception as exc:
             logger.exception("deleting backup file %s failed", backup.file_name)
+            failed.append(exc)
             continue
         backup.delete()
         removed += 1
+    if strict and failed:
+        raise failed[0]
     return removed

@@ -201,13 +201,18 @@ def _undo(plan: MovePlan, source: PostgresServer, target: PostgresServer) -> Non
     if Tenant.objects.filter(pk=plan.tenant.pk, server=plan.target).exists():
         return  # it did move: the target is its database now
     name, user = plan.tenant.database_name, plan.tenant.database_user
+    dropped = False
     for step in (
         lambda: target.drop_subscription(name, plan.slot),
+        lambda: source.drop_slot(plan.slot),  # if the subscription could not
         lambda: source.drop_publication(name, plan.slot),
         lambda: target.drop_database(name=name, user=user),
     ):
         try:
             step()
+            dropped = True
         except Exception:
+            dropped = False
             logger.exception("undoing the move of %s: a step failed", plan.tenant.slug)
-    RetiredDatabase.objects.filter(server=plan.target, name=name).delete()
+    if dropped:  # else the reconciler drops the copy when its row says
+        RetiredDatabase.objects.filter(server=plan.target, name=name).delete()

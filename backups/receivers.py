@@ -9,7 +9,7 @@ from tenants.models import Tenant
 
 
 def remove_church_backups(tenant: Tenant, **_: Any) -> None:
-    remove_backups(Backup.objects.filter(tenant=tenant))
+    remove_backups(Backup.objects.filter(tenant=tenant), strict=True)
 
 
 tenant_purging.connect(remove_church_backups, dispatch_uid="backups.purging")

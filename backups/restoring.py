@@ -6,10 +6,13 @@
    up by the reconciler), migrated forward, given the opt-outs and erasures
    the registry recorded since the backup began, and every table counted.
 3. The church goes to `maintenance` (every request 503 with Retry-After),
-   long enough for every process to see it; the live database is fenced (no
-   new connections, the open ones closed) and the two swap names in one
-   transaction; the church comes back in its previous state. The replaced
-   database is kept under a suffixed name for `keep_old_days`.
+   long enough for every process to see it. Messages the backup has still
+   waiting that the live database has sent since take their state from it
+   (nothing is sent twice); the live database is fenced (no new connections,
+   the open ones closed); the opt-outs and erasures made while the copy was
+   prepared are applied too; the two swap names in one transaction; the
+   church comes back in its previous state. The replaced database is kept
+   under a suffixed name for `keep_old_days`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +37,10 @@ from backups.dumping import file_digest, storage
 from backups.models import Backup
 from backups.reapply import reapply_events
 from messaging.backlog import replay_for
+from messaging.models import Message
+from messaging.quota import PENDING, settle
 from tenants import connections
-from tenants.context import direct_alias, tenant_context
+from tenants.context import direct_alias, tenant_atomic, tenant_context
 from tenants.lookup import invalidate_tenant
 from tenants.migrating import current_fingerprint, migrate_alias
 from tenants.models import RetiredDatabase, Tenant
@@ -55,6 +62,7 @@ class RestoreReport:
     retired: str
     tables: dict[str, int] = field(default_factory=dict)
     reapplied: int = 0
+    applied_until: dt.datetime | None = None
     maintenance_seconds: float = 0.0
 
 
@@ -130,22 +138,59 @@ def restore(tenant: Tenant, backup: Backup, *, keep_old_days: int = 7) -> Restor
     return report
 
 
-def _prepare(
-    tenant: Tenant, incoming: str, backup: Backup, report: RestoreReport
-) -> None:
-    """Migrate, re-apply, count: inside a stand-in for the church whose
-    database is the incoming one (its own alias, the church's pepper)."""
+@contextmanager
+def _in_copy(tenant: Tenant, incoming: str) -> Iterator[str]:
+    """Inside a stand-in for the church whose database is the incoming one
+    (an alias of its own, the church's pepper); yields the alias."""
     stand_in = copy.copy(tenant)
     stand_in.id = uuid.uuid4()
     stand_in.database_name = incoming
     try:
         with tenant_context(stand_in, direct=True):
-            alias = direct_alias(stand_in)
-            migrate_alias(alias)
-            report.reapplied = reapply_events(tenant, backup.started_at - EVENT_MARGIN)
-            report.tables = count_rows()
+            yield direct_alias(stand_in)
     finally:
         connections.forget(direct_alias(stand_in))
+
+
+def _prepare(
+    tenant: Tenant, incoming: str, backup: Backup, report: RestoreReport
+) -> None:
+    """Migrate, re-apply, count, in the incoming database."""
+    with _in_copy(tenant, incoming) as alias:
+        migrate_alias(alias)
+        report.applied_until = timezone.now()
+        report.reapplied = reapply_events(tenant, backup.started_at - EVENT_MARGIN)
+        report.tables = count_rows()
+
+
+def _catch_up(tenant: Tenant, incoming: str, report: RestoreReport) -> None:
+    """What the church did while the copy was prepared, carried into it: the
+    opt-outs and erasures since, and the sending of messages the backup has
+    still waiting (sent since: not to be sent again)."""
+    with _in_copy(tenant, incoming):
+        waiting = list(
+            Message.objects.filter(status__in=PENDING).values_list("pk", flat=True)
+        )
+    done = {}
+    if waiting:
+        with tenant_context(tenant):
+            done = {
+                row["pk"]: row
+                for row in Message.objects.filter(pk__in=waiting)
+                .exclude(status__in=PENDING)
+                .values("pk", "status", "provider_sid", "sent_at", "error_code")
+            }
+    backend_for(tenant.server).fence(tenant.database_name)
+    with _in_copy(tenant, incoming):
+        for pk, row in done.items():
+            fields = {k: v for k, v in row.items() if k != "pk"}
+            with tenant_atomic():
+                if Message.objects.filter(pk=pk, status__in=PENDING).update(**fields):
+                    settle(
+                        Message.objects.get(pk=pk).segments,
+                        sent=row["status"] not in ("failed", "canceled"),
+                    )
+        report.reapplied += reapply_events(tenant, report.applied_until)
 
 
 def count_rows() -> dict[str, int]:
@@ -175,6 +220,8 @@ def _swap(
         time.sleep(settings.TENANT_RECORD_LOCAL_SECONDS)
         connections.forget(tenant.alias)
         connections.forget(direct_alias(tenant))
+        _catch_up(tenant, incoming, report)
+        connections.forget(tenant.alias)
         backend_for(tenant.server).swap(
             live=tenant.database_name, incoming=incoming, retired=report.retired
         )

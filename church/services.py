@@ -9,11 +9,12 @@ from django.db import transaction
 
 from accounts.mfa import accept_second_factor, check_password
 from accounts.models import User
-from api.errors import InvalidInput
+from api.errors import Conflict, InvalidInput
 from church.numbers import claim_number, release_number
 from tenants.lifecycle import start_deletion
 from tenants.lookup import invalidate_tenant
 from tenants.models import Tenant
+from tenants.services import InvalidTransition
 
 EDITABLE = ("name", "timezone", "country", "phone_number", "help_text", "quiet_hours")
 
@@ -54,4 +55,7 @@ def delete_church(
             raise InvalidInput(fields={"code": ["The code is wrong."]})
     else:
         check_password(user, password)
-    return start_deletion(tenant, by=user.email)
+    try:
+        return start_deletion(tenant, by=user.email)
+    except InvalidTransition as exc:  # deleted a moment ago (a second click)
+        raise Conflict(str(exc)) from exc

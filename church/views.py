@@ -53,7 +53,7 @@ class ChurchView(APIView):
 
     @extend_schema(
         request=DeleteChurchSerializer,
-        responses={202: DeletionSerializer, **errors(400, 401, 403)},
+        responses={202: DeletionSerializer, **errors(400, 401, 403, 409)},
     )
     def delete(self, request: Request) -> Response:
         """Delete the church: restorable by an operator until `purge_after`."""

@@ -149,7 +149,11 @@ TEMPLATES = [
 # --- Databases -------------------------------------------------------------
 
 SQLITE_OPTIONS = {
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    # secure_delete: what is deleted or overwritten (an erasure) is zeroed in
+    # the file, not left in free pages for a copy of the file to carry.
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+    ),
     "transaction_mode": "IMMEDIATE",
     "timeout": 30,
 }

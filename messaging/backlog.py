@@ -15,7 +15,8 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
 
 from messaging.inbound import receive
 from messaging.receipts import update_status
@@ -43,28 +44,39 @@ def keep(tenant: Tenant, kind: str, payload: dict[str, Any]) -> None:
         pass  # delivered twice: kept already
 
 
+def _waiting(tenant: Tenant) -> QuerySet[PendingWebhook]:
+    return PendingWebhook.objects.filter(tenant=tenant, error="")
+
+
 def has_pending(tenant: Tenant) -> bool:
-    return PendingWebhook.objects.filter(tenant=tenant).exists()
+    return _waiting(tenant).exists()
 
 
 def replay() -> int:
     """Apply the current church's kept webhooks, oldest first; how many.
 
-    Each is removed once applied; a failure stops the replay with the rest
-    kept (the error goes to the caller, as the live webhook's would).
+    Each is removed once applied. The church being unreachable again stops
+    the replay with the rest kept (the error goes to the caller); any other
+    failure is the webhook's own: it is set aside with its error, for an
+    operator, and the others go on.
     """
     tenant = require_tenant()
     done = 0
-    while True:
-        batch = list(
-            PendingWebhook.objects.filter(tenant=tenant).order_by("id")[:BATCH]
-        )
-        if not batch:
-            return done
+    while batch := list(_waiting(tenant).order_by("id")[:BATCH]):
         for pending in batch:
-            _apply(pending)
+            try:
+                _apply(pending)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                logger.exception("kept webhook %s set aside", pending.key)
+                PendingWebhook.objects.filter(pk=pending.pk).update(
+                    error=f"{type(exc).__name__}: {exc}"[:2000]
+                )
+                continue
             pending.delete()
             done += 1
+    return done
 
 
 def _apply(pending: PendingWebhook) -> None:
@@ -97,7 +109,8 @@ def replay_kept_webhooks_task() -> int:
     """Beat: replay what is kept for churches that can take it again."""
     waiting = (
         PendingWebhook.objects.filter(
-            tenant__status__in=[Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED]
+            tenant__status__in=[Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED],
+            error="",
         )
         .values_list("tenant_id", flat=True)
         .distinct()

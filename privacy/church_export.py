@@ -212,19 +212,23 @@ def signed_export(export_id: uuid.UUID | None, signature: str) -> ChurchExport |
     ).first()
 
 
-def remove_exports(exports: Iterable[ChurchExport]) -> int:
-    """Delete the files and rows of `exports` (expired ones, or a purged church's)."""
+def remove_exports(exports: Iterable[ChurchExport], *, strict: bool = False) -> int:
+    """Delete the files and rows of `exports` (expired ones, or a purged
+    church's); `strict`: raise if a file could not be deleted (a purge retries)."""
     files = storage()
-    count = 0
+    count, failed = 0, []
     for export in list(exports):
         if export.file_name:
             try:
                 files.delete(export.file_name)
-            except Exception:
+            except Exception as exc:
                 logger.exception("deleting export file %s failed", export.file_name)
+                failed.append(exc)
                 continue
         export.delete()
         count += 1
+    if strict and failed:
+        raise failed[0]
     return count
 
 

@@ -20,8 +20,8 @@ from django.db.models import Count, Q
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.quota import release_queued
-from tenants.context import tenant_atomic
-from tenants.models import PrivacyEvent
+from tenants.context import require_tenant, tenant_atomic
+from tenants.models import PendingWebhook, PrivacyEvent
 from tenants.privacy import phone_hash, record_event
 
 
@@ -48,6 +48,10 @@ def erase_phone(
         }
     )
     hashed = phone_hash(phone)
+    # Kept inbound messages for the church (in maintenance) hold the text too.
+    PendingWebhook.objects.filter(
+        tenant=require_tenant(), kind="inbound", payload__from_=phone
+    ).delete()
     for member_id in (members or [None]) if record else []:
         record_event(
             PrivacyEvent.Kind.ERASURE,
@@ -56,11 +60,20 @@ def erase_phone(
             source="staff",
             actor=actor,
         )
+    # Numbers the member had before their current one, from their records.
+    earlier = set(
+        ConsentRecord.objects.filter(member_id__in=members)
+        .exclude(phone__in=["", phone])
+        .values_list("phone", flat=True)
+    )
     with tenant_atomic():
         _keep_opt_out(phone, hashed, members)
+        for number in sorted(earlier):
+            _keep_opt_out(number, phone_hash(number), [])
         _scrub_messages(phone, hashed, members)
+        # Each record keeps the hash of the phone it was about.
         ConsentRecord.objects.filter(Q(phone=phone) | Q(member_id__in=members)).update(
-            phone="", member=None, phone_hash=hashed
+            phone="", member=None
         )
         Member.objects.filter(pk__in=members).delete()  # tags go with it
         ConsentRecord.objects.bulk_create(
@@ -121,10 +134,11 @@ def _scrub_messages(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
     release_queued(theirs.filter(direction=outbound), error_code="erased")
     theirs.filter(direction=outbound).update(body="", to_number="", member=None)
     theirs.exclude(direction=outbound).update(body="", from_number="", member=None)
-    for index, thread in enumerate(threads):
-        # One hash per phone; a second thread (linked only by the member) gets
-        # a distinct key so the unique phone still holds.
-        key = hashed if index == 0 else phone_hash(f"{phone}#{thread}")
+    for thread in threads:
+        # The phone's hash, unless a thread of an earlier erasure of the same
+        # number has it: then one keyed by the thread too (phones are unique).
+        taken = Conversation.objects.filter(phone=hashed).exclude(pk=thread).exists()
+        key = phone_hash(f"{phone}#{thread}") if taken else hashed
         Conversation.objects.filter(pk=thread).update(phone=key, member=None)
 
 

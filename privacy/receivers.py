@@ -9,7 +9,7 @@ from tenants.models import Tenant
 
 
 def remove_church_exports(tenant: Tenant, **_: Any) -> None:
-    remove_exports(ChurchExport.objects.filter(tenant=tenant))
+    remove_exports(ChurchExport.objects.filter(tenant=tenant), strict=True)
 
 
 tenant_purging.connect(remove_church_exports, dispatch_uid="privacy.purging")

@@ -162,7 +162,10 @@ class ChurchExportDownloadView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("signature", str, required=True)],
-        responses={(200, "application/zip"): OpenApiTypes.BINARY, **errors(403)},
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **errors(403, 404),
+        },
     )
     def get(self, request: Request, pk: str) -> FileResponse:
         export = signed_export(
@@ -170,8 +173,12 @@ class ChurchExportDownloadView(APIView):
         )
         if export is None:
             raise BadDownloadLink()
+        try:
+            handle = storage().open(export.file_name, "rb")
+        except FileNotFoundError as exc:
+            raise NotFound("The export's file is gone; ask for a new export.") from exc
         return FileResponse(
-            storage().open(export.file_name, "rb"),
+            handle,
             as_attachment=True,
             filename=f"church-export-{export.created_at:%Y%m%d}.zip",
             content_type="application/zip",

@@ -26,7 +26,7 @@ from django.utils import timezone
 from tenants import connections
 from tenants.context import direct_alias
 from tenants.lookup import invalidate_tenant
-from tenants.models import PrivacyEvent, RetiredDatabase, Tenant
+from tenants.models import PendingWebhook, PrivacyEvent, RetiredDatabase, Tenant
 from tenants.servers import backend_for
 from tenants.services import InvalidTransition
 
@@ -99,6 +99,7 @@ def purge(tenant: Tenant) -> None:
     tenant_purging.send(sender=Tenant, tenant=tenant)
     with transaction.atomic():
         PrivacyEvent.objects.filter(tenant=tenant).delete()
+        PendingWebhook.objects.filter(tenant=tenant).delete()
         Tenant.objects.filter(pk=tenant.pk).update(
             status=Tenant.Status.DELETED,
             name="",

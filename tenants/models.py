@@ -311,6 +311,9 @@ class PendingWebhook(models.Model):
     key = models.CharField(max_length=100, unique=True)
     payload = models.JSONField()
     received_at = models.DateTimeField(default=django_timezone.now)
+    # Why replaying it failed for a reason of its own (not the church being
+    # unreachable): set aside, so that the church's other webhooks go on.
+    error = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["id"]

@@ -35,6 +35,7 @@ class Migration(migrations.Migration):
                     "received_at",
                     models.DateTimeField(default=django.utils.timezone.now),
                 ),
+                ("error", models.TextField(blank=True, default="")),
                 (
                     "tenant",
                     models.ForeignKey(

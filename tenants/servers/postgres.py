@@ -331,10 +331,18 @@ class PostgresServer:
         """Put `incoming` in `live`'s place; `live` becomes `retired`, fenced."""
         self.fence(live)
         self.fence(incoming)
-        with self._connect() as conn, conn.transaction():  # both names or neither
-            rename = sql.SQL("ALTER DATABASE {} RENAME TO {}")
-            conn.execute(rename.format(sql.Identifier(live), sql.Identifier(retired)))
-            conn.execute(rename.format(sql.Identifier(incoming), sql.Identifier(live)))
+        try:
+            with self._connect() as conn, conn.transaction():  # both or neither
+                rename = sql.SQL("ALTER DATABASE {} RENAME TO {}")
+                conn.execute(
+                    rename.format(sql.Identifier(live), sql.Identifier(retired))
+                )
+                conn.execute(
+                    rename.format(sql.Identifier(incoming), sql.Identifier(live))
+                )
+        except BaseException:
+            self.unfence(live)  # nothing was swapped: the live one serves again
+            raise
         self.unfence(live)
 
     # --- moves: logical replication from this server to another ------------------
@@ -444,12 +452,28 @@ class PostgresServer:
                 conn.execute("SELECT setval(%s::regclass, %s, %s)", [seq, last, called])
 
     def drop_subscription(self, name: str, subscription: str) -> None:
-        """Drop it (and its slot on the source, which must answer)."""
+        """Drop it and its slot on the source; if the source does not answer,
+        drop it alone (`drop_slot` there later)."""
+        ident = sql.Identifier(subscription)
         with self._connect(name) as conn:
-            conn.execute(
-                sql.SQL("DROP SUBSCRIPTION IF EXISTS {}").format(
-                    sql.Identifier(subscription)
+            try:
+                conn.execute(sql.SQL("DROP SUBSCRIPTION IF EXISTS {}").format(ident))
+            except psycopg.OperationalError:
+                conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
+                conn.execute(
+                    sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(
+                        ident
+                    )
                 )
+                conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+
+    def drop_slot(self, slot: str) -> None:
+        """A replication slot left by a subscription dropped without it."""
+        with self._connect() as conn:
+            conn.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s AND NOT active",
+                [slot],
             )
 
     def drop_publication(self, name: str, publication: str) -> None:

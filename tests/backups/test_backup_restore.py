@@ -14,15 +14,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from backups import restoring
 from backups.dumping import expired, storage
 from backups.models import Backup
 from backups.tasks import nightly_backups_task
 from members.models import Member, Suppression
-from messaging.models import Message
+from messaging.models import Message, SegmentMeter
 from tenants.context import tenant_context
 from tenants.lifecycle import purge_due, start_deletion
 from tenants.lookup import invalidate_tenant
 from tenants.models import RetiredDatabase, Tenant
+from tenants.privacy import record_event
 from tenants.provisioning import reconcile_tenants
 from tenants.servers import backend_for
 from tests.members.test_members_api import HEADER, upload
@@ -233,3 +235,43 @@ def test_purging_a_restored_church_drops_the_copy_its_restore_kept(alice):
     assert not backend_for(kept.server).database_exists(kept.name)
     assert not RetiredDatabase.objects.exists()
     assert Tenant.objects.get(pk=alice.tenant.pk).status == "deleted"
+
+
+def test_messages_sent_since_the_backup_are_not_sent_again(church, outbox):
+    add_member(church.client, "+14155550101")
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    send(
+        church.client, body="Tomorrow", recipients={"all": True}, scheduled_at=tomorrow
+    )
+    backup = _backup(church.tenant)  # the message is waiting in it
+    with tenant_context(church.tenant):
+        Message.objects.update(
+            status="delivered", sent_at=timezone.now(), provider_sid="SMsent"
+        )
+
+    call_command("tenant_restore", church.tenant.slug, "--backup", str(backup.pk))
+
+    with tenant_context(church.tenant):
+        message = Message.objects.get()
+        assert (message.status, message.provider_sid) == ("delivered", "SMsent")
+        assert SegmentMeter.objects.get().reserved == 0
+
+
+def test_an_opt_out_recorded_while_the_copy_was_prepared_is_applied(
+    church, monkeypatch
+):
+    _populate(church)
+    backup = _backup(church.tenant)
+    counting = restoring.count_rows
+
+    def count_then_stop() -> dict:
+        # A STOP lands (in the registry) after the first pass over the events.
+        record_event(
+            "opt_out", phone="+14155550102", source="keyword", tenant=church.tenant
+        )
+        return counting()
+
+    monkeypatch.setattr(restoring, "count_rows", count_then_stop)
+    call_command("tenant_restore", church.tenant.slug, "--backup", str(backup.pk))
+    with tenant_context(church.tenant):
+        assert Member.objects.get(phone="+14155550102").opted_out is True

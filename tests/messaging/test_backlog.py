@@ -3,7 +3,7 @@ order: the provider never sends an inbound message twice."""
 
 from rest_framework.test import APIClient
 
-from members.models import Member
+from members.models import Member, Suppression
 from messaging.backlog import replay_kept_webhooks_task
 from messaging.models import Message
 from tenants import holds
@@ -81,3 +81,17 @@ def test_a_deleting_church_gets_nothing_kept(church):
     _status(church.tenant.pk, "deleting")
     assert inbound(church.client, PHONE, "Anyone?").status_code == 404
     assert not PendingWebhook.objects.exists()
+
+
+def test_a_kept_webhook_that_fails_on_its_own_is_set_aside_not_blocking(church):
+    PendingWebhook.objects.create(
+        tenant=church.tenant, kind="inbound", key="inbound:SMbroken",
+        payload={"sid": "SMbroken"},  # nothing else: it cannot be applied
+    )  # fmt: skip
+    assert inbound(church.client, PHONE, "STOP", sid="SMlive").status_code == 200
+    broken = PendingWebhook.objects.get(key="inbound:SMbroken")
+    assert "KeyError" in broken.error
+    with tenant_context(church.tenant):
+        assert Suppression.objects.filter(phone=PHONE).exists()  # the STOP went in
+        assert Message.objects.filter(provider_sid="SMlive").exists()
+    assert replay_kept_webhooks_task() == 0  # set aside: not tried every round

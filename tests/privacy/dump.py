@@ -10,9 +10,13 @@ from tenants.servers import database_settings
 def dump_text(tenant) -> str:
     config = database_settings(tenant, direct=True)
     if config["ENGINE"].endswith("sqlite3"):
-        with sqlite3.connect(config["NAME"]) as conn:
-            conn.execute("VACUUM")  # a file copy would hold freed pages otherwise
-            return "\n".join(conn.iterdump())
+        path = config["NAME"].removeprefix("file:").split("?")[0]
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            rows = "\n".join(conn.iterdump())
+        # The file itself too: a backup copies its pages, free ones included.
+        with open(path, "rb") as handle:
+            return rows + handle.read().decode("latin-1")
     result = subprocess.run(
         [
             "pg_dump",

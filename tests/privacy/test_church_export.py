@@ -155,3 +155,12 @@ def test_text_with_quotes_backslashes_newlines_and_emoji_survives(alice):
         for line in archive.read("members_member.jsonl").decode().splitlines()
     ]
     assert (row["first_name"], row["notes"]) == (odd["first_name"], odd["notes"])
+
+
+def test_a_link_whose_file_is_gone_answers_404(alice, export_dir):
+    ready = _ready_export(alice)
+    for path in export_dir.rglob("*.zip"):
+        path.unlink()
+    gone, _ = _download(ready["download_url"])
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "not_found"

@@ -205,3 +205,32 @@ def test_a_message_still_queued_for_the_erased_member_is_cancelled(church, outbo
         "erased",
         "",
     )
+
+
+def test_erasing_a_number_again_after_it_texted_anew_works(church):
+    member = _texted_person(church)
+    church.client.post(f"/api/members/{member['id']}/erase")
+    inbound(church.client, PHONE, "I am back")
+    again = church.client.post("/api/privacy/erase", {"phone": PHONE}, format="json")
+    assert again.status_code == 204
+    with tenant_context(church.tenant):
+        assert Conversation.objects.count() == 2
+        assert not Conversation.objects.filter(phone=PHONE).exists()
+    assert "I am back" not in dump_text(church.tenant)
+
+
+def test_an_earlier_number_of_the_member_that_opted_out_is_kept_only_hashed(church):
+    member = _texted_person(church)
+    inbound(church.client, PHONE, "STOP")
+    new_phone = "+14155550188"
+    changed = church.client.patch(
+        f"/api/members/{member['id']}", {"phone": new_phone}, format="json"
+    )
+    assert changed.status_code == 200
+    church.client.post(f"/api/members/{member['id']}/erase")
+    with tenant_context(church.tenant):
+        assert not Suppression.objects.exists()
+        assert ErasedSuppression.objects.filter(pk=phone_hash(PHONE)).exists()
+    dump = dump_text(church.tenant)
+    assert PHONE not in dump
+    assert new_phone not in dump

@@ -10,12 +10,14 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.models import LoginSession, Membership
+from api.errors import Conflict
 from billing.models import Subscription
 from church.numbers import tenant_for_number
+from church.services import delete_church
 from members.models import Member
 from tenants.context import tenant_context
 from tenants.lifecycle import purge_due
-from tenants.models import Tenant
+from tenants.models import PendingWebhook, Tenant
 from tenants.servers import backend_for
 from tests.billing.test_stripe import checkout, fake_stripe  # noqa: F401
 from tests.conftest import make_persona, make_tenant
@@ -173,3 +175,23 @@ def test_delete_tenant_command_purges_now_when_asked(registry):
     assert Tenant.objects.get(pk=tenant.pk).status == "deleted"
     with pytest.raises(CommandError):
         call_command("delete_tenant", "no-such-church")
+
+
+def test_a_second_deletion_at_once_is_a_conflict_not_an_error(alice):
+    tenant = Tenant.objects.get(pk=alice.tenant.pk)
+    delete_church(
+        tenant=tenant, user=alice.user, confirm=tenant.slug, password=PASSWORD
+    )
+    with pytest.raises(Conflict):
+        delete_church(
+            tenant=tenant, user=alice.user, confirm=tenant.slug, password=PASSWORD
+        )
+
+
+def test_a_purge_removes_webhooks_kept_for_the_church(alice):
+    PendingWebhook.objects.create(
+        tenant=alice.tenant, kind="inbound", key="inbound:SMkept",
+        payload={"sid": "SMkept", "from_": "+14155550101", "body": "private"},
+    )  # fmt: skip
+    call_command("delete_tenant", alice.tenant.slug, "--now")
+    assert not PendingWebhook.objects.exists()
