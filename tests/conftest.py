@@ -56,6 +56,26 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Once the test registry is migrated, the flush after each test need not
+    make content types and permissions again (a quarter of a second a test):
+    content types are made when first asked for, and no test grants a
+    permission to anyone but a superuser."""
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.db.models.signals import post_migrate, post_save
+
+    from tenants.models import DatabaseServer
+
+    post_migrate.disconnect(
+        create_permissions,
+        dispatch_uid="django.contrib.auth.management.create_permissions",
+    )
+    post_migrate.disconnect(create_contenttypes)
+    post_save.connect(_carry_template, sender=DatabaseServer)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tenant_settings(tmp_path_factory):
     """Names and places no other run (or the dev setup) uses."""
@@ -122,6 +142,8 @@ def _drop_everything_prefixed(url: str, prefix: str) -> None:
 @pytest.fixture
 def registry(transactional_db, django_db_blocker):
     """A clean registry; tenant databases made during the test are dropped after."""
+    from django.contrib.contenttypes.models import ContentType
+
     from billing.plans import ensure_plans
     from tenants import connections
     from tenants.cache import breaker
@@ -140,10 +162,36 @@ def registry(transactional_db, django_db_blocker):
     with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", ensure_connection):
         try:
             ensure_plans()  # the flush after each test removes what migrations wrote
+            ContentType.objects.clear_cache()  # the flush took the rows it caches
             yield
         finally:
+            _templates.update(_template_fingerprints())
             _drop_tenant_databases()
             connections.forget_all()
+
+
+# Each server's template outlives the flush after each test, but the row that
+# records its migration state does not: carried over to the row registered
+# again, so that each test's first provisioning does not open and re-check a
+# template that is current already.
+_templates: dict[str, str] = {}
+
+
+def _template_fingerprints() -> dict[str, str]:
+    from tenants.models import DatabaseServer
+
+    return dict(
+        DatabaseServer.objects.exclude(template_fingerprint="").values_list(
+            "url", "template_fingerprint"
+        )
+    )
+
+
+def _carry_template(sender, instance, created, raw=False, **kwargs) -> None:
+    known = _templates.get(instance.url)
+    if created and not raw and known and not instance.template_fingerprint:
+        type(instance).objects.filter(pk=instance.pk).update(template_fingerprint=known)
+        instance.template_fingerprint = known
 
 
 def _forget_rate_limits() -> None:

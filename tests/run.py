@@ -86,6 +86,10 @@ def main() -> int:
         "DATABASE_URL": f"{PG_URL}/churchtext",
         "TENANT_DB_SERVERS": PG_URL,
         "REDIS_URL": REDIS_URL,
+        # Throwaway databases need no durability: commits (CREATE DATABASE,
+        # the registry's flush after each test) do not wait for the disk.
+        # libpq reads it for every session that sets no `options` of its own.
+        "PGOPTIONS": "-c synchronous_commit=off",
     }
     runs = {
         "sqlite": {},
