@@ -238,42 +238,30 @@ def main() -> None:
         },
     }
     targets = [
-        report.target(
-            "PostgreSQL connections of one web process, over a run touching "
-            "1,000+ tenants",
-            "never above the connection manager's bound",
+        report.target("PostgreSQL connections of one web process, over a run "
+            "touching 1,000+ tenants", "never above the connection manager's bound",
             f"peak {held} held vs bound {bound} over {n} tenants (the server saw "
             f"{peak}: it lists a closed session a moment after the close, at most "
-            f"one per thread evicting)",
-            (held, "<=", bound),
-            (peak, "<=", bound + args.threads),
-            (len(errors), "==", 0),
-        ),
-        report.target(
-            "idle tenants",
+            f"one per thread evicting)", (held, "<=", bound),
+            (peak, "<=", bound + args.threads), (len(errors), "==", 0)),
+        report.target("idle tenants",
             "connections closed within the idle timeout (+ one sweep)",
             f"0 left after median {idle['median_s']} s, max {idle['max_s']} s "
             f"(timeout {args.idle_seconds} s + sweep {sweep:.1f} s)",
-            (idle["max_s"], "<=", limit + 0.25),
-        ),
+            (idle["max_s"], "<=", limit + 0.25)),
         report.target(
             "tenants in one registry: 1,000 PostgreSQL databases on one server",
             "provisioned in a benchmark run without a fault",
-            f"{n} active, {args.tenants - n} failed",
-            (args.tenants - n, "==", 0),
-            (n if n >= 1000 else None, ">=", 1000),  # fewer: not measured
-        ),
-        report.target(
-            "CRUD over 1,000 tenants with an LRU of 100",
+            f"{n} active, {args.tenants - n} failed", (args.tenants - n, "==", 0),
+            (n if n >= 1000 else None, ">=", 1000)),  # fewer: not measured
+        report.target("CRUD over 1,000 tenants with an LRU of 100",
             "Zipf (s = 1): >= 0.8x one tenant; uniform: share opening a "
-            "connection reported",
-            f"proxy (count() in process, LRU {args.lru}): Zipf {zipf}x one "
-            f"tenant; uniform {phases[2]['ops registering an alias_pct']}% of ops "
-            "registered an alias",
-            (zipf, ">=", 0.8),
-            note="proxy only: an LRU of 100 would need all 100 server slots here",
-        ),
-    ]
+            "connection reported", f"proxy (count() in process, LRU {args.lru}): "
+            f"Zipf {zipf}x one tenant; uniform "
+            f"{phases[2]['ops registering an alias_pct']}% of ops registered an "
+            "alias", (zipf, ">=", 0.8),
+            note="proxy only: an LRU of 100 would need all 100 server slots here"),
+    ]  # fmt: skip
     config = {"operation": "with tenant_context(tenant): Member.objects.count()"}
     report.save("connections", args, results, targets, config=config)
 

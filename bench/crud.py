@@ -296,46 +296,31 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
             "1 tenant vs plain single-DB Django+DRF, per op: "
             + ", ".join(f"{op} {r}x" for op, r in ratios.items())
             + f" (all ops pooled: {one * 1000:.1f} ms vs {base * 1000:.1f} ms; "
-            f"worst: {worst} {ratios[worst]}x)",
-            (ratios[worst], "<=", 1.10),
-        ),
-        report.target(
-            "no extra SQL per request for routing",
-            "0 extra statements",
+            f"worst: {worst} {ratios[worst]}x)", (ratios[worst], "<=", 1.10)),
+        report.target("no extra SQL per request for routing", "0 extra statements",
             f"warm: sum over the 5 ops of registry + tenant DB - plain: {extra}",
-            (extra, "==", 0),
-        ),
+            (extra, "==", 0)),
         report.target(
             f"the same at {n} concurrent clients, {args.workers} gunicorn workers",
-            "throughput >= 0.9x single database",
-            f"1 tenant {rate(ONE, n):.0f} req/s vs plain {rate(PLAIN, n):.0f} req/s "
-            f"(medians); paired per-round ratio {t_ratio}x",
-            (t_ratio, ">=", 0.9),
-        ),
-        report.target(
-            f"the same CRUD mix over {args.tenants} tenants, Zipf s=1",
+            "throughput >= 0.9x single database", f"1 tenant {rate(ONE, n):.0f} req/s"
+            f" vs plain {rate(PLAIN, n):.0f} req/s (medians); paired per-round ratio "
+            f"{t_ratio}x", (t_ratio, ">=", 0.9)),
+        report.target(f"the same CRUD mix over {args.tenants} tenants, Zipf s=1",
             "throughput >= 0.8x the one-tenant figure (LRU 100)",
             f"{n} clients: {z_ratio}x (paired) ({rate(zipf, n):.0f} vs "
             f"{rate(ONE, n):.0f} req/s); 1 client {paired(zipf, ONE, 1)}x",
-            (z_ratio, ">=", 0.8),
-            note=f"with LRU {args.lru}",
-        ),
-        report.target(
-            "the same CRUD mix through django-tenants (schema per tenant)",
+            (z_ratio, ">=", 0.8), note=f"with LRU {args.lru}"),
+        report.target("the same CRUD mix through django-tenants (schema per tenant)",
             "our throughput >= django-tenants' at every spread",
             f"ours / django-tenants (paired) at 1, {mid} and {args.tenants} tenants "
             f"(Zipf): {n} clients {versus[n]}, 1 client {versus[1]}",
-            *((x, ">=", 1.0) for c in (1, n) for x in versus[c]),
-        ),  # fmt: skip
-        report.target(
-            f"the same CRUD mix over {args.tenants} tenants, uniform",
+            *((x, ">=", 1.0) for c in (1, n) for x in versus[c])),
+        report.target(f"the same CRUD mix over {args.tenants} tenants, uniform",
             "reported, with the share of requests that opened a connection",
             f"{n} clients: {rate(uniform, n):.0f} req/s ({paired(uniform, ONE, n)}x 1 "
             f"tenant), {opened(uniform, n)}% of requests opened a connection; 1 client "
-            f"{opened(uniform, 1)}%",
-            note=f"LRU {args.lru}",
-        ),
-    ]
+            f"{opened(uniform, 1)}%", note=f"LRU {args.lru}"),
+    ]  # fmt: skip
     return results, targets
 
 

@@ -30,6 +30,8 @@ NAMES = {
     "update_church": "church.services:update_church",
     "subscribe": "billing.subscriptions:subscribe",
     "reserve": "messaging.quota:reserve",
+    "plan_move": "backups.moves:plan_move",
+    "move": "backups.moves:move",
     "Member": "members.models:Member",
     "MemberTag": "members.models:MemberTag",
     "digits": "sms.phones:digits",

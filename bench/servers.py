@@ -231,7 +231,7 @@ class PostgresCluster:
     def create(self) -> None:
         self._ctl("pg_createcluster", self.version, self.name, "-p", str(self.port),
                   "-o", f"max_connections={self.max_connections}",
-                  "--", "--auth=trust")  # fmt: skip
+                  "-o", "wal_level=logical", "--", "--auth=trust")  # fmt: skip
         self.created = True
         self.start()
 

@@ -176,7 +176,7 @@ elif _registry["ENGINE"] == "django.db.backends.postgresql":
             "min_size": 1,
             "max_size": env_int("REGISTRY_POOL_MAX_SIZE", 10),
             "num_workers": 1,
-            "timeout": 10,
+            "timeout": env_int("REGISTRY_POOL_TIMEOUT", 10),
         },
         **_registry.get("OPTIONS", {}),
     }

@@ -8,7 +8,8 @@ it runs beside them, its output held back and printed when it ends: the
 PostgreSQL runs wait on the server's disk while SQLite uses the CPU.
 
 Extra arguments go to pytest; TEST_BACKENDS=sqlite (or postgresql, pgbouncer)
-runs one.
+runs one. The whole PostgreSQL run uses TEST_PG_WORKERS (2) pytest-xdist
+workers.
 """
 
 import os
@@ -90,6 +91,9 @@ def main() -> int:
         # the registry's flush after each test) do not wait for the disk.
         # libpq reads it for every session that sets no `options` of its own.
         "PGOPTIONS": "-c synchronous_commit=off",
+        # A hundred provisionings at once on a slow, busy machine wait longer
+        # than production's 10 s for a registry connection.
+        "REGISTRY_POOL_TIMEOUT": "60",
     }
     runs = {
         "sqlite": {},
@@ -122,6 +126,10 @@ def main() -> int:
                 continue
         env = {**base, **runs[name], "TEST_BACKEND": name}
         extra = POOLER_TESTS if name == "pgbouncer" and not paths else []
+        if name == "postgresql" and not paths and "-n" not in sys.argv:
+            # Most of a test's time is spent waiting for the server (databases
+            # created and dropped): two at a time, each with its own names.
+            extra = ["-n", os.environ.get("TEST_PG_WORKERS", "2")]
         _finish(_start(name, env, None, extra), failed)
     if beside is not None:
         _finish(beside, failed)
