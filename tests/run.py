@@ -87,10 +87,6 @@ def main() -> int:
         "DATABASE_URL": f"{PG_URL}/churchtext",
         "TENANT_DB_SERVERS": PG_URL,
         "REDIS_URL": REDIS_URL,
-        # Throwaway databases need no durability: commits (CREATE DATABASE,
-        # the registry's flush after each test) do not wait for the disk.
-        # libpq reads it for every session that sets no `options` of its own.
-        "PGOPTIONS": "-c synchronous_commit=off",
         # A hundred provisionings at once on a slow, busy machine wait longer
         # than production's 10 s for a registry connection.
         "REGISTRY_POOL_TIMEOUT": "60",
