@@ -34,6 +34,10 @@ def may_text(phone: str, member: Member | None = None) -> bool:
         return False
     if Suppression.objects.filter(phone=phone).exists():
         return False
+    if member is not None:
+        # A member made with an erased, opted-out phone is made flagged: the
+        # hash need not be asked again for every message sent to one.
+        return True
     return not ErasedSuppression.objects.filter(phone_hash=phone_hash(phone)).exists()
 
 
