@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.models import Invitation, Membership, User
 from api.fields import CountryField, TimezoneField
-from sms.phones import InvalidPhone, to_e164
+from sms.fields import PhoneField
 from tenants.models import Tenant
 
 
@@ -180,13 +180,7 @@ class MfaDisableSerializer(PasswordAgainSerializer):
 
 
 class PhoneSerializer(PasswordAgainSerializer):
-    phone = serializers.CharField(max_length=32)
-
-    def validate_phone(self, value: str) -> str:
-        try:
-            return to_e164(value, str(self.context["country"]))
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+    phone = PhoneField(country=lambda serializer: serializer.context["country"])
 
 
 class RecoveryCodes(serializers.Serializer[Any]):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 
@@ -78,6 +78,12 @@ def as_error(exc: Exception) -> DomainError | exceptions.APIException | None:
     if isinstance(exc, IntegrityError):
         # A unique value taken by a concurrent request after validation passed.
         return Conflict("This conflicts with a change made at the same moment; retry.")
+    if isinstance(exc, DataError):
+        # A value the database refused (out of range, unstorable) that no
+        # validation caught: the input's fault, and the transaction rolls back.
+        return exceptions.ValidationError(
+            {"non_field_errors": ["A value is out of range or cannot be stored."]}
+        )
     return None
 
 

@@ -3,8 +3,8 @@ from rest_framework.validators import UniqueValidator
 
 from api.fields import TimezoneField
 from branches.models import Branch
-from sms.phones import InvalidPhone, to_e164
-from tenants.context import require_tenant
+from sms.fields import PhoneField
+from tenants.context import require_tenant, tenant_country
 
 
 class BranchSerializer(serializers.ModelSerializer):
@@ -19,7 +19,9 @@ class BranchSerializer(serializers.ModelSerializer):
     )
     address = serializers.CharField(max_length=300, allow_blank=True, required=False)
     timezone = TimezoneField(required=False)
-    phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
+    phone_number = PhoneField(
+        country=tenant_country, allow_null=True, allow_blank=True, required=False
+    )
     member_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -35,14 +37,6 @@ class BranchSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate_phone_number(self, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        try:
-            return to_e164(value, require_tenant().country)
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
     def validate(self, data: dict) -> dict:
         if self.instance is None and not data.get("timezone"):

@@ -5,7 +5,7 @@ from typing import Any, cast
 from rest_framework import serializers
 
 from api.fields import ClockField, CountryField, TimezoneField
-from sms.phones import InvalidPhone, to_e164
+from sms.fields import PhoneField
 from tenants.models import Tenant
 
 
@@ -23,10 +23,20 @@ class QuietHoursSerializer(serializers.Serializer[Any]):
         return {k: v.strftime("%H:%M") for k, v in value.items()}
 
 
+def _country(serializer: Any) -> str:
+    """The country sent along, else the church's: only PATCH validates numbers."""
+    return str(
+        serializer.initial_data.get("country")
+        or cast(Tenant, serializer.instance).country
+    )
+
+
 class ChurchSerializer(serializers.ModelSerializer[Tenant]):
     """GET/PATCH /api/tenant."""
 
-    phone_number = serializers.CharField(max_length=32, allow_null=True, required=False)
+    phone_number = PhoneField(
+        country=_country, allow_null=True, allow_blank=True, required=False
+    )
     quiet_hours = QuietHoursSerializer(allow_null=True, required=False)
     timezone = TimezoneField(required=False)
     country = CountryField(required=False)
@@ -52,18 +62,6 @@ class ChurchSerializer(serializers.ModelSerializer[Tenant]):
             "created_at",
         ]
         read_only_fields = ["id", "slug", "status", "created_at"]
-
-    def validate_phone_number(self, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        # Only PATCH validates here, so the instance exists.
-        country = (
-            self.initial_data.get("country") or cast(Tenant, self.instance).country
-        )
-        try:
-            return to_e164(value, str(country))
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
 
 class DeleteChurchSerializer(serializers.Serializer[Any]):

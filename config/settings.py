@@ -117,6 +117,7 @@ TENANT_APPS = ["members", "branches", "templates_app", "messaging"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.UnstorableQueryMiddleware",
     "accounts.middleware.TokenMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -322,6 +323,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.tokens.TenantJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasTenant"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    # Text the database cannot store (NUL, lone surrogates) is a 400 here.
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "api.parsers.FormParser",
+        "api.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,6 +1,8 @@
 """Members to and from CSV: `first_name,last_name,phone,email,branch,tags`.
 
-Import matches by phone, so the same file twice creates nothing new; a bad row
+An imported file's header names its columns in any order; only `first_name`
+and `phone` are required, and other columns are ignored (and listed). Import
+matches by phone, so the same file twice creates nothing new; a bad row
 is reported with its line number and never stops the good ones (a file the csv
 module cannot read at all is a 400). Export writes what import reads back
 unchanged.
@@ -26,6 +28,7 @@ from sms.phones import InvalidPhone, to_e164
 from tenants.context import require_tenant, tenant_atomic
 
 COLUMNS = ["first_name", "last_name", "phone", "email", "branch", "tags"]
+REQUIRED = ["first_name", "phone"]
 FIELDS = ["first_name", "last_name", "email", "branch_id"]
 MAX_ROWS = 50_000
 LIMITS = {"first_name": 100, "last_name": 100, "email": 254, "tags": 50}
@@ -39,6 +42,7 @@ class ImportReport:
     updated: int = 0
     skipped: int = 0
     errors: list[dict] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -49,18 +53,27 @@ class _Row:
     tags: list[str]
 
 
-def _reader(data: bytes) -> csv.DictReader:
+def _reader(data: bytes, report: ImportReport) -> csv.DictReader:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableFile("The file must be UTF-8 encoded CSV.") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    if sorted(header) != sorted(COLUMNS):
+    try:
+        names = reader.fieldnames or []
+    except csv.Error as exc:
+        raise UnreadableFile(f"Line 1: unreadable CSV ({exc}).") from exc
+    header = [name.strip().lower() for name in names]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
         raise UnreadableFile(
-            f"The header must be: {','.join(COLUMNS)} (found: "
-            f"{','.join(header) or 'nothing'})."
+            f"The header must name {' and '.join(REQUIRED)} (missing: "
+            f"{', '.join(missing)}; known columns: {','.join(COLUMNS)})."
         )
+    repeated = sorted({n for n in header if n in COLUMNS and header.count(n) > 1})
+    if repeated:
+        raise UnreadableFile(f"The header names {', '.join(repeated)} twice.")
+    report.ignored_columns = [n for n in header if n not in COLUMNS]
     reader.fieldnames = header
     return reader
 
@@ -68,7 +81,7 @@ def _reader(data: bytes) -> csv.DictReader:
 def _parse(record: dict, line: int, country: str, branches: dict[str, Branch]) -> _Row:
     if None in record:
         raise ValueError("This row has more columns than the header.")
-    values = {k: (v or "").strip() for k, v in record.items()}
+    values = {name: (record.get(name) or "").strip() for name in COLUMNS}
     if not values["first_name"]:
         raise ValueError("first_name is required.")
     for name in ("first_name", "last_name", "email"):
@@ -109,10 +122,10 @@ def import_members(data: bytes, *, actor: str) -> ImportReport:
 
     New members' consent is recorded as given by this import, by `actor`.
     """
-    reader = _reader(data)
+    report = ImportReport()
+    reader = _reader(data, report)
     country = require_tenant().country
     branches = {b.name.casefold(): b for b in Branch.objects.all()}
-    report = ImportReport()
     rows: dict[str, _Row] = {}  # by phone: a repeated phone updates the earlier row
     records = iter(reader)
     for index in range(MAX_ROWS + 1):

@@ -4,8 +4,8 @@ from branches.models import Branch
 from members.consent import actor_of
 from members.models import Member
 from members.services import save_member
-from sms.phones import InvalidPhone, to_e164
-from tenants.context import require_tenant
+from sms.fields import PhoneField
+from tenants.context import tenant_country
 
 
 class TagListField(serializers.ListField):
@@ -26,6 +26,8 @@ class MemberSerializer(serializers.ModelSerializer):
     )
     tags = TagListField(source="tag_links", required=False)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    # Uniqueness is checked on the E.164 form, in validate_phone.
+    phone = PhoneField(country=tenant_country)
 
     class Meta:
         model = Member
@@ -45,15 +47,10 @@ class MemberSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "opted_out", "created_at", "updated_at"]
         extra_kwargs = {
-            "phone": {"validators": []},  # uniqueness is checked on the E.164 form
             "notes": {"max_length": 5000},
         }
 
-    def validate_phone(self, value: str) -> str:
-        try:
-            phone = to_e164(value, require_tenant().country)
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+    def validate_phone(self, phone: str) -> str:
         clash = Member.objects.filter(phone=phone)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)

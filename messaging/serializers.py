@@ -10,6 +10,7 @@ from api.fields import ClockField, TimezoneField
 from messaging.compose import Recipients
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.recurring import save_recurring
+from sms.fields import PhoneField
 from templates_app.models import MessageTemplate
 from templates_app.serializers import MAX_BODY, validate_body
 
@@ -335,8 +336,8 @@ class RecurringSerializer(serializers.Serializer):
 class InboundSerializer(serializers.Serializer):
     """Twilio's inbound message form (the fields we use)."""
 
-    From = serializers.CharField(max_length=16)
-    To = serializers.CharField(max_length=16)
+    From = PhoneField()
+    To = PhoneField()
     Body = serializers.CharField(
         max_length=2000,
         required=False,
@@ -355,9 +356,7 @@ class StatusSerializer(serializers.Serializer):
     ErrorCode = serializers.CharField(
         max_length=16, required=False, allow_blank=True, default=""
     )
-    From = serializers.CharField(
-        max_length=16, required=False, allow_blank=True, default=""
-    )
+    From = PhoneField(required=False, allow_blank=True, default="")
 
 
 class SendAccepted(serializers.Serializer):

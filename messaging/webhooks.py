@@ -20,11 +20,11 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from api.parsers import FormParser, MultiPartParser
 from church.numbers import tenant_for_number
 from messaging import backlog
 from messaging.errors import UnknownNumber

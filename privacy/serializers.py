@@ -1,17 +1,11 @@
 from rest_framework import serializers
 
-from sms.phones import InvalidPhone, to_e164
-from tenants.context import require_tenant
+from sms.fields import PhoneField
+from tenants.context import tenant_country
 
 
 class EraseSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=40)
-
-    def validate_phone(self, value: str) -> str:
-        try:
-            return to_e164(value, require_tenant().country)
-        except InvalidPhone as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+    phone = PhoneField(country=tenant_country)
 
 
 class ChurchExportSerializer(serializers.Serializer):

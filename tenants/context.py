@@ -53,6 +53,11 @@ def require_tenant() -> Tenant:
     return tenant
 
 
+def tenant_country(_serializer: object = None) -> str:
+    """The current church's country: the region its members' numbers are read in."""
+    return require_tenant().country
+
+
 @contextmanager
 def tenant_context(tenant: Tenant, *, direct: bool = False) -> Iterator[Tenant]:
     """Route tenant models to `tenant`'s database for the duration of the block.

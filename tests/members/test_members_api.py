@@ -210,3 +210,89 @@ def test_export_streams_csv_that_imports_back_unchanged(alice):
     assert rows[1]["tags"] == "choir;youth"
     report = upload(alice.client, exported).json()
     assert (report["created"], report["updated"], report["skipped"]) == (0, 0, 2)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("+1 (415) 555-0101", "+14155550101"),
+        ("415.555.0101", "+14155550101"),
+        ("(415) 555 0101", "+14155550101"),
+        ("  415-555-0101  ", "+14155550101"),
+        ("011 44 20 7946 0958", "+442079460958"),
+        ("0044 (0)20 7946 0958".replace("(0)", ""), "+442079460958"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_a_phone_is_taken_as_people_type_it_and_stored_e164(alice, typed, stored):
+    created = create(alice.client, phone=typed)
+    assert created.status_code == 201, created.content
+    assert created.json()["phone"] == stored
+
+
+def test_a_phone_too_long_or_not_a_number_names_the_field(alice):
+    long = create(alice.client, phone="+1 " + "4" * 40)
+    assert long.status_code == 400
+    assert long.json()["fields"]["phone"] == [
+        "Enter a phone number of at most 40 characters."
+    ]
+    wrong = create(alice.client, phone="415 555 01")
+    assert wrong.status_code == 400
+    assert wrong.json()["fields"]["phone"] == ["Enter a valid phone number."]
+    assert alice.client.get("/api/members").json()["count"] == 0
+
+
+def test_a_typed_phone_clashes_with_the_same_number_stored(alice):
+    assert create(alice.client, phone="+14155550101").status_code == 201
+    again = create(alice.client, phone="1-415-555-0101")
+    assert again.status_code == 400
+    assert again.json()["fields"]["phone"] == [
+        "A member with this phone already exists."
+    ]
+
+
+def test_branch_and_church_numbers_are_taken_as_typed(alice):
+    branch = alice.client.post(
+        "/api/branches",
+        {"name": "North", "phone_number": "(415) 555-0177"},
+        format="json",
+    )
+    assert branch.status_code == 201, branch.content
+    assert branch.json()["phone_number"] == "+14155550177"
+    church = alice.client.patch(
+        "/api/tenant", {"phone_number": "415.555.0188"}, format="json"
+    )
+    assert church.status_code == 200, church.content
+    assert church.json()["phone_number"] == "+14155550188"
+    cleared = alice.client.patch(
+        f"/api/branches/{branch.json()['id']}", {"phone_number": ""}, format="json"
+    )
+    assert cleared.json()["phone_number"] is None
+
+
+def test_import_takes_known_columns_in_any_order_and_lists_the_others(alice):
+    text = (
+        "Phone,Notes,First_Name,last_name\n"
+        "(415) 555-0101,likes hymns,Ann,Lee\n"
+        "415.555.0102,,Ben,\n"
+    )
+    report = upload(alice.client, text)
+    assert report.status_code == 200, report.content
+    body = report.json()
+    assert (body["created"], body["errors"]) == (2, [])
+    assert body["ignored_columns"] == ["notes"]
+    members = alice.client.get("/api/members?ordering=first_name").json()["results"]
+    assert [(m["first_name"], m["last_name"], m["phone"]) for m in members] == [
+        ("Ann", "Lee", "+14155550101"),
+        ("Ben", "", "+14155550102"),
+    ]
+
+
+def test_import_names_the_missing_required_column_and_a_repeated_one(alice):
+    missing = upload(alice.client, "first_name,last_name\nAnn,Lee\n")
+    assert missing.status_code == 400
+    assert "missing: phone" in missing.json()["fields"]["file"][0]
+    twice = upload(alice.client, "first_name,phone,phone\nAnn,4155550101,4155550102\n")
+    assert twice.status_code == 400
+    assert "phone twice" in twice.json()["fields"]["file"][0]
+    assert alice.client.get("/api/members").json()["count"] == 0
