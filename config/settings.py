@@ -195,6 +195,10 @@ TENANT_SERVER_CAPACITY = env_int("TENANT_SERVER_CAPACITY", 5000)
 TENANT_CONNECTION_LRU_SIZE = env_int("TENANT_CONNECTION_LRU_SIZE", 100)
 TENANT_CONNECTION_IDLE_SECONDS = env_int("TENANT_CONNECTION_IDLE_SECONDS", 1800)
 PROVISIONING_CONCURRENCY = env_int("PROVISIONING_CONCURRENCY", 4)
+# Provisionings waiting for one of those slots, and for how long, before a
+# registration is refused with 503 provisioning_failed (Retry-After).
+PROVISIONING_QUEUE = env_int("PROVISIONING_QUEUE", 200)
+PROVISIONING_WAIT_SECONDS = env_int("PROVISIONING_WAIT_SECONDS", 60)
 # Databases made ahead per server, so that registering only claims one.
 TENANT_READY_POOL = env_int("TENANT_READY_POOL", 5)
 TENANT_PROVISIONING_GRACE_SECONDS = env_int("TENANT_PROVISIONING_GRACE_SECONDS", 600)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -48,17 +49,65 @@ LIVE_STATUSES = (
 # Called with (step, tenant) after each step; tests use it to crash mid-way.
 step_hooks: list[Callable[[str, Tenant], None]] = []
 
-# Database creation is short but holds server connections; a burst of
-# registrations queues here instead of exhausting the server's connection slots.
-_creating = threading.BoundedSemaphore(settings.PROVISIONING_CONCURRENCY)
-
 
 class ProvisioningError(Exception):
     """The tenant could not be created; nothing of it is left behind."""
 
 
+class ProvisioningBusy(ProvisioningError):
+    """Refused before anything was made: too many provisionings at once."""
+
+
 class NoServerAvailable(ProvisioningError):
     """No active database server has room."""
+
+
+class _Admission:
+    """At most PROVISIONING_CONCURRENCY provisionings per process, and a bounded
+    queue behind them.
+
+    A provisioning holds a registry connection (the process's pool is small)
+    and server connections while it creates a database. A burst of
+    registrations waits here holding neither, up to PROVISIONING_WAIT_SECONDS
+    and at most PROVISIONING_QUEUE deep; past that it is refused cleanly
+    (`ProvisioningBusy`, a 503 with Retry-After) instead of timing out on a
+    pool halfway through.
+    """
+
+    def __init__(self, slots: int, queue: int, wait: float) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._queue = queue
+        self._wait = wait
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                if self._waiting >= self._queue:
+                    raise ProvisioningBusy("Too many registrations at once; retry.")
+                self._waiting += 1
+            try:
+                if not connection.in_atomic_block:
+                    connection.close()  # hand the registry connection back meanwhile
+                acquired = self._slots.acquire(timeout=self._wait)
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+            if not acquired:
+                raise ProvisioningBusy("Registrations are busy; retry.")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+admission = _Admission(
+    settings.PROVISIONING_CONCURRENCY,
+    settings.PROVISIONING_QUEUE,
+    settings.PROVISIONING_WAIT_SECONDS,
+)
 
 
 def _step(name: str, tenant: Tenant) -> None:
@@ -174,8 +223,31 @@ def provision_tenant(
     """Create a tenant and its database; returns it `active` or raises.
 
     `before_activate` runs in the registry transaction that activates the tenant
-    (registration creates the owner there): both happen, or neither.
+    (registration creates the owner there): both happen, or neither. Raises
+    `ProvisioningBusy` when more are under way than the process admits.
     """
+    with admission():
+        return _provision(
+            name=name,
+            slug=slug,
+            timezone_name=timezone_name,
+            country=country,
+            plan=plan,
+            server=server,
+            before_activate=before_activate,
+        )
+
+
+def _provision(
+    *,
+    name: str,
+    slug: str | None,
+    timezone_name: str,
+    country: str,
+    plan: str,
+    server: DatabaseServer | None,
+    before_activate: Callable[[Tenant], None] | None,
+) -> Tenant:
     if slug is not None and (not slug or slugify(slug) != slug):
         raise ProvisioningError(f"{slug!r} is not a valid slug.")
     if (
@@ -197,10 +269,9 @@ def provision_tenant(
     _step("placed", tenant)
     try:
         if not fingerprint:  # no ready database was free: make one now
-            with _creating:
-                _create_database(tenant)
-                _step("database_created", tenant)
-                fingerprint = _migrate_new(tenant)
+            _create_database(tenant)
+            _step("database_created", tenant)
+            fingerprint = _migrate_new(tenant)
         _step("migrated", tenant)
         with transaction.atomic():
             if before_activate is not None:

@@ -87,9 +87,6 @@ def main() -> int:
         "DATABASE_URL": f"{PG_URL}/churchtext",
         "TENANT_DB_SERVERS": PG_URL,
         "REDIS_URL": REDIS_URL,
-        # A hundred provisionings at once on a slow, busy machine wait longer
-        # than production's 10 s for a registry connection.
-        "REGISTRY_POOL_TIMEOUT": "60",
     }
     runs = {
         "sqlite": {},

@@ -4,14 +4,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings
 from django.db import connections as django_connections
 
+from accounts.models import User
 from members.models import Member
+from tenants import provisioning
 from tenants.context import tenant_context
 from tenants.migrating import current_fingerprint
 from tenants.models import DatabaseServer, Tenant
-from tenants.provisioning import ProvisioningError, provision_tenant
+from tenants.provisioning import ProvisioningBusy, ProvisioningError, provision_tenant
 from tenants.servers import backend_for, tenant_database_pattern
+from tests.accounts.conftest import register
 from tests.conftest import make_tenant
 
 
@@ -140,21 +144,64 @@ def test_no_room_anywhere_is_a_clear_error(registry):
         provision_tenant(name="One too many")
 
 
-def test_a_hundred_concurrent_provisionings_all_succeed(registry):
+def test_a_hundred_concurrent_provisionings_each_succeed_or_are_refused_cleanly(
+    registry,
+):
+    """The contract under a burst, whatever the machine's speed: each one is an
+    active tenant with its database, or a ProvisioningBusy that left nothing."""
     start = threading.Barrier(100)
 
-    def provision(i: int) -> Tenant:
+    def provision(i: int) -> Tenant | ProvisioningBusy:
         try:
             start.wait()
             return provision_tenant(name="Concurrent Church")
+        except ProvisioningBusy as exc:
+            return exc
         finally:
             django_connections.close_all()
 
     with ThreadPoolExecutor(max_workers=100) as pool:
-        tenants = list(pool.map(provision, range(100)))
+        outcomes = list(pool.map(provision, range(100)))
 
+    tenants = [o for o in outcomes if isinstance(o, Tenant)]
+    assert len(tenants) >= settings.PROVISIONING_CONCURRENCY  # the burst made progress
     assert all(t.status == Tenant.Status.ACTIVE for t in tenants)
-    assert len({t.slug for t in tenants}) == 100
-    assert len({t.database_name for t in tenants}) == 100
-    server = tenants[0].server
+    assert len({t.slug for t in tenants}) == len(tenants)
+    server = DatabaseServer.objects.get()
     assert tenant_databases(server) == {t.database_name for t in tenants}
+    # A refused one left no row behind, not even a failed one.
+    assert Tenant.objects.count() == len(tenants)
+
+
+@pytest.fixture
+def one_slot(monkeypatch):
+    """Provisioning admits one at a time, the slot held by the test, no queue."""
+    gate = provisioning._Admission(slots=1, queue=0, wait=0)
+    monkeypatch.setattr(provisioning, "admission", gate)
+    return gate
+
+
+def test_past_the_queue_a_registration_is_a_clean_503_and_makes_nothing(
+    registry, anon, one_slot
+):
+    with one_slot():
+        refused = register(anon)
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["code"] == "provisioning_failed"
+    assert refused["Retry-After"]
+    assert not Tenant.objects.exists()
+    assert not User.objects.exists()
+    assert not any(tenant_databases(s) for s in DatabaseServer.objects.all())
+
+    again = register(anon)
+    assert again.status_code == 201, again.content
+
+
+def test_a_queued_provisioning_waits_for_a_slot_and_gives_up_after_the_wait(
+    registry, monkeypatch
+):
+    gate = provisioning._Admission(slots=1, queue=1, wait=0.05)
+    monkeypatch.setattr(provisioning, "admission", gate)
+    with gate(), pytest.raises(ProvisioningBusy, match="busy"):
+        provision_tenant(name="Waited")
+    assert provision_tenant(name="Waited").status == Tenant.Status.ACTIVE
