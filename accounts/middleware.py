@@ -19,6 +19,7 @@ from django.urls import Resolver404, resolve
 from accounts.tokens import bearer_token, check_named_tenant, identity_from_token
 from api.errors import DomainError, ServiceUnavailable
 from api.responses import error_response
+from telemetry.context import bind
 
 if TYPE_CHECKING:
     from accounts.tokens import Identity
@@ -57,6 +58,7 @@ class TokenMiddleware:
             return error_response(exc)
         marked.identity = identity
         marked.tenant = identity.tenant
+        bind(tenant_id=str(identity.tenant.id), user_id=str(identity.user_id))
         return self.get_response(request)
 
 

@@ -5,6 +5,7 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, worker_process_shutdown
 
+import telemetry.tasks  # noqa: F401  (connects the request-id and task metric signals)
 from tenants.connections import forget_all, release_stale_wrappers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

@@ -11,6 +11,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from telemetry.sentry import init_sentry
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -99,6 +101,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the docs' Swagger UI and Redoc, served here
     "tenants",
     "accounts",
     "church",
@@ -116,6 +119,7 @@ INSTALLED_APPS = [
 TENANT_APPS = ["members", "branches", "templates_app", "messaging"]
 
 MIDDLEWARE = [
+    "telemetry.middleware.RequestMiddleware",  # first: everything logs with its id
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.UnstorableQueryMiddleware",
     "accounts.middleware.TokenMiddleware",
@@ -342,6 +346,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Church messaging API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from this application, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `status`: each choice set gets a name of its own.
     "ENUM_NAME_OVERRIDES": {
         "MessageStatusEnum": "messaging.models.Message.Status",
@@ -446,13 +454,47 @@ EXPORT_LINK_HOURS = env_int("EXPORT_LINK_HOURS", 24)
 # Nightly backups kept this many days, plus the first of each month for a year.
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 14)
 
+LOG_FORMAT = env("LOG_FORMAT", "text")  # "json": one object per line
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "telemetry.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "text": {
+            "()": "telemetry.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "telemetry.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # One access line per request; runserver's own request lines repeat it.
+        "django.server": {"level": "WARNING"},
+        "churchtext.access": {"level": env("ACCESS_LOG_LEVEL", "INFO")},
+    },
 }
+
+# GET /metrics: with this bearer token, or from these addresses (neither: nobody).
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOW = set(env_list("METRICS_ALLOW"))
+
+# Error tracking: the Sentry SDK reports unhandled errors, personal data scrubbed.
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN:
+    init_sentry(
+        SENTRY_DSN,
+        environment=env(
+            "SENTRY_ENVIRONMENT", "production" if PRODUCTION else "development"
+        ),
+        release=env("SENTRY_RELEASE") or None,
+    )

@@ -1,9 +1,14 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from accounts.console import console
 from api.responses import json_error_view
 from api.routing import api_path
+from telemetry.views import metrics_view
 from tenants.probes import healthz, readyz
 
 urlpatterns = [
@@ -14,6 +19,10 @@ urlpatterns = [
     api_path(
         "api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"
     ),
+    api_path(
+        "api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"
+    ),
+    api_path("metrics", metrics_view, name="metrics"),
     path("api/", include("accounts.urls")),
     path("api/", include("church.urls")),
     path("api/", include("privacy.urls")),  # before members: /members/{id}/...

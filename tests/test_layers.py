@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS: list[set[str]] = [
     {"api"},  # the API's errors and answer shapes
+    {"telemetry"},  # request ids, logs, metrics, error reports
     {"sms"},  # segments, phones, keywords, provider backends
     {"tenants"},  # the registry and the tenancy machinery
     {"accounts"},  # people: users, memberships, tokens, MFA, staff
