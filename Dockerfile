@@ -72,4 +72,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # WORKERS (default 4) sets gunicorn's worker processes. `exec` makes gunicorn
 # replace the shell as PID 1, so `docker stop` (SIGTERM) reaches it directly.
-CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn config.wsgi -b 0.0.0.0:8000 -w ${WORKERS:-4}"]
+CMD ["sh", "-c", "python manage.py bootstrap && exec gunicorn -c config/gunicorn.py config.wsgi -b 0.0.0.0:8000 -w ${WORKERS:-4}"]

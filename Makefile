@@ -20,7 +20,7 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py bootstrap && $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: $(BIN)/.installed
-	$(BIN)/python manage.py bootstrap && $(BIN)/gunicorn config.wsgi -b $(HOST):$(PORT) -w $(WORKERS) --access-logfile -
+	$(BIN)/python manage.py bootstrap && $(BIN)/gunicorn -c config/gunicorn.py config.wsgi -b $(HOST):$(PORT) -w $(WORKERS) --access-logfile -
 
 worker: $(BIN)/.installed
 	$(BIN)/celery -A config worker -B -l info

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_process_shutdown
+from celery.signals import setup_logging, task_postrun, worker_process_shutdown
 
 import telemetry.tasks  # noqa: F401  (connects the request-id and task metric signals)
 from tenants.connections import forget_all, release_stale_wrappers
@@ -13,6 +13,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("churchtext")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
+def _keep_django_logging(**_: object) -> None:
+    """Workers log as settings.LOGGING says (JSON lines, request ids), not as
+    Celery's own set-up would."""
 
 
 @task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no annotations

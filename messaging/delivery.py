@@ -31,6 +31,7 @@ from sms.backends import (
     TransientError,
     get_backend,
 )
+from telemetry import metrics
 from tenants.context import require_tenant, tenant_atomic
 from tenants.models import Tenant
 
@@ -101,7 +102,9 @@ def send_messages(message_ids: list[uuid.UUID]) -> dict[str, int]:
             outcome["skipped"] += 1
             _revisit_if_in_flight(message_id)
             continue
-        outcome[_send_one(backend, message, suspicious=suspicious, held=held)] += 1
+        result = _send_one(backend, message, suspicious=suspicious, held=held)
+        outcome[result] += 1
+        metrics.sms.labels(result).inc()
     if outcome["sent"]:
         for day in {started.date(), timezone.now().date()}:  # a batch over midnight
             refresh_usage(day=day)

@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 
 from messaging.errors import PaymentRequired, QuotaExceeded
 from messaging.models import Message, SegmentMeter
+from telemetry import metrics
 from tenants.context import require_tenant, tenant_atomic
 from tenants.models import Tenant
 
@@ -122,6 +123,7 @@ def reserve(
         if refusable and limits is not None and not limits.overage:
             remaining = max(0, limits.included - meter.used - meter.reserved)
             if segments > remaining:
+                metrics.quota_refusals.inc()
                 raise QuotaExceeded(segments, remaining)
         SegmentMeter.objects.filter(pk=1).update(reserved=F("reserved") + segments)
 

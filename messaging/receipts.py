@@ -9,6 +9,7 @@ from django.utils import timezone
 from messaging.models import Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.quota import PENDING, settle
+from telemetry import metrics
 from tenants.context import tenant_atomic
 
 # A late `sent` never overwrites `delivered`.
@@ -51,6 +52,7 @@ def update_status(
     rank = RANK.get(status)
     if rank is None:
         return True
+    metrics.sms.labels(status).inc()  # the provider's word: delivered, undelivered...
     lower = [name for name, value in RANK.items() if value < rank]
     changes: dict = {"status": status if status != "accepted" else "queued"}
     if error_code:

@@ -41,7 +41,9 @@ def dispatch_soon(due: dt.datetime) -> None:
 
 @shared_task(base=TenantTask, name="messaging.tasks.send_messages_task", acks_late=True)
 def send_messages_task(message_ids: list[str]) -> dict[str, int]:
-    return send_messages([uuid.UUID(i) for i in message_ids])
+    outcome = send_messages([uuid.UUID(i) for i in message_ids])
+    logger.info("batch of %d messages: %s", len(message_ids), outcome)
+    return outcome
 
 
 @shared_task(base=TenantTask, name="messaging.tasks.dispatch_due_task", acks_late=True)

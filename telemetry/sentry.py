@@ -26,7 +26,7 @@ def init_sentry(dsn: str, *, environment: str, release: str | None = None) -> No
         environment=environment,
         release=release,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
+        # Personal data stays off (the SDK's default without send_default_pii).
         include_local_variables=False,
         max_request_body_size="never",
         traces_sample_rate=0.0,

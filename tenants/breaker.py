@@ -21,8 +21,10 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
         self._lock = threading.Lock()
-        # Called when the guarded thing serves again after failing.
+        # Called when the guarded thing serves again after failing, and when
+        # the breaker opens.
         self.on_recovery: list[Callable[[], object]] = []
+        self.on_open: list[Callable[[], object]] = []
 
     @property
     def state(self) -> str:
@@ -58,8 +60,12 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         with self._lock:
             self._failures += 1
+            opened = self._open_until == 0.0 and self._failures >= self.threshold
             if self._failures >= self.threshold or self._open_until:
                 self._open_until = time.monotonic() + self.cooldown
+        if opened:
+            for callback in list(self.on_open):
+                callback()
 
     def reset(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from telemetry import metrics
 from tenants.breaker import CircuitBreaker
 from tenants.context import current_tenant
 
@@ -41,6 +42,8 @@ breaker = CircuitBreaker(
     threshold=getattr(settings, "CACHE_BREAKER_THRESHOLD", 3),
     cooldown=getattr(settings, "CACHE_BREAKER_COOLDOWN_SECONDS", 5.0),
 )
+breaker.on_open.append(lambda: metrics.breaker_open.labels("cache").set(1))
+breaker.on_recovery.append(lambda: metrics.breaker_open.labels("cache").set(0))
 
 REDIS_FAILURES = (ConnectionInterrupted, RedisError, socket.timeout, OSError)
 _MISSING = object()

@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.signals import connection_created
+
+from telemetry import metrics
 
 if TYPE_CHECKING:
     from asgiref.local import Local
@@ -115,6 +118,15 @@ def _publish(new: dict[str, DBSettings]) -> None:
     # `settings` is a cached_property: assigning replaces the cached dict.
     cast(_HandlerInternals, connections)._settings = new
     connections.settings = new
+    metrics.tenant_aliases.set(len(new) - 1)  # all but the registry's
+
+
+def _count_connect(sender: object, connection: BaseDatabaseWrapper, **_: Any) -> None:
+    if connection.alias != DEFAULT_DB_ALIAS:
+        metrics.tenant_alias_events.labels("connect").inc()
+
+
+connection_created.connect(_count_connect)
 
 
 def registered_aliases() -> list[str]:
@@ -145,6 +157,7 @@ def acquire(alias: str, make_config: Callable[[], DBSettings]) -> str:
             _publish({**connections.settings, alias: config})
             _state[alias] = _AliasState()
             _account(_state[alias], 0)
+            metrics.tenant_alias_events.labels("miss").inc()
         st = _state[alias]
         st.refs += 1
         before = st.slots
@@ -295,6 +308,7 @@ def _unpublish_locked(victims: list[str]) -> list[tuple[str, DBSettings]]:
         st = _state.pop(alias, None)
         if st is None:
             continue
+        metrics.tenant_alias_events.labels("eviction").inc()
         _reserved -= st.slots
         for wrapper in st.holders.values():
             _close_connection_of(wrapper)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from telemetry import metrics
 from tenants import connections, ready_pool
 from tenants.context import direct_alias, tenant_context
 from tenants.holds import is_held
@@ -226,15 +228,27 @@ def provision_tenant(
     (registration creates the owner there): both happen, or neither. Raises
     `ProvisioningBusy` when more are under way than the process admits.
     """
-    with admission():
-        return _provision(
-            name=name,
-            slug=slug,
-            timezone_name=timezone_name,
-            country=country,
-            plan=plan,
-            server=server,
-            before_activate=before_activate,
+    began = time.perf_counter()
+    outcome = "failed"
+    try:
+        with admission():
+            tenant = _provision(
+                name=name,
+                slug=slug,
+                timezone_name=timezone_name,
+                country=country,
+                plan=plan,
+                server=server,
+                before_activate=before_activate,
+            )
+        outcome = "ok"
+        return tenant
+    except ProvisioningBusy:
+        outcome = "busy"
+        raise
+    finally:
+        metrics.provisioning_seconds.labels(outcome).observe(
+            time.perf_counter() - began
         )
 
 

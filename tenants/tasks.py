@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
 
+from telemetry.context import bind
 from tenants import ready_pool
 from tenants.context import (
     NoTenantActive,
@@ -81,6 +82,7 @@ class TenantTask(DjangoTask):
         if tenant is None or tenant.status != Tenant.Status.ACTIVE:
             logger.warning("%s skipped: tenant %s is not active", self.name, tenant_id)
             return None
+        bind(tenant_id=str(tenant.id))  # on this task's log lines
         with tenant_context(tenant):
             return super().__call__(*args, **kwargs)
 

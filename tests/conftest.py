@@ -549,9 +549,12 @@ def worker_environment(broker_url: str, **extra: str) -> dict[str, str]:
 class CeleryWorker:
     """`celery worker` in its own process group, so a test can kill it outright."""
 
-    def __init__(self, env: dict[str, str], *, concurrency: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], *, concurrency: int = 2, output: Path | None = None
+    ) -> None:
         self.env = env
         self.concurrency = concurrency
+        self.output = output  # where its stdout and stderr go (else inherited)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> CeleryWorker:
@@ -578,6 +581,8 @@ class CeleryWorker:
             cwd=ROOT,
             env=self.env,
             start_new_session=True,
+            stdout=self.output.open("ab") if self.output else None,
+            stderr=subprocess.STDOUT if self.output else None,
         )
         return self
 
