@@ -11,6 +11,7 @@ from accounts.limits import parse_limits
 
 TOKENS = "accounts.middleware.TokenMiddleware"
 TENANTS = "tenants.middleware.TenantMiddleware"
+SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
 
 
 @register()
@@ -26,6 +27,15 @@ def identity_installed(
     elif TENANTS in middleware and middleware.index(TENANTS) < middleware.index(TOKENS):
         errors.append(
             Error(f"{TOKENS} must come before {TENANTS}.", id="accounts.E002")
+        )
+    if (
+        TOKENS in middleware
+        and SESSIONS in middleware
+        and middleware.index(SESSIONS) > middleware.index(TOKENS)
+    ):
+        # A browsable-API session names its church (accounts.browser).
+        errors.append(
+            Error(f"{SESSIONS} must come before {TOKENS}.", id="accounts.E004")
         )
     try:
         parse_limits(settings.RATE_LIMITS)

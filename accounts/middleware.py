@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
+from accounts.browser import SESSION_KEY, identity_from_session
 from accounts.tokens import bearer_token, check_named_tenant, identity_from_token
 from api.errors import DomainError, ServiceUnavailable
 from api.responses import error_response
@@ -39,17 +41,23 @@ class TokenMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         raw = bearer_token(request)
-        if raw is None or not _uses_tenant(request):
+        session = None if raw is not None else _signed_in(request)
+        if (raw is None and session is None) or not _uses_tenant(request):
             return self.get_response(request)
         marked = cast("_TokenHttpRequest", request)
         try:
-            identity = identity_from_token(raw)
+            if raw is not None:
+                identity = identity_from_token(raw)
+            else:
+                identity = identity_from_session(session)
             check_named_tenant(request.headers.get("X-Tenant-ID"), identity.tenant)
             check_named_tenant(request.GET.get("tenant"), identity.tenant)
         except DatabaseError:
             # The registry itself is unreachable: nobody can be identified.
             return error_response(ServiceUnavailable())
         except DomainError as exc:
+            if session is not None and exc.status == 401:
+                session.pop(SESSION_KEY, None)  # revoked: sign in again
             if exc.status == 401:
                 # Views that take no token (login, refresh) ignore a stale one;
                 # the others raise it from DRF authentication.
@@ -60,6 +68,14 @@ class TokenMiddleware:
         marked.tenant = identity.tenant
         bind(tenant_id=str(identity.tenant.id), user_id=str(identity.user_id))
         return self.get_response(request)
+
+
+def _signed_in(request: HttpRequest) -> SessionBase | None:
+    """The browser session when it holds a church (`accounts.browser`)."""
+    session = getattr(request, "session", None)
+    if session is None or not session.session_key:
+        return None  # no cookie: nothing to read, no query
+    return session if session.get(SESSION_KEY) else None
 
 
 def _uses_tenant(request: HttpRequest) -> bool:

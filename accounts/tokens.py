@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
@@ -40,6 +40,7 @@ class Identity:
     tenant: Tenant
     role: str
     claims: dict[str, Any]
+    via_session: bool = False  # a browser session: unsafe methods need CSRF
 
 
 class TokenUser:
@@ -129,7 +130,12 @@ def identity_from_token(raw: str) -> Identity:
         token = AccessToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise InvalidToken() from exc
-    claims = dict(token.payload)
+    return identity_from_claims(dict(token.payload))
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    """The checks every request passes, whether its claims came in a token or
+    in a browser session (`accounts.browser`): revocation, the tenant's state."""
     try:
         user_id = uuid.UUID(str(claims["user_id"]))
         tenant_id = uuid.UUID(str(claims["tenant_id"]))
@@ -181,6 +187,9 @@ class TenantJWTAuthentication(BaseAuthentication):
         identity: Identity | None = getattr(django_request, "identity", None)
         if identity is None:
             return None
+        if identity.via_session:
+            # A cookie rides along on any site's form: prove the page is ours.
+            SessionAuthentication().enforce_csrf(request)
         if request.method not in ("GET", "HEAD", "OPTIONS", "DELETE"):
             data = request.data
             if isinstance(data, dict):

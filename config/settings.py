@@ -122,9 +122,10 @@ MIDDLEWARE = [
     "telemetry.middleware.RequestMiddleware",  # first: everything logs with its id
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.UnstorableQueryMiddleware",
+    # Before the token check: a browsable-API session carries its church.
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.TokenMiddleware",
     "tenants.middleware.TenantMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

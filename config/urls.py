@@ -23,6 +23,7 @@ urlpatterns = [
         "api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"
     ),
     api_path("metrics", metrics_view, name="metrics"),
+    path("api/browser/", include("accounts.browser_urls")),
     path("api/", include("accounts.urls")),
     path("api/", include("church.urls")),
     path("api/", include("privacy.urls")),  # before members: /members/{id}/...

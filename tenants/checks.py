@@ -30,12 +30,11 @@ def tenancy_installed(
             Error(f"{MIDDLEWARE} is missing from MIDDLEWARE.", id="tenants.E003")
         )
     else:
-        session = "django.contrib.sessions.middleware.SessionMiddleware"
-        if session in middleware and middleware.index(session) < middleware.index(
-            MIDDLEWARE
-        ):
+        # The view-side middleware runs inside the tenant's context.
+        auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+        if auth in middleware and middleware.index(auth) < middleware.index(MIDDLEWARE):
             errors.append(
-                Error(f"{MIDDLEWARE} must come before {session}.", id="tenants.E004")
+                Error(f"{MIDDLEWARE} must come before {auth}.", id="tenants.E004")
             )
     labels = {config.label for config in apps.get_app_configs()}
     for label in settings.TENANT_APPS:

@@ -123,6 +123,9 @@ def test_system_checks_refuse_to_start_without_router_or_middleware(settings):
     assert "tenants.E003" in _check_ids(MIDDLEWARE=middleware)
     late = [*middleware, "tenants.middleware.TenantMiddleware"]
     assert "tenants.E004" in _check_ids(MIDDLEWARE=late)
+    sessions = "django.contrib.sessions.middleware.SessionMiddleware"
+    session_late = [*[m for m in settings.MIDDLEWARE if m != sessions], sessions]
+    assert "accounts.E004" in _check_ids(MIDDLEWARE=session_late)
     assert "tenants.E005" in _check_ids(TENANT_APPS=[*settings.TENANT_APPS, "nope"])
     tokens = "accounts.middleware.TokenMiddleware"
     without_tokens = [m for m in settings.MIDDLEWARE if m != tokens]
