@@ -1,22 +1,24 @@
 """Member CRUD over HTTP: database-per-tenant against a single fixed database.
 
 Two gunicorn servers (`--workers` sync workers each) run side by side: the real
-app on PostgreSQL + Redis, with `TENANT_CONNECTION_LRU_SIZE=--lru` (not 100:
-workers x LRU must fit this server's 100 connections), and
-`bench.plainapp`, a plain single-database Django + DRF app with the same member
-tables, indexes, serializer, view, pagination and middleware (minus the tenant
-middleware; JWT checked statelessly), on one database of its own. Each client
-repeats a cycle on one member: create (with a tag), read, list `?page_size=20`,
-update, delete. Scenarios: the plain app; the real app with every request to one
-tenant (the same-code single-database baseline); and requests spread over 100
-and over 1,000 tenants, Zipf-skewed (s = 1) and uniform, the tenant picked per
-cycle. Each runs with 1 client and with `--clients`, interleaved over rounds (the
-order rotating) so that noise hits all alike; ratios are medians over the rounds
-of the ratio within each round. "opening a tenant connection" is the sessions
-opened on the tenant databases (pg_stat_database) per request. SQL statements
-per request are counted in-process (django.test.Client with
-CaptureQueriesContext) for the real app and, in its own process, for the plain
-one; "cold" is the first cycle of a tenant the process has not seen. The same mix
+app on PostgreSQL + Redis (JSON logs, metrics), with
+`TENANT_CONNECTION_LRU_SIZE=--lru` (workers x LRU must fit this server's 100
+connections), and `bench.plainapp`, a plain single-database Django + DRF app
+with the same member tables, indexes, serializer, view, pagination and
+middleware (minus the tenant and telemetry middleware; JWT checked
+statelessly), on one database of its own. Each client repeats a cycle on one
+member: create (with a tag), read, list `?page_size=20`, update, delete.
+Scenarios: the plain app; the real app with every request to one tenant (the
+same-code single-database baseline); and requests spread over 100 and over
+1,000 tenants, Zipf-skewed (s = 1) and uniform, the tenant picked per cycle.
+Each runs with 1 client and with `--clients`, interleaved over rounds (the
+order rotating); ratios are medians over the rounds of the ratio within each
+round. "opening a tenant connection" is the sessions opened on the tenant
+databases (pg_stat_database) per request. In process (django.test.Client):
+SQL statements per request (CaptureQueriesContext; the plain app's in its own
+process; "cold" is a tenant's first cycle in the process), and the telemetry's
+cost (alternating cycles with and without `RequestMiddleware` and its JSON
+access line to a file). The same mix
 also runs through `bench.schemaapp` (django-tenants, a schema per tenant on one
 database of its own, the tenant picked by the Host header) at 1 tenant and
 Zipf-skewed over the middle spread and over all tenants.
@@ -31,9 +33,12 @@ With `--cluster=N`, the run goes to a PostgreSQL cluster of its own with
 """
 
 import json
+import logging
+import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +85,37 @@ def count_tenant_sql(tenants: list[Any], tokens: list[str], repeats: int) -> dic
     first = cycle.count_sql(tokens[-1], ["default", cold.alias], 1, space=97)
     harness.release_django()
     return {"warm": counts, "cold": {op: seen[0] for op, seen in first.items()}}
+
+
+def telemetry_cost(token: str, rounds: int, cycles: int) -> list[float]:
+    """Seconds per request, telemetry on minus off, a round each: two in-process
+    clients, one without `RequestMiddleware` and its JSON access line (to a file)."""
+    from django.conf import settings
+    from django.test import Client, override_settings
+
+    access, log = logging.getLogger("churchtext.access"), tempfile.mkstemp()[1]
+    access.propagate = False  # its one handler: JSON lines to a file, as in production
+    access.addHandler(logging.FileHandler(log))
+    access.handlers[-1].setFormatter(product.JsonFormatter())
+    clients = [Client(headers={"authorization": f"Bearer {token}"}) for _ in "ab"]
+
+    def send(method: str, path: str, body: Any) -> tuple[int, Any, float]:
+        answer = clients[on].generic(method, path, json.dumps(body), "application/json")
+        return answer.status_code, answer.json() if answer.content else None, 0.0
+
+    with override_settings(MIDDLEWARE=settings.MIDDLEWARE[1:]):  # telemetry is first
+        clients[0].get("/healthz")  # off: a client builds its middleware chain once
+    costs = []
+    for r in range(rounds + 1):  # the first round warms up
+        took = [0.0, 0.0]
+        for i in range(2 * cycles):
+            on = (i + i // 2) % 2  # off, on, on, off, off, on...
+            access.setLevel(logging.INFO if on else logging.WARNING)
+            started = time.perf_counter()
+            cycle.cycle(send, cycle.cycle_phone(60 + r, i))
+            took[on] += time.perf_counter() - started
+        costs.append((took[1] - took[0]) / (5 * cycles))
+    return costs[1:]
 
 
 def load(port: int, tokens: list[str], pick: Any, clients: int, cycles: int, salt: int,
@@ -168,7 +204,8 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         app_tool("plainapp", plain_env, "seed", str(args.members))
         repeats = str(args.count_repeats)
         plain_sql = app_tool("plainapp", plain_env, "count", tokens[0], repeats)
-        measured = {"tenant_sql": count_tenant_sql(tenants, tokens, args.count_repeats),
+        measured = {"telemetry": telemetry_cost(tokens[0], args.telemetry_rounds, 100),
+                    "tenant_sql": count_tenant_sql(tenants, tokens, args.count_repeats),
                     "plain_sql": json.loads(plain_sql), "provisioned": provisioned,
                     "seeded": seeded, "schemas": schemas_made, "runs": []}  # fmt: skip
         picks = scenarios(args)
@@ -281,6 +318,8 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
         "django-tenants schemas made_s": round(m["schemas"]),
         "errors (first 5)": [e for r in runs for e in r["errors"]][:5],
     }
+    cost = round(median(m["telemetry"]) * 1000, 3)
+    results["telemetry per request (in process, on - off, median of rounds)_ms"] = cost
     one, base = median(lat(ONE, 1)), median(lat(PLAIN, 1))
     mid = args.mid
     spreads = [(ONE, f"{PEER} 1 tenant"), (f"{mid} tenants zipf", f"{PEER} {mid} zipf"),
@@ -315,6 +354,8 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
             f"ours / django-tenants (paired) at 1, {mid} and {args.tenants} tenants "
             f"(Zipf): {n} clients {versus[n]}, 1 client {versus[1]}",
             *((x, ">=", 1.0) for c in (1, n) for x in versus[c])),
+        report.target("metrics and JSON logs", "<= 0.2 ms a request", f"{cost} ms "
+            f"(median of {len(m['telemetry'])} paired rounds)", (cost, "<=", 0.2)),
         report.target(f"the same CRUD mix over {args.tenants} tenants, uniform",
             "reported, with the share of requests that opened a connection",
             f"{n} clients: {rate(uniform, n):.0f} req/s ({paired(uniform, ONE, n)}x 1 "
@@ -334,6 +375,7 @@ def main() -> None:
     add("--rounds", type=int, default=8)
     add("--members", type=int, default=25, help="seeded per tenant")
     add("--count-repeats", type=int, default=5)
+    add("--telemetry-rounds", type=int, default=20, help="of 100 cycles, in process")
     add("--pooler", action="store_true", help="through PgBouncer")
     add("--pool-size", type=int, default=1, help="with --pooler")
     add("--server-idle", type=int, default=2, help="with --pooler")
@@ -347,7 +389,8 @@ def main() -> None:
         parser.error(f"workers x lru: keep it at {room} (max_connections - 20)")
     if args.mid > args.tenants or args.members < 20:
         parser.error("--mid must not exceed --tenants; --members: at least 20")
-    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru)}
+    env = {"TENANT_CONNECTION_LRU_SIZE": str(args.lru), "LOG_FORMAT": "json"}
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp()  # before it loads
     name, bouncer = "crud" if harness.PORT == 5432 else "crud-cluster", None
     if args.pooler:
         name = "crud-pgbouncer"

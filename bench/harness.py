@@ -35,9 +35,9 @@ APP_NAME = "bench"  # application_name of our own admin sessions
 SHARED = {  # options of several benchmarks: default and help
     "out": (
         RESULTS,
-        "directory for the JSON result (default docs/benchmarks; give "
-        "another one for trial runs, so that the published results stay)",
-    ),
+        "where the JSON result goes (default docs/benchmarks: trial runs "
+        "give another, so that the published results stay)",
+    ),  # fmt: skip
     "tenants": (1000, "tenants to provision"),
     "threads": (4, "worker threads"),
     "workers": (2, "gunicorn workers"),
@@ -107,9 +107,6 @@ def service_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the wsgi/celery modules set theirs
     return env | extra
-
-
-# --- PostgreSQL -------------------------------------------------------------------
 
 
 def pg(dbname: str = "postgres", port: int = PORT, timeout: int = 5) -> Any:
@@ -236,9 +233,6 @@ def run(setup: Setup) -> Iterator[None]:
             print(f"removed {removed} Redis cache keys")
 
 
-# --- tenants ----------------------------------------------------------------------
-
-
 def provision_many(
     count: int, *, threads: int = 4, label: str = "Bench Church"
 ) -> tuple[list[Any], list[float]]:
@@ -325,9 +319,6 @@ def add_owners(tenants: list[Any], *, one_user: bool = False) -> list[dict[str, 
     ]
 
 
-# --- load and statistics ----------------------------------------------------------
-
-
 def zipf(n: int, s: float, seed: int) -> Callable[[random.Random], int]:
     """rng -> index in range(n), Zipf(s)-skewed over a fixed random ranking."""
     ranking = random.Random(seed).sample(range(n), n)
@@ -368,7 +359,6 @@ def run_clients(clients: int, work: Callable[[int], None]) -> float:
 
 
 def clock[T](work: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
-    """`work(*args, **kwargs)`, and the seconds it took."""
     started = time.perf_counter()
     return work(*args, **kwargs), time.perf_counter() - started
 
@@ -389,29 +379,18 @@ def shares(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+def percentile(values: list[float], q: int) -> float:  # linear interpolation
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-STATS = {
-    "median": median,
-    "p95": lambda v: percentile(v, 95),
-    "p99": lambda v: percentile(v, 99),
-    "min": min,
-    "max": max,
-    "mean": statistics.fmean,
-}
+STATS = {"median": median, "p95": lambda v: percentile(v, 95), "min": min, "max": max,
+         "p99": lambda v: percentile(v, 99), "mean": statistics.fmean}  # fmt: skip
 
 
 def stats(

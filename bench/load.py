@@ -640,9 +640,6 @@ def plot(series: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-# --- main -------------------------------------------------------------------------
-
-
 def main() -> None:
     args = arguments()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleanup runs

@@ -38,6 +38,7 @@ NAMES = {
     "known_timezones": "api.fields:known_timezones",
     "to_e164": "sms.phones:to_e164",
     "InvalidPhone": "sms.phones:InvalidPhone",
+    "JsonFormatter": "telemetry.logs:JsonFormatter",
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
     "PgBouncer": "tests.pgbouncer:PgBouncer",

@@ -42,9 +42,6 @@ DOC = ROOT / "docs" / "benchmarks.md"
 CHECKS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, "==": operator.eq}
 
 
-# --- writing a result -------------------------------------------------------------
-
-
 def _output(*argv: str) -> str:
     try:
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=10)
@@ -105,9 +102,6 @@ def save(
     print(section(data))
     print(f"wrote {path}")
     return path
-
-
-# --- rendering --------------------------------------------------------------------
 
 
 def verdict(item: dict[str, Any]) -> str:

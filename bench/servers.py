@@ -10,7 +10,6 @@ import atexit
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 from bench.client import Client
 from bench.harness import ROOT, pg
+from tests.ports import free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
 _children: set[int] = set()  # process groups still running, for the atexit net
@@ -31,20 +31,6 @@ def _kill_leftovers() -> None:
     for pid in list(_children):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 class Process:
@@ -206,7 +192,10 @@ class RedisServer(Process):
         ]
 
     def ready(self) -> bool:
-        return listening(self.port)
+        with contextlib.suppress(TimeoutError):
+            wait_for_port(self.port, timeout=0.2)
+            return True
+        return False
 
 
 class PostgresCluster:
