@@ -24,6 +24,13 @@ def staff_of(tenant: Tenant) -> QuerySet[Membership]:
     )
 
 
+def is_staff(tenant: Tenant, user_id: uuid.UUID) -> bool:
+    """Whether the user serves this church (an active account with a membership)."""
+    return Membership.objects.filter(
+        tenant=tenant, user_id=user_id, user__is_active=True
+    ).exists()
+
+
 def get_member(*, tenant: Tenant, user_id: uuid.UUID | str) -> Membership:
     try:
         return staff_of(tenant).get(user_id=user_id)

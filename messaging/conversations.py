@@ -1,4 +1,5 @@
-"""Staff replies in a conversation: immediate (no quiet hours), never to an opt-out."""
+"""The team inbox: staff replies (immediate, no quiet hours, never to an
+opt-out, recording who sent them), assignment, internal notes, read state."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import uuid
 
 from django.utils import timezone
 
+from accounts.staff import is_staff
 from church.numbers import holds_number, numbers_of
 from members.consent import may_text
-from messaging.errors import NoSendingNumber, RecipientOptedOut
-from messaging.models import Conversation, Message
+from messaging.errors import NoSendingNumber, NotStaff, RecipientOptedOut
+from messaging.models import Conversation, ConversationNote, Message
 from messaging.quota import reserve
 from messaging.tasks import dispatch_soon
 from sms.segments import count_segments
@@ -38,7 +40,9 @@ def _from_number(conversation: Conversation) -> str | None:
     return default
 
 
-def reply(*, conversation: Conversation, body: str) -> Message:
+def reply(
+    *, conversation: Conversation, body: str, sent_by: uuid.UUID | None = None
+) -> Message:
     if not may_text(conversation.phone, conversation.member):
         raise RecipientOptedOut()
     from_number = _from_number(conversation)
@@ -62,6 +66,7 @@ def reply(*, conversation: Conversation, body: str) -> Message:
             from_number=from_number,
             idempotency_key=f"reply:{uuid.uuid4()}",
             send_after=now,
+            sent_by=sent_by,
         )
         on_tenant_commit(lambda: dispatch_soon(now))
     message.refresh_from_db()  # eager tasks may have sent it already
@@ -70,6 +75,24 @@ def reply(*, conversation: Conversation, body: str) -> Message:
 
 def set_status(*, conversation: Conversation, status: str) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(status=status)
+
+
+def assign(*, conversation: Conversation, assignee: uuid.UUID | None) -> None:
+    """Give the thread to a staff member of this church, or to nobody (None).
+
+    Anyone else, another church's user included, is refused alike.
+    """
+    if assignee is not None and not is_staff(require_tenant(), assignee):
+        raise NotStaff()
+    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=assignee)
+
+
+def add_note(
+    *, conversation: Conversation, author: uuid.UUID, body: str
+) -> ConversationNote:
+    return ConversationNote.objects.create(
+        conversation=conversation, author_id=author, body=body
+    )
 
 
 def mark_read(*, conversation: Conversation) -> None:

@@ -71,3 +71,10 @@ class PaymentRequired(DomainError):
     message = (
         "Sending is paused until the church's subscription is paid: see /api/billing."
     )
+
+
+class NotStaff(InvalidInput):
+    """An assignee who is not on this church's staff (nothing said of whom)."""
+
+    field = "assignee"
+    message = "Assign the conversation to a member of this church's staff."

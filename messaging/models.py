@@ -60,6 +60,9 @@ class Conversation(models.Model):
         related_name="conversations",
     )
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    # The staff member working the thread: a registry user id (another database).
+    assignee_id = models.UUIDField(null=True, blank=True)
+    # Shared by the team: /read clears it for everyone.
     unread_count = models.PositiveIntegerField(default=0)
     needs_attention = models.BooleanField(default=False)  # e.g. "please stop"
     created_at = models.DateTimeField(auto_now_add=True)
@@ -67,10 +70,32 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["-updated_at"])]
+        indexes = [
+            models.Index(fields=["-updated_at"]),
+            models.Index(fields=["assignee_id", "-updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.phone
+
+
+class ConversationNote(models.Model):
+    """An internal note on a thread, for the team: never sent to the member."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="notes"
+    )
+    author_id = models.UUIDField()  # a registry user id
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"note on {self.conversation_id}"
 
 
 class Message(models.Model):
@@ -126,6 +151,7 @@ class Message(models.Model):
     )
     provider_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     error_code = models.CharField(max_length=16, blank=True, default="")
+    sent_by = models.UUIDField(null=True, blank=True)  # the staff user who replied
     attempts = models.PositiveSmallIntegerField(default=0)
     send_after = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(null=True, blank=True)

@@ -6,9 +6,15 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import ClockField, TimezoneField
+from api.fields import ClockField, TimezoneField, parse_uuid
 from messaging.compose import Recipients
-from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from messaging.models import (
+    Broadcast,
+    Conversation,
+    ConversationNote,
+    Message,
+    RecurringMessage,
+)
 from messaging.recurring import save_recurring
 from sms.fields import PhoneField
 from templates_app.models import MessageTemplate
@@ -117,6 +123,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "status",
             "segments",
             "error_code",
+            "sent_by",
             "created_at",
             "sent_at",
             "delivered_at",
@@ -125,6 +132,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class ConversationSerializer(serializers.ModelSerializer):
     member = serializers.UUIDField(source="member_id", read_only=True)
+    assignee = serializers.UUIDField(source="assignee_id", read_only=True)
     last_message = serializers.SerializerMethodField()
 
     class Meta:
@@ -136,6 +144,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_message",
             "unread_count",
             "status",
+            "assignee",
             "needs_attention",
             "updated_at",
         ]
@@ -162,8 +171,42 @@ class ReplySerializer(serializers.Serializer):
     body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False)
 
 
-class ConversationStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+class ConversationUpdateSerializer(serializers.Serializer):
+    """PATCH a thread: its status, its assignee (a staff user id, or null)."""
+
+    status = serializers.ChoiceField(
+        choices=Conversation.Status.choices, required=False
+    )
+    assignee = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not data:
+            raise serializers.ValidationError("Give a status or an assignee.")
+        return data
+
+
+class ConversationFilterSerializer(serializers.Serializer):
+    """GET /api/messages/conversations: ?assignee=me|none|<user id>&status=."""
+
+    assignee = serializers.CharField(required=False, max_length=36)
+    status = serializers.ChoiceField(
+        choices=Conversation.Status.choices, required=False
+    )
+
+    def validate_assignee(self, value: str) -> str:
+        if value in ("me", "none") or parse_uuid(value) is not None:
+            return value
+        raise serializers.ValidationError("Use me, none or a staff user's id.")
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.UUIDField(source="author_id", read_only=True)
+    body = serializers.CharField(max_length=2000)
+
+    class Meta:
+        model = ConversationNote
+        fields = ["id", "author", "body", "created_at"]
+        read_only_fields = ["id", "created_at"]
 
 
 class HistoryFilterSerializer(serializers.Serializer):

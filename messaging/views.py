@@ -20,10 +20,12 @@ from messaging.compose import Recipients
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.serializers import (
     BroadcastSerializer,
+    ConversationFilterSerializer,
     ConversationSerializer,
-    ConversationStatusSerializer,
+    ConversationUpdateSerializer,
     HistoryFilterSerializer,
     MessageSerializer,
+    NoteSerializer,
     RecurringSerializer,
     ReplySerializer,
     SendAccepted,
@@ -135,6 +137,23 @@ class ConversationViewSet(
             last_created=Subquery(latest.values("created_at")[:1]),
         ).order_by("-updated_at", "id")
 
+    @extend_schema(parameters=[ConversationFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        wanted = ConversationFilterSerializer(data=request.query_params)
+        wanted.is_valid(raise_exception=True)
+        threads = self.get_queryset()
+        assignee = wanted.validated_data.get("assignee")
+        if assignee == "me":
+            threads = threads.filter(assignee_id=request.auth.user_id)
+        elif assignee == "none":
+            threads = threads.filter(assignee_id__isnull=True)
+        elif assignee:
+            threads = threads.filter(assignee_id=parse_uuid(assignee))
+        if "status" in wanted.validated_data:
+            threads = threads.filter(status=wanted.validated_data["status"])
+        page = self.paginate_queryset(threads)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     @extend_schema(
         responses={
             200: paginated(
@@ -155,14 +174,15 @@ class ConversationViewSet(
         response.data["conversation"] = self.get_serializer(conversation).data
         return response
 
-    @extend_schema(request=ConversationStatusSerializer)
+    @extend_schema(request=ConversationUpdateSerializer)
     def partial_update(self, request, *args, **kwargs):
-        change = ConversationStatusSerializer(data=request.data)
+        change = ConversationUpdateSerializer(data=request.data)
         change.is_valid(raise_exception=True)
-        conversation = self.get_object()
-        conversations.set_status(
-            conversation=conversation, status=change.validated_data["status"]
-        )
+        conversation, data = self.get_object(), change.validated_data
+        if "assignee" in data:  # first: a refused assignee changes nothing
+            conversations.assign(conversation=conversation, assignee=data["assignee"])
+        if "status" in data:
+            conversations.set_status(conversation=conversation, status=data["status"])
         return Response(
             self.get_serializer(self.get_queryset().get(pk=conversation.pk)).data
         )
@@ -172,9 +192,38 @@ class ConversationViewSet(
         serializer = ReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = conversations.reply(
-            conversation=self.get_object(), body=serializer.validated_data["body"]
+            conversation=self.get_object(),
+            body=serializer.validated_data["body"],
+            sent_by=request.auth.user_id,
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"], responses={200: paginated("ConversationNotes", NoteSerializer)}
+    )
+    @extend_schema(
+        methods=["POST"], request=NoteSerializer, responses={201: NoteSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], serializer_class=NoteSerializer)
+    def notes(self, request, pk=None):
+        """Internal notes on the thread, for the team: never sent to the member."""
+        conversation = self.get_object()
+        if request.method == "POST":
+            note = NoteSerializer(data=request.data)
+            note.is_valid(raise_exception=True)
+            created = conversations.add_note(
+                conversation=conversation,
+                author=request.auth.user_id,
+                body=note.validated_data["body"],
+            )
+            return Response(
+                NoteSerializer(created).data, status=status.HTTP_201_CREATED
+            )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            conversation.notes.order_by("created_at", "id"), request
+        )
+        return paginator.get_paginated_response(NoteSerializer(page, many=True).data)
 
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):

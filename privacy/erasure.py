@@ -18,7 +18,13 @@ import uuid
 from django.db.models import Count, Q
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
-from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from messaging.models import (
+    Broadcast,
+    Conversation,
+    ConversationNote,
+    Message,
+    RecurringMessage,
+)
 from messaging.quota import release_queued
 from tenants.context import require_tenant, tenant_atomic
 from tenants.models import PendingWebhook, PrivacyEvent
@@ -134,6 +140,7 @@ def _scrub_messages(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
     release_queued(theirs.filter(direction=outbound), error_code="erased")
     theirs.filter(direction=outbound).update(body="", to_number="", member=None)
     theirs.exclude(direction=outbound).update(body="", from_number="", member=None)
+    ConversationNote.objects.filter(conversation_id__in=threads).delete()
     for thread in threads:
         # The phone's hash, unless a thread of an earlier erasure of the same
         # number has it: then one keyed by the thread too (phones are unique).

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from members.models import ConsentRecord, Member, Suppression
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, ConversationNote, Message
 
 MESSAGE_FIELDS = [
     "id",
@@ -69,6 +69,12 @@ def export_member(member: Member) -> Iterator[str]:
             Conversation.objects.filter(Q(phone=phone) | Q(member=member)).values(
                 "id", "status", "unread_count", "created_at", "updated_at"
             )
+        ),
+        # The team's notes on their threads are about them too.
+        "notes": list(
+            ConversationNote.objects.filter(
+                Q(conversation__phone=phone) | Q(conversation__member=member)
+            ).values("conversation_id", "body", "created_at")
         ),
         "generated_at": timezone.now(),
     }
