@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts import limits, revocation
 from accounts.errors import (
@@ -62,8 +63,12 @@ def register(
     last_name: str = "",
     timezone_name: str = "America/New_York",
     country: str = "US",
+    profile_given: bool = False,
 ) -> LoginResult:
     """Create a church, its database and its owner; all of it or none of it.
+
+    `profile_given`: the time zone and country were chosen, not defaulted (the
+    onboarding's `profile` step is then done).
 
     An email that has an account registers another church only with that
     account's password (then nothing of the account changes); otherwise the
@@ -87,6 +92,8 @@ def register(
             registered=True,
         )
         Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.OWNER)
+        if profile_given:
+            Tenant.objects.filter(pk=tenant.pk).update(profile_set_at=timezone.now())
         created["user"] = user
 
     try:

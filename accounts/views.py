@@ -48,6 +48,7 @@ class RegisterView(PublicView):
             last_name=data["last_name"],
             timezone_name=data["timezone"],
             country=data["country"],
+            profile_given="timezone" in request.data and "country" in request.data,
         )
         return Response(login_answer(result), status=status.HTTP_201_CREATED)
 

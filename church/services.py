@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import cast
 
 from django.db import transaction
+from django.utils import timezone as django_timezone
 
 from accounts.mfa import accept_second_factor, check_password
 from accounts.models import User
@@ -17,6 +18,7 @@ from tenants.models import Tenant
 from tenants.services import InvalidTransition
 
 EDITABLE = ("name", "timezone", "country", "phone_number", "help_text", "quiet_hours")
+PROFILE = {"name", "timezone", "country"}
 
 
 def update_church(*, tenant: Tenant, **changes: object) -> Tenant:
@@ -36,7 +38,11 @@ def update_church(*, tenant: Tenant, **changes: object) -> Tenant:
             release_number(tenant=row, number=row.phone_number)
         for field, value in changes.items():
             setattr(row, field, value)
-        row.save(update_fields=[*changes, "updated_at"])
+        fields = [*changes, "updated_at"]
+        if PROFILE & set(changes):
+            row.profile_set_at = django_timezone.now()  # onboarding's `profile`
+            fields.append("profile_set_at")
+        row.save(update_fields=fields)
     invalidate_tenant(row.pk)
     return row
 

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "billing",
     "privacy",
     "backups",
+    "dashboard",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in

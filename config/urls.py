@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/", include("templates_app.urls")),
     path("api/", include("messaging.urls")),
     path("api/", include("billing.urls")),
+    path("api/", include("dashboard.urls")),
 ]
 
 handler400 = json_error_view("bad_request")

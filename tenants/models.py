@@ -201,6 +201,12 @@ class Tenant(models.Model):
     pepper = models.TextField(default=new_pepper, editable=False)
     # When a `deleting` church's database and data are removed for good.
     purge_after = models.DateTimeField(null=True, blank=True)
+    # Onboarding: when the name, time zone and country were given (at
+    # registration or since), when its checklist was dismissed, and when it
+    # was first seen complete (the console lists churches still short of it).
+    profile_set_at = models.DateTimeField(null=True, blank=True)
+    onboarding_dismissed_at = models.DateTimeField(null=True, blank=True)
+    onboarded_at = models.DateTimeField(null=True, blank=True)
     migration_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(null=True, blank=True)
     migration_seconds = models.FloatField(null=True, blank=True)

@@ -29,7 +29,9 @@ LAYERS: list[set[str]] = [
     # plans, subscriptions, invoices: reads messaging's meter; and a member's
     # or a church's data exported or erased
     {"billing", "privacy"},
-    {"backups"},  # backups and restores: a restore re-applies erasures (privacy)
+    # backups and restores (a restore re-applies erasures); the staff's
+    # dashboard (onboarding, statistics: reads billing)
+    {"backups", "dashboard"},
     {"config"},  # settings and wiring
 ]
 LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in layer}

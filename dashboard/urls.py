@@ -1,0 +1,11 @@
+from api.routing import api_path
+from dashboard import views
+
+urlpatterns = [
+    api_path("onboarding", views.OnboardingView.as_view(), name="onboarding"),
+    api_path(
+        "onboarding/dismiss",
+        views.DismissOnboardingView.as_view(),
+        name="onboarding-dismiss",
+    ),
+]
