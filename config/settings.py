@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the docs' Swagger UI and Redoc, served here
     "tenants",
+    "stats",
     "accounts",
     "church",
     "members",
@@ -117,7 +118,7 @@ INSTALLED_APPS = [
 
 # Apps whose tables live only in tenant databases; every other app lives only in
 # the registry. The router and its system check rely on this list.
-TENANT_APPS = ["members", "branches", "templates_app", "messaging"]
+TENANT_APPS = ["members", "branches", "templates_app", "messaging", "stats"]
 
 MIDDLEWARE = [
     "telemetry.middleware.RequestMiddleware",  # first: everything logs with its id

@@ -21,6 +21,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
+from stats.rollup import bump, local_day
 from tenants.context import tenant_atomic
 from tenants.models import PrivacyEvent
 from tenants.privacy import phone_hash, record_event
@@ -70,9 +71,11 @@ def opted_out() -> Q:
 def _record(
     kind: str, *, phone: str, source: str, actor: str, detail: str = ""
 ) -> None:
-    members = list(Member.objects.filter(phone=phone).values_list("pk", flat=True))
-    ConsentRecord.objects.create(
-        member_id=members[0] if members else None,
+    members = list(Member.objects.filter(phone=phone).values_list("pk", "branch_id"))
+    branch = members[0][1] if members else None
+    record = ConsentRecord.objects.create(
+        member_id=members[0][0] if members else None,
+        branch_id=branch,
         phone=phone,
         phone_hash=phone_hash(phone),
         kind=kind,
@@ -80,6 +83,8 @@ def _record(
         detail=detail[:64],
         actor=actor,
     )
+    if kind == ConsentRecord.Kind.REVOKED:  # an opt-out, on the statistics
+        bump(local_day(record.created_at), branch, opt_outs=1)
 
 
 def suppress(
@@ -138,6 +143,7 @@ def record_consent(
         [
             ConsentRecord(
                 member_id=member.pk,
+                branch_id=member.branch_id,
                 phone=member.phone,
                 phone_hash=phone_hash(member.phone),
                 kind=ConsentRecord.Kind.CONSENT,

@@ -15,6 +15,7 @@ import io
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -24,6 +25,7 @@ from branches.models import Branch
 from members.consent import record_consent, refused
 from members.errors import UnreadableFile
 from members.models import Member, MemberTag
+from members.services import created, moved
 from sms.phones import InvalidPhone, to_e164
 from tenants.context import require_tenant, tenant_atomic
 
@@ -171,6 +173,7 @@ def _apply(rows: dict[str, _Row], report: ImportReport, actor: str) -> None:
             tags_of.setdefault(member_id, set()).add(name)
     suppressed = refused(phones)
     new, changed, tag_rows, stale_tags = [], [], [], []
+    moves: list[tuple[Member, Any]] = []  # members whose branch changes, its old one
     now = timezone.now()
     for phone, row in rows.items():
         member = existing.get(phone)
@@ -184,6 +187,8 @@ def _apply(rows: dict[str, _Row], report: ImportReport, actor: str) -> None:
         if same and current_tags == set(row.tags):
             report.skipped += 1
             continue
+        if member.branch_id != row.values["branch_id"]:
+            moves.append((member, member.branch_id))
         for name, value in row.values.items():
             setattr(member, name, value)
         member.updated_at = now
@@ -192,8 +197,10 @@ def _apply(rows: dict[str, _Row], report: ImportReport, actor: str) -> None:
             stale_tags.append(member.pk)
             tag_rows += [MemberTag(member=member, name=t) for t in row.tags]
     Member.objects.bulk_create(new, batch_size=1000)
+    created(new)
     if changed:
         Member.objects.bulk_update(changed, [*FIELDS, "updated_at"], batch_size=1000)
+        moved(moves)
     for start in range(0, len(stale_tags), 2000):
         MemberTag.objects.filter(
             member_id__in=stale_tags[start : start + 2000]

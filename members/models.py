@@ -122,6 +122,8 @@ class ConsentRecord(models.Model):
     # The keyword received, or the import's id.
     detail = models.CharField(max_length=64, blank=True, default="")
     actor = models.CharField(max_length=64)  # a registry user id, or "inbound"
+    # The member's branch then: where an opt-out counts in the statistics.
+    branch_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from members.consent import actor_of
 from members.csvio import export_rows, import_members
 from members.models import Member
 from members.serializers import ImportSerializer, MemberSerializer
+from members.services import delete_members
 from sms.phones import digits
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
@@ -21,6 +22,9 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 class MemberViewSet(viewsets.ModelViewSet):
     serializer_class = MemberSerializer
+
+    def perform_destroy(self, instance: Member) -> None:
+        delete_members(Member.objects.filter(pk=instance.pk))
 
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")

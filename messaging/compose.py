@@ -151,6 +151,7 @@ def compose_broadcast(
                 "segments": info.segments,
                 "encoding": info.encoding,
                 "member_id": member.pk,
+                "branch_id": member.branch_id,
                 "broadcast_id": broadcast.pk,
                 "to_number": member.phone,
                 "from_number": branch_numbers.get(member.branch_id)

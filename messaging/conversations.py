@@ -61,6 +61,7 @@ def reply(
             segments=info.segments,
             encoding=info.encoding,
             member=conversation.member,
+            branch_id=conversation.member.branch_id if conversation.member else None,
             conversation=conversation,
             to_number=conversation.phone,
             from_number=from_number,

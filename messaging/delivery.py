@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from church.numbers import numbers_of
 from members.consent import may_text
+from messaging import counts
 from messaging.models import COMPLIANCE_KEY, Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.outbox import stale_after
@@ -118,9 +119,15 @@ def _requeue(rows: QuerySet[Message], when: dt.datetime, **changes: object) -> N
 
 def _finish(rows: QuerySet[Message], message: Message, **changes: object) -> None:
     """Move a row out of `sending`; its segments become used if it was sent."""
+    status = changes["status"]
     with tenant_atomic():
         if rows.update(**changes):
-            settle(message.segments, sent=changes["status"] == Message.Status.SENT)
+            settle(message.segments, sent=status == Message.Status.SENT)
+            if status == Message.Status.SENT:
+                message.sent_at = changes["sent_at"]  # type: ignore[assignment]
+                counts.sent(message)
+            else:
+                counts.finished(message, str(status))
 
 
 def _send_one(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from members.consent import INBOUND
 from members.models import Member
+from messaging import counts
 from messaging.models import COMPLIANCE_KEY, Conversation, Message
 from messaging.optout import opt_in, opt_out
 from messaging.quota import count_sent, reserve
@@ -64,18 +66,20 @@ def receive(
         with tenant_atomic():
             conversation = _conversation(from_)
             info = count_segments(body)
-            Message.objects.create(
+            received = Message.objects.create(
                 direction=Message.Direction.INBOUND,
                 status=Message.Status.RECEIVED,
                 body=body,
                 segments=info.segments or 1,
                 encoding=info.encoding,
                 member=conversation.member,
+                branch_id=_branch(conversation),
                 conversation=conversation,
                 to_number=to,
                 from_number=from_,
                 provider_sid=sid,
             )
+            counts.received(received)
             attention = keywords.possible_opt_out(body)
             changes = {
                 "unread_count": F("unread_count") + 1,
@@ -111,23 +115,27 @@ def receive(
     return InboundResult(reply=reply)
 
 
+def _branch(conversation: Conversation) -> uuid.UUID | None:
+    return conversation.member.branch_id if conversation.member else None
+
+
 def _reply_row(
     conversation: Conversation, text: str, ours: str, theirs: str, **fields: object
-) -> int:
-    """The compliance reply as a row of the thread; its segments."""
+) -> Message:
+    """The compliance reply as a row of the thread."""
     info = count_segments(text)
-    Message.objects.create(
+    return Message.objects.create(
         direction=Message.Direction.OUTBOUND,
         body=text,
         segments=info.segments,
         encoding=info.encoding,
         member=conversation.member,
+        branch_id=_branch(conversation),
         conversation=conversation,
         to_number=theirs,
         from_number=ours,
         **fields,
     )
-    return info.segments
 
 
 def _queue_reply(
@@ -147,8 +155,9 @@ def _record_reply(
     conversation: Conversation, text: str, ours: str, theirs: str
 ) -> None:
     """The compliance reply goes out in the TwiML answer; keep it in the thread."""
-    segments = _reply_row(
+    message = _reply_row(
         conversation, text, ours, theirs, status=Message.Status.SENT,
         sent_at=timezone.now(),
     )  # fmt: skip
-    count_sent(segments)  # the provider bills these too
+    count_sent(message.segments)  # the provider bills these too
+    counts.sent(message)

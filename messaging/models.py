@@ -152,6 +152,10 @@ class Message(models.Model):
     provider_sid = models.CharField(max_length=64, null=True, blank=True, unique=True)
     error_code = models.CharField(max_length=16, blank=True, default="")
     sent_by = models.UUIDField(null=True, blank=True)  # the staff user who replied
+    # The member's branch when the message was written: its statistics' branch.
+    branch_id = models.UUIDField(null=True, blank=True)
+    # A broadcast message its recipient answered within 72 h (statistics).
+    answered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     send_after = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(null=True, blank=True)

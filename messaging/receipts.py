@@ -6,6 +6,7 @@ import uuid
 
 from django.utils import timezone
 
+from messaging import counts
 from messaging.models import Message
 from messaging.optout import CARRIER_OPT_OUT, opt_out
 from messaging.quota import PENDING, settle
@@ -71,8 +72,12 @@ def update_status(
         rows = Message.objects.filter(pk=message.pk, sent_at__isnull=True)
         if pending and rows.filter(status__in=pending).update(**changes, **stamp):
             settle(message.segments, sent=accepted)
-        else:
-            Message.objects.filter(pk=message.pk, status__in=lower).update(**changes)
+            if accepted:
+                message.sent_at = stamp["sent_at"]
+                counts.sent(message)
+            counts.finished(message, status)
+        elif Message.objects.filter(pk=message.pk, status__in=lower).update(**changes):
+            counts.finished(message, status)
     if error_code == CARRIER_OPT_OUT:
         opt_out(
             phone=message.to_number,

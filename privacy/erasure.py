@@ -18,6 +18,7 @@ import uuid
 from django.db.models import Count, Q
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
+from members.services import delete_members
 from messaging.models import (
     Broadcast,
     Conversation,
@@ -81,7 +82,7 @@ def erase_phone(
         ConsentRecord.objects.filter(Q(phone=phone) | Q(member_id__in=members)).update(
             phone="", member=None
         )
-        Member.objects.filter(pk__in=members).delete()  # tags go with it
+        delete_members(Member.objects.filter(pk__in=members))  # tags go with it
         ConsentRecord.objects.bulk_create(
             ConsentRecord(
                 phone_hash=hashed,

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"accounts"},  # people: users, memberships, tokens, MFA, staff
     {"church"},  # the church's registry records: its numbers
     {"branches"},
+    {"stats"},  # the daily statistics members and messaging keep current
     {"members"},
     {"templates_app"},
     {"messaging"},

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0007_copies_and_kept_webhooks'),
+        ("tenants", "0007_copies_and_kept_webhooks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='onboarded_at',
+            model_name="tenant",
+            name="onboarded_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='onboarding_dismissed_at',
+            model_name="tenant",
+            name="onboarding_dismissed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='profile_set_at',
+            model_name="tenant",
+            name="profile_set_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -1,0 +1,71 @@
+"""What messaging adds to the church's daily statistics (`stats.rollup`).
+
+A message counts as sent on the day it went to the provider; its delivery,
+failure or answer on that same day, however late the news arrives; a message
+received on the day it came. Each is called in the transaction of the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from messaging.models import Message
+from stats.rollup import bump, local_day, send_day
+
+OUTCOMES = {
+    Message.Status.DELIVERED: "delivered",
+    Message.Status.UNDELIVERED: "undelivered",
+    Message.Status.FAILED: "failed",
+}
+# A broadcast message its recipient texts back within this long counts as answered.
+ANSWER_WINDOW = dt.timedelta(hours=72)
+
+
+def day_of(message: Message) -> dt.date:
+    return send_day(message.sent_at, message.attempted_at, message.created_at)
+
+
+def sent(message: Message) -> None:
+    """`message` was just handed to the provider (its `sent_at` is set)."""
+    assert message.sent_at is not None
+    bump(
+        local_day(message.sent_at),
+        message.branch_id,
+        messages_sent=1,
+        segments=message.segments,
+    )
+
+
+def finished(message: Message, status: str) -> None:
+    """`message` just reached `status`; only outcomes count."""
+    name = OUTCOMES.get(status)  # type: ignore[call-overload]
+    if name is None:
+        return
+    delivered = status == Message.Status.DELIVERED and message.broadcast_id
+    bump(
+        day_of(message),
+        message.branch_id,
+        **{name: 1, "broadcast_delivered": 1 if delivered else 0},
+    )
+
+
+def received(message: Message) -> None:
+    """An inbound message was stored: counted, and the broadcast it answers."""
+    bump(local_day(message.created_at), message.branch_id, inbound=1)
+    answered = (
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            broadcast__isnull=False,
+            to_number=message.from_number,
+            sent_at__gte=message.created_at - ANSWER_WINDOW,
+            sent_at__lte=message.created_at,
+        )
+        .order_by("-sent_at")
+        .first()
+    )
+    if answered is None or answered.answered_at is not None:
+        return
+    if Message.objects.filter(pk=answered.pk, answered_at__isnull=True).update(
+        answered_at=message.created_at
+    ):
+        bump(day_of(answered), answered.branch_id, replies=1)
