@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
@@ -43,9 +43,50 @@ if TYPE_CHECKING:
     _ChangeAdmin = admin.ModelAdmin[StateChange]
     _ReportAdmin = admin.ModelAdmin[MeterReport]
     _EventAdmin = admin.ModelAdmin[StripeEvent]
+    _UsageAdmin = admin.ModelAdmin[UsageRollup]
 else:
     _PlanAdmin = _SubscriptionAdmin = _InvoiceAdmin = admin.ModelAdmin
     _CreditAdmin = _ChangeAdmin = _ReportAdmin = _EventAdmin = admin.ModelAdmin
+    _UsageAdmin = admin.ModelAdmin
+
+
+@admin.register(UsageRollup, site=console)
+class UsageAdmin(_UsageAdmin):
+    """Messages and segments per day: per church in the list, and for the whole
+    fleet (the days of the list's filter, summed) above it."""
+
+    list_display = ["date", "tenant", "messages", "segments"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__slug", "tenant__name"]
+    date_hierarchy = "date"
+    change_list_template = "admin/billing/usagerollup/change_list.html"
+    FLEET_DAYS = 31
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the usage task, from each church's messages
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        listed = getattr(response, "context_data", {}).get("cl")
+        if listed is not None:
+            fleet = (
+                listed.queryset.order_by()
+                .values("date")
+                .annotate(
+                    churches=Count("tenant", distinct=True),
+                    messages=Sum("messages"),
+                    segments=Sum("segments"),
+                )
+                .order_by("-date")[: self.FLEET_DAYS]
+            )
+            response.context_data["fleet"] = list(fleet)
+        return response
 
 
 @admin.register(Plan, site=console)

@@ -307,6 +307,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backups.tasks.nightly_backups_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    "record-onboarding": {
+        "task": "dashboard.tasks.record_onboarding_task",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }
 
 # --- Auth, API -------------------------------------------------------------

@@ -8,6 +8,7 @@ church's own service (`church.services.update_church`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
@@ -15,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from tenants.lifecycle import restore_deleted, start_deletion
 from tenants.lookup import invalidate_tenant
@@ -83,6 +85,30 @@ class NewTenantForm(_TenantForm):
         return data
 
 
+class OnboardingFilter(admin.SimpleListFilter):
+    """Churches a week or more old that have not finished onboarding."""
+
+    title = "onboarding"
+    parameter_name = "onboarding"
+    AFTER = dt.timedelta(days=7)
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("late", "not finished after 7 days"), ("done", "finished")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Tenant]
+    ) -> QuerySet[Tenant]:
+        if self.value() == "late":
+            return queryset.filter(
+                status=Tenant.Status.ACTIVE,
+                onboarded_at__isnull=True,
+                created_at__lte=timezone.now() - self.AFTER,
+            )
+        if self.value() == "done":
+            return queryset.filter(onboarded_at__isnull=False)
+        return queryset
+
+
 class TenantAdmin(_TenantAdmin):
     """Provisioning, the registry's columns, and suspend/resume/migrate.
 
@@ -107,9 +133,10 @@ class TenantAdmin(_TenantAdmin):
         "plan",
         "created_at",
         "migrated_at",
+        "onboarded_at",
         "short_error",
     ]
-    list_filter = ["status", "server", "plan"]
+    list_filter = ["status", OnboardingFilter, "server", "plan"]
     search_fields = ["slug", "name", "id"]
     fieldsets = [
         (None, {"fields": ["id", "slug", "status", "purge_after", "plan"]}),
@@ -130,7 +157,17 @@ class TenantAdmin(_TenantAdmin):
         ),
         (
             "Record",
-            {"fields": ["awaiting_owner", "next_send_at", "created_at", "updated_at"]},
+            {
+                "fields": [
+                    "awaiting_owner",
+                    "next_send_at",
+                    "profile_set_at",
+                    "onboarded_at",
+                    "onboarding_dismissed_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
         ),
     ]
     # All but the slug and the plan; next_send_at has its own writers (TenantQuerySet).
@@ -148,6 +185,9 @@ class TenantAdmin(_TenantAdmin):
         "migration_error",
         "awaiting_owner",
         "next_send_at",
+        "profile_set_at",
+        "onboarded_at",
+        "onboarding_dismissed_at",
         "created_at",
         "updated_at",
     ]
