@@ -88,11 +88,9 @@ def arguments() -> Any:
 
 def budget(args: Any) -> dict[str, int]:
     """Worst case per server: every process full of tenant and registry sessions."""
-    return {
-        "web": args.workers * args.lru,
-        "celery": args.celery_concurrency * args.celery_lru,
-        "registry": (args.workers + args.celery_concurrency) * 4,
-    }
+    return {"web": args.workers * args.lru,
+            "celery": args.celery_concurrency * args.celery_lru,
+            "registry": (args.workers + args.celery_concurrency) * 4}  # fmt: skip
 
 
 def wait_for_room(args: Any, setup: harness.Setup) -> None:

@@ -39,6 +39,7 @@ NAMES = {
     "to_e164": "sms.phones:to_e164",
     "InvalidPhone": "sms.phones:InvalidPhone",
     "JsonFormatter": "telemetry.logs:JsonFormatter",
+    "rebuild_stats": "dashboard.stats:rebuild",
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
     "PgBouncer": "tests.pgbouncer:PgBouncer",

@@ -16,13 +16,10 @@ QUERY = (
 
 class ConnectionSampler(threading.Thread):
     """Every `interval`, counts the client sessions on this run's tenant databases
-    (over all `servers`: label -> port) and on its registry.
-
-    `peak` and `latest` count tenant sessions in the current window (see
-    `reset_peak`); with `keep`, every sample is kept in `series` as
-    {t, <server label>: n or None when unreachable, registry: n}. `hook(tick, t)`
-    runs after each sample, for whatever else a benchmark samples alongside.
-    """
+    (over all `servers`: label -> port) and on its registry. `peak` and `latest`
+    count tenant sessions in the current window (see `reset_peak`); with `keep`,
+    every sample is kept in `series` as {t, <server label>: n or None when
+    unreachable, registry: n}. `hook(tick, t)` runs after each sample."""
 
     def __init__(
         self, setup: Setup, *, servers: dict[str, int] | None = None,
