@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import revocation
+from accounts.errors import InvalidToken
 from accounts.services import login, mfa_verify
 from accounts.tokens import Identity, identity_from_claims
 from api.clients import client_address
@@ -71,11 +72,11 @@ def sign_in(request: HttpRequest, data: dict[str, Any]) -> None:
     request.session[SESSION_KEY] = {name: str(claims[name]) for name in _CLAIMS}
 
 
-def identity_from_session(session: SessionBase) -> Identity | None:
-    """The session's identity, checked like a token's; None when not signed in."""
+def identity_from_session(session: SessionBase) -> Identity:
+    """The session's identity, checked like a token's (InvalidToken if none)."""
     claims = session.get(SESSION_KEY)
     if not claims:
-        return None
+        raise InvalidToken()
     identity = identity_from_claims(dict(claims))
     return dataclasses.replace(identity, via_session=True)
 

@@ -49,7 +49,7 @@ class TokenMiddleware:
             if raw is not None:
                 identity = identity_from_token(raw)
             else:
-                identity = identity_from_session(session)
+                identity = identity_from_session(cast(SessionBase, session))
             check_named_tenant(request.headers.get("X-Tenant-ID"), identity.tenant)
             check_named_tenant(request.GET.get("tenant"), identity.tenant)
         except DatabaseError:

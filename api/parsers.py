@@ -10,14 +10,18 @@ from api.unstorable import refuse_unstorable, refuse_unstorable_params
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None):
+    def parse(
+        self, stream: Any, media_type: Any = None, parser_context: Any = None
+    ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         refuse_unstorable(data)
         return data
 
 
 class FormParser(parsers.FormParser):
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None):
+    def parse(
+        self, stream: Any, media_type: Any = None, parser_context: Any = None
+    ) -> Any:
         data = super().parse(stream, media_type, parser_context)
         refuse_unstorable_params(data)
         return data
@@ -26,7 +30,9 @@ class FormParser(parsers.FormParser):
 class MultiPartParser(parsers.MultiPartParser):
     """Form fields are checked; an uploaded file's content is its reader's to judge."""
 
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None):
+    def parse(
+        self, stream: Any, media_type: Any = None, parser_context: Any = None
+    ) -> Any:
         result = super().parse(stream, media_type, parser_context)
         refuse_unstorable_params(result.data)
         return result

@@ -72,7 +72,7 @@ class UsageAdmin(_UsageAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        response = super().changelist_view(request, extra_context)
+        response: Any = super().changelist_view(request, extra_context)
         listed = getattr(response, "context_data", {}).get("cl")
         if listed is not None:
             fleet = (

@@ -23,4 +23,4 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

@@ -130,7 +130,7 @@ def rebuild() -> int:
             sent = rows[local_day(m.sent_at), branch]
             sent["messages_sent"] += 1
             sent["segments"] += m.segments
-        outcome = rows[day_of(m), branch]  # type: ignore[arg-type]
+        outcome = rows[day_of(m), branch]
         if m.status in OUTCOMES:
             outcome[OUTCOMES[m.status]] += 1
             if m.status == Message.Status.DELIVERED and m.broadcast_id:

@@ -14,7 +14,7 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="dashboard.tasks.record_onboarding_task")
+@shared_task(name="dashboard.tasks.record_onboarding_task")  # type: ignore[untyped-decorator]
 def record_onboarding_task() -> int:
     """Evaluate the checklist of every active church not yet seen complete;
     returns how many are still short of it."""

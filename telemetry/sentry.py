@@ -35,7 +35,8 @@ def init_sentry(dsn: str, *, environment: str, release: str | None = None) -> No
     )
 
 
-def scrub_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def scrub_event(event: Any, hint: Any) -> Any:
+    """Sentry's `before_send`: the event, tagged and stripped of personal data."""
     fields = current()
     tags = event.setdefault("tags", {})
     for name in ("tenant_id", "request_id"):

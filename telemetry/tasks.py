@@ -14,7 +14,7 @@ from telemetry.context import bind, current, end, start
 _HEADERS = ("request_id", "tenant_id")
 
 
-@signals.before_task_publish.connect
+@signals.before_task_publish.connect  # type: ignore[untyped-decorator]
 def _send_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is None:
         return
@@ -29,7 +29,7 @@ def _send_context(headers: dict[str, Any] | None = None, **_: Any) -> None:
 _started: dict[str, Token[dict[str, str] | None]] = {}
 
 
-@signals.task_prerun.connect
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
 def _enter(task_id: str = "", task: Any = None, **_: Any) -> None:
     request = getattr(task, "request", None)
     sent = {
@@ -43,7 +43,7 @@ def _enter(task_id: str = "", task: Any = None, **_: Any) -> None:
     _started[task_id] = start(**sent)
 
 
-@signals.task_postrun.connect
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
 def _leave(
     task_id: str = "", task: Any = None, state: str | None = None, **_: Any
 ) -> None:

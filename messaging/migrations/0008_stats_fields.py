@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0007_team_inbox'),
+        ("messaging", "0007_team_inbox"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='answered_at',
+            model_name="message",
+            name="answered_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='branch_id',
+            model_name="message",
+            name="branch_id",
             field=models.UUIDField(blank=True, null=True),
         ),
     ]
