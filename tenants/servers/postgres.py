@@ -263,7 +263,7 @@ class PostgresServer:
         ).stdout
         tool_major = int(re.search(r"(\d+)(?:\.\d+)?", printed).group(1))  # type: ignore[union-attr]
         with self._connect() as conn:
-            server_num = int(conn.execute("SHOW server_version_num").fetchone()[0])
+            server_num = int(_one(conn.execute("SHOW server_version_num"))[0])
         if tool_major < server_num // 10000:
             raise ToolMissing(
                 f"{printed.strip()} is older than the server ({server_num // 10000}); "
@@ -349,7 +349,7 @@ class PostgresServer:
 
     def wal_level(self) -> str:
         with self._connect() as conn:
-            return str(conn.execute("SHOW wal_level").fetchone()[0])
+            return str(_one(conn.execute("SHOW wal_level"))[0])
 
     def ensure_role(self, user: str, password: str) -> None:
         with self._connect() as conn:
@@ -394,17 +394,19 @@ class PostgresServer:
     def subscription_copied(self, name: str, subscription: str) -> bool:
         """Every table's initial copy is done and the subscription streams."""
         with self._connect(name) as conn:
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_subscription_rel r "
-                "JOIN pg_subscription s ON s.oid = r.srsubid "
-                "WHERE s.subname = %s AND r.srsubstate <> 'r'",
-                [subscription],
-            ).fetchone()[0]
-        return waiting == 0
+            waiting = _one(
+                conn.execute(
+                    "SELECT count(*) FROM pg_subscription_rel r "
+                    "JOIN pg_subscription s ON s.oid = r.srsubid "
+                    "WHERE s.subname = %s AND r.srsubstate <> 'r'",
+                    [subscription],
+                )
+            )[0]
+        return bool(waiting == 0)
 
     def current_lsn(self) -> str:
         with self._connect() as conn:
-            return str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
+            return str(_one(conn.execute("SELECT pg_current_wal_lsn()"))[0])
 
     def slot_caught_up(self, slot: str, lsn: str) -> bool:
         """The subscriber confirmed everything up to `lsn` on this server."""
@@ -438,11 +440,11 @@ class PostgresServer:
                 "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"
             ).fetchall()
             return [
-                (seq, *conn.execute(
+                (seq, *_one(conn.execute(
                     sql.SQL("SELECT last_value, is_called FROM {}").format(
                         sql.SQL(seq)
                     )
-                ).fetchone())
+                )))
                 for (seq,) in found
             ]  # fmt: skip
 
@@ -483,3 +485,11 @@ class PostgresServer:
                     sql.Identifier(publication)
                 )
             )
+
+
+def _one(cursor: Any) -> tuple[Any, ...]:
+    """The one row a query answers (a statement that always returns one)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the server answered no row")
+    return tuple(row)
