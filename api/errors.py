@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     "unsupported_media_type": 415,
     "too_many_requests": 429,
     "server_error": 500,
+    "upstream_error": 502,
     "tenant_unavailable": 503,
     "provisioning_failed": 503,
     "service_unavailable": 503,
@@ -111,6 +112,13 @@ class NotAvailable(DomainError):
 
     code = "not_available"
     message = "This is not available on this service."
+
+
+class UpstreamError(DomainError):
+    """An outside service the request needed failed or timed out."""
+
+    code = "upstream_error"
+    message = "An outside service failed; try again later."
 
 
 class PayloadTooLarge(DomainError):

@@ -491,6 +491,16 @@ LOGGING = {
     },
 }
 
+# Drafting messages with a language model: none, or openai (any server that
+# speaks OpenAI's chat completions).
+AI_BACKEND = env("AI_BACKEND", "none")
+if AI_BACKEND not in {"none", "openai"}:
+    raise ImproperlyConfigured("AI_BACKEND must be none or openai.")
+AI_API_BASE = env("AI_API_BASE", "https://api.openai.com/v1")
+AI_API_KEY = env("AI_API_KEY")
+AI_MODEL = env("AI_MODEL", "gpt-4o-mini")
+AI_TIMEOUT_SECONDS = env_int("AI_TIMEOUT_SECONDS", 20)
+
 # GET /metrics: with this bearer token, or from these addresses (neither: nobody).
 METRICS_TOKEN = env("METRICS_TOKEN")
 METRICS_ALLOW = set(env_list("METRICS_ALLOW"))

@@ -408,3 +408,26 @@ class SendAccepted(serializers.Serializer):
     recipient_count = serializers.IntegerField()
     opted_out_skipped = serializers.IntegerField()
     segments = serializers.IntegerField()
+
+
+class DraftRequestSerializer(serializers.Serializer):
+    """POST /api/messages/drafts: what to write about, and how long it may be."""
+
+    prompt = serializers.CharField(max_length=1000)
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=MessageTemplate.objects.all(), required=False, allow_null=True
+    )
+    max_segments = serializers.IntegerField(min_value=1, max_value=10, default=1)
+
+
+class DraftSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    segments = serializers.IntegerField()
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    variables = serializers.ListField(
+        child=serializers.CharField(), help_text="the placeholders the draft uses"
+    )
+    ucs2_characters = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the characters that force UCS-2 (fewer characters a segment)",
+    )

@@ -10,6 +10,7 @@ router.register("messages/recurring", views.RecurringViewSet, basename="recurrin
 
 urlpatterns = [
     api_path("messages/send", views.SendView.as_view(), name="send"),
+    api_path("messages/drafts", views.DraftView.as_view(), name="drafts"),
     api_path("messages/history", views.HistoryView.as_view(), name="history"),
     api_path(
         "webhooks/sms/inbound", webhooks.InboundWebhook.as_view(), name="sms-inbound"

@@ -17,12 +17,15 @@ from api.schema import paginated
 from messaging import conversations
 from messaging.broadcasts import cancel_broadcast, send_broadcast
 from messaging.compose import Recipients
+from messaging.drafts import draft_message
 from messaging.models import Broadcast, Conversation, Message, RecurringMessage
 from messaging.serializers import (
     BroadcastSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
     ConversationUpdateSerializer,
+    DraftRequestSerializer,
+    DraftSerializer,
     HistoryFilterSerializer,
     MessageSerializer,
     NoteSerializer,
@@ -31,6 +34,21 @@ from messaging.serializers import (
     SendAccepted,
     SendSerializer,
 )
+
+
+class DraftView(APIView):
+    """A suggested message from a language model; nothing is sent."""
+
+    @extend_schema(request=DraftRequestSerializer, responses={200: DraftSerializer})
+    def post(self, request):
+        ask = DraftRequestSerializer(data=request.data)
+        ask.is_valid(raise_exception=True)
+        draft = draft_message(
+            prompt=ask.validated_data["prompt"],
+            template=ask.validated_data.get("template"),
+            max_segments=ask.validated_data["max_segments"],
+        )
+        return Response(DraftSerializer(draft).data)
 
 
 class SendView(APIView):

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"api"},  # the API's errors and answer shapes
     {"telemetry"},  # request ids, logs, metrics, error reports
-    {"sms"},  # segments, phones, keywords, provider backends
+    {"sms", "ai"},  # SMS: segments, phones, keywords, providers; AI providers
     {"tenants"},  # the registry and the tenancy machinery
     {"accounts"},  # people: users, memberships, tokens, MFA, staff
     {"church"},  # the church's registry records: its numbers
