@@ -491,6 +491,11 @@ LOGGING = {
     },
 }
 
+# Surveys: a member gets at most one every SURVEY_MIN_DAYS; one without a
+# closing time takes scores for SURVEY_OPEN_DAYS.
+SURVEY_MIN_DAYS = env_int("SURVEY_MIN_DAYS", 90)
+SURVEY_OPEN_DAYS = env_int("SURVEY_OPEN_DAYS", 7)
+
 # Drafting messages with a language model: none, or openai (any server that
 # speaks OpenAI's chat completions).
 AI_BACKEND = env("AI_BACKEND", "none")

@@ -103,6 +103,7 @@ def compose_broadcast(
     template_id: uuid.UUID | None = None,
     created_by: uuid.UUID | None = None,
     recurring_id: uuid.UUID | None = None,
+    skip_members: frozenset[uuid.UUID] = frozenset(),
 ) -> tuple[Broadcast, dt.datetime]:
     """Write the broadcast and its outbox rows; returns it and when the first is due.
 
@@ -113,6 +114,7 @@ def compose_broadcast(
     limits = check_sending()  # a church that must pay first hears that first
     _check_ids_exist(recipients)
     members, skipped_opted_out, skipped_inactive = resolve(recipients)
+    members = [m for m in members if m.pk not in skip_members]  # e.g. surveyed lately
     if not members:
         raise NoRecipients()
     if not body.strip():

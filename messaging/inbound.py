@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from members.consent import INBOUND
 from members.models import Member
-from messaging import counts
+from messaging import counts, surveys
 from messaging.models import COMPLIANCE_KEY, Conversation, Message
 from messaging.optout import opt_in, opt_out
 from messaging.quota import count_sent, reserve
@@ -103,6 +103,10 @@ def receive(
                 )
             elif kind == "help":
                 reply = _help_text()
+            else:  # a score, if a survey to this phone is open
+                reply = surveys.answer(
+                    phone=from_, body=body, member=conversation.member
+                )
             if reply and answer_later:
                 _queue_reply(conversation, reply, to, from_, sid)
                 reply = None

@@ -267,3 +267,57 @@ class SegmentMeter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.used} used, {self.reserved} reserved"
+
+
+class Survey(models.Model):
+    """A 0-10 question sent like a broadcast; replies while open are scores."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    question = models.TextField()
+    broadcast = models.OneToOneField(
+        Broadcast, on_delete=models.CASCADE, related_name="survey"
+    )
+    # The thank-you each category gets (9-10 promoter, 7-8 passive, 0-6 detractor).
+    promoter_reply = models.TextField()
+    passive_reply = models.TextField()
+    detractor_reply = models.TextField()
+    closes_at = models.DateTimeField()
+    skipped_recent = models.PositiveIntegerField(default=0)  # surveyed lately
+    created_by = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SurveyResponse(models.Model):
+    """A recipient's score: the last valid reply while the survey was open."""
+
+    class Category(models.TextChoices):
+        PROMOTER = "promoter"
+        PASSIVE = "passive"
+        DETRACTOR = "detractor"
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="responses"
+    )
+    phone = models.CharField(max_length=64)  # E.164 (a keyed hash once erased)
+    member = models.ForeignKey(
+        "members.Member", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    branch_id = models.UUIDField(null=True, blank=True)  # the member's, then
+    score = models.PositiveSmallIntegerField()
+    category = models.CharField(max_length=9, choices=Category.choices)
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "phone"], name="one_score_each")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score} for {self.survey_id}"

@@ -14,6 +14,7 @@ from messaging.models import (
     ConversationNote,
     Message,
     RecurringMessage,
+    Survey,
 )
 from messaging.recurring import save_recurring
 from sms.fields import PhoneField
@@ -431,3 +432,83 @@ class DraftSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="the characters that force UCS-2 (fewer characters a segment)",
     )
+
+
+def _body(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=MAX_BODY, trim_whitespace=False, validators=[validate_body], **kwargs
+    )
+
+
+class SurveyRepliesSerializer(serializers.Serializer):
+    """The thank-you each category of score gets."""
+
+    promoter = _body(help_text="to a 9 or 10")
+    passive = _body(help_text="to a 7 or 8")
+    detractor = _body(help_text="to 0 to 6")
+
+
+class SurveyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    question = _body(required=False, help_text="default: the NPS question")
+    recipients = RecipientsSerializer()
+    closes_at = serializers.DateTimeField(required=False)
+    replies = SurveyRepliesSerializer()
+
+    def validate_closes_at(self, value: Any) -> Any:
+        if value <= timezone.now():
+            raise serializers.ValidationError("A survey closes in the future.")
+        return value
+
+
+class SurveySerializer(serializers.ModelSerializer):
+    broadcast = serializers.UUIDField(source="broadcast_id", read_only=True)
+    recipient_count = serializers.IntegerField(
+        source="broadcast.recipient_count", read_only=True
+    )
+    opted_out_skipped = serializers.IntegerField(
+        source="broadcast.opted_out_skipped", read_only=True
+    )
+    replies = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Survey
+        fields = ["id", "name", "question", "broadcast", "recipient_count",
+                  "opted_out_skipped", "skipped_recent", "closes_at", "replies",
+                  "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(SurveyRepliesSerializer)
+    def get_replies(self, survey: Survey) -> dict[str, str]:
+        return {
+            "promoter": survey.promoter_reply,
+            "passive": survey.passive_reply,
+            "detractor": survey.detractor_reply,
+        }
+
+
+class _Tally(serializers.Serializer):
+    responses = serializers.IntegerField()
+    promoters = serializers.IntegerField()
+    passives = serializers.IntegerField()
+    detractors = serializers.IntegerField()
+    nps = serializers.IntegerField(
+        allow_null=True, help_text="% promoters - % detractors, rounded"
+    )
+
+
+class _BranchTally(_Tally):
+    branch = serializers.UUIDField(allow_null=True)
+    name = serializers.CharField()
+
+
+class _TagTally(_Tally):
+    tag = serializers.CharField()
+
+
+class SurveyResultsSerializer(_Tally):
+    sent = serializers.IntegerField()
+    response_rate = serializers.FloatField(allow_null=True)
+    skipped_recent = serializers.IntegerField()
+    by_branch = _BranchTally(many=True)
+    by_tag = _TagTally(many=True)

@@ -7,6 +7,7 @@ router.register(
     "messages/conversations", views.ConversationViewSet, basename="conversation"
 )
 router.register("messages/recurring", views.RecurringViewSet, basename="recurring")
+router.register("surveys", views.SurveyViewSet, basename="survey")
 
 urlpatterns = [
     api_path("messages/send", views.SendView.as_view(), name="send"),

@@ -14,11 +14,17 @@ from rest_framework.views import APIView
 from api.fields import parse_uuid
 from api.pagination import LargePagination, Pagination
 from api.schema import paginated
-from messaging import conversations
+from messaging import conversations, surveys
 from messaging.broadcasts import cancel_broadcast, send_broadcast
 from messaging.compose import Recipients
 from messaging.drafts import draft_message
-from messaging.models import Broadcast, Conversation, Message, RecurringMessage
+from messaging.models import (
+    Broadcast,
+    Conversation,
+    Message,
+    RecurringMessage,
+    Survey,
+)
 from messaging.serializers import (
     BroadcastSerializer,
     ConversationFilterSerializer,
@@ -33,6 +39,9 @@ from messaging.serializers import (
     ReplySerializer,
     SendAccepted,
     SendSerializer,
+    SurveyCreateSerializer,
+    SurveyResultsSerializer,
+    SurveySerializer,
 )
 
 
@@ -108,6 +117,36 @@ class BroadcastViewSet(viewsets.ReadOnlyModelViewSet):
     def cancel(self, request, pk=None):
         broadcast = cancel_broadcast(self.get_object())
         return Response(self.get_serializer(_with_counts([broadcast])[0]).data)
+
+
+class SurveyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = SurveySerializer
+    queryset = Survey.objects.select_related("broadcast").order_by("-created_at", "id")
+
+    @extend_schema(request=SurveyCreateSerializer, responses={201: SurveySerializer})
+    def create(self, request, *args, **kwargs):
+        ask = SurveyCreateSerializer(data=request.data)
+        ask.is_valid(raise_exception=True)
+        data = ask.validated_data
+        survey = surveys.start_survey(
+            name=data["name"],
+            question=data.get("question"),
+            recipients=Recipients(**data["recipients"]),
+            replies=data["replies"],
+            closes_at=data.get("closes_at"),
+            created_by=request.auth.user_id,
+        )
+        survey = self.get_queryset().get(pk=survey.pk)
+        return Response(
+            self.get_serializer(survey).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(responses={200: SurveyResultsSerializer})
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        return Response(
+            SurveyResultsSerializer(surveys.results(self.get_object())).data
+        )
 
 
 class HistoryView(APIView):

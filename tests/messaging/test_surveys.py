@@ -1,0 +1,157 @@
+"""Surveys by SMS: the question sent like a broadcast, replies read as scores."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from messaging.models import Broadcast, Survey
+from messaging.surveys import parse_score
+from tenants.context import tenant_context
+from tests.messaging.fixtures import add_member
+from tests.messaging.test_webhooks import inbound
+
+REPLIES = {
+    "promoter": "Thank you! We are glad you are with us.",
+    "passive": "Thank you! What would make it a 10?",
+    "detractor": "Thank you. Pastor Dan would love to hear how we can do better.",
+}
+
+
+def start(client, **body):
+    payload = {"name": "Autumn NPS", "recipients": {"all": True}, "replies": REPLIES}
+    return client.post("/api/surveys", payload | body, format="json")
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("10", 10), ("10!", 10), (" 9 ", 9), ("0", 0), ("nine", 9), ("Nine.", 9),
+     ("nueve", 9), ("DIEZ!!", 10), ("cero", 0), ("seven", 7), ("“8”", None),
+     ("11", None), ("-1", None), ("9/10", None), ("I'd say 8", None), ("", None),
+     ("10 10", None), ("once", None)],
+)  # fmt: skip
+def test_a_score_is_a_whole_number_from_0_to_10_alone(text, score):
+    assert parse_score(text) == score
+
+
+def test_the_question_goes_out_and_replies_are_scored_and_thanked(church, outbox):
+    for n in (1, 2, 3):
+        add_member(church.client, f"+1415555010{n}")
+    created = start(church.client)
+    assert created.status_code == 201, created.content
+    survey = created.json()
+    assert survey["recipient_count"] == 3
+    assert church.tenant.name in survey["question"]
+    assert [m.body for m in outbox] == [survey["question"]] * 3
+
+    answered = inbound(church.client, "+14155550101", "10!")
+    assert REPLIES["promoter"] in answered.content.decode()
+    assert (
+        REPLIES["passive"]
+        in inbound(church.client, "+14155550102", "eight").content.decode()
+    )
+    assert (
+        REPLIES["detractor"]
+        in inbound(church.client, "+14155550103", "3").content.decode()
+    )
+    # the last valid reply wins; other text is an ordinary message, not thanked
+    assert (
+        REPLIES["promoter"]
+        in inbound(church.client, "+14155550103", "9").content.decode()
+    )
+    chat = inbound(church.client, "+14155550102", "See you Sunday")
+    assert "Thank you" not in chat.content.decode()
+    assert (
+        "Thank you" not in inbound(church.client, "+14155550102", "11").content.decode()
+    )
+
+    results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
+    assert (results["sent"], results["responses"]) == (3, 3)
+    assert (results["promoters"], results["passives"], results["detractors"]) == (
+        2,
+        1,
+        0,
+    )
+    assert results["nps"] == 67
+    assert results["response_rate"] == 1.0
+    threads = church.client.get("/api/messages/conversations").json()["results"]
+    assert len(threads) == 3  # every reply is in its conversation too
+
+
+def test_stop_and_help_win_over_a_score(church, outbox):
+    add_member(church.client, "+14155550101")
+    survey = start(church.client).json()
+    stopped = inbound(church.client, "+14155550101", "STOP")
+    assert "unsubscribed" in stopped.content.decode()
+    results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
+    assert results["responses"] == 0
+
+
+def test_a_reply_after_the_survey_closes_is_not_a_score(church, outbox):
+    add_member(church.client, "+14155550101")
+    closes = timezone.now() + dt.timedelta(hours=1)
+    survey = start(church.client, closes_at=closes.isoformat()).json()
+    with time_machine.travel(closes + dt.timedelta(minutes=1), tick=False):
+        late = inbound(church.client, "+14155550101", "10")
+    assert "Thank you" not in late.content.decode()
+    results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
+    assert results["responses"] == 0
+
+
+def test_members_surveyed_lately_are_skipped_and_counted(church, outbox):
+    add_member(church.client, "+14155550101")
+    assert start(church.client).status_code == 201
+    add_member(church.client, "+14155550102")
+    second = start(church.client, name="Again")
+    assert second.status_code == 201, second.content
+    assert (second.json()["recipient_count"], second.json()["skipped_recent"]) == (1, 1)
+    third = start(church.client, name="Once more")  # everyone surveyed lately
+    assert third.status_code == 400
+    with tenant_context(church.tenant):
+        assert Survey.objects.count() == 2
+        assert Broadcast.objects.count() == 2
+
+
+def test_results_split_by_branch_and_tag(church, outbox):
+    north = church.client.post("/api/branches", {"name": "North"}, format="json").json()
+    add_member(church.client, "+14155550101", branch=north["id"], tags=["choir"])
+    add_member(church.client, "+14155550102", tags=["choir", "youth"])
+    survey = start(church.client).json()
+    inbound(church.client, "+14155550101", "10")
+    inbound(church.client, "+14155550102", "2")
+    results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
+    branches = {b["name"]: (b["responses"], b["nps"]) for b in results["by_branch"]}
+    assert branches == {"North": (1, 100), "": (1, -100)}
+    tags = {t["tag"]: (t["responses"], t["nps"]) for t in results["by_tag"]}
+    assert tags == {"choir": (2, 0), "youth": (1, -100)}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"replies": {"promoter": "x"}},
+        {"replies": {**REPLIES, "passive": "Hi {nickname}"}},
+        {"closes_at": "2020-01-01T00:00:00Z"},
+        {"recipients": {}},
+        {"recipients": {"members": ["00000000-0000-4000-8000-000000000000"]}},
+        {"name": ""},
+        {"question": "x" * 2000},
+    ],
+)
+def test_bad_input_is_a_400_and_sends_nothing(church, outbox, change):
+    add_member(church.client, "+14155550101")
+    answer = start(church.client, **change)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["code"] == "validation_error"
+    assert outbox == []
+    with tenant_context(church.tenant):
+        assert not Survey.objects.exists()
+
+
+def test_another_churchs_survey_is_404(church, bob, outbox):
+    add_member(church.client, "+14155550101")
+    survey = start(church.client).json()
+    assert bob.client.get(f"/api/surveys/{survey['id']}").status_code == 404
+    assert bob.client.get(f"/api/surveys/{survey['id']}/results").status_code == 404
+    assert church.client.get("/api/surveys/nope/results").status_code == 404
