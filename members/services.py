@@ -69,13 +69,23 @@ def created(members: list[Member]) -> None:
         bump(day, branch, new_members=n)
 
 
-def delete_members(members: QuerySet[Member]) -> int:
-    """Delete members (their tags go too); they no longer count as new."""
+def delete_members(members: QuerySet[Member] | list[Member]) -> int:
+    """Delete members (their tags go too); they no longer count as new.
+
+    Given the loaded members (the API's one), no query reads them again.
+    """
     with tenant_atomic():
-        rows = list(members.values_list("created_at", "branch_id"))
+        rows = (
+            [(m.created_at, m.branch_id) for m in members]
+            if isinstance(members, list)
+            else list(members.values_list("created_at", "branch_id"))
+        )
         for (day, branch), n in Counter(
             (local_day(at), branch) for at, branch in rows
         ).items():
             bump(day, branch, new_members=-n)
-        members.delete()
+        if isinstance(members, list):
+            Member.objects.filter(pk__in=[m.pk for m in members]).delete()
+        else:
+            members.delete()
     return len(rows)

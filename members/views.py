@@ -24,7 +24,7 @@ class MemberViewSet(viewsets.ModelViewSet):
     serializer_class = MemberSerializer
 
     def perform_destroy(self, instance: Member) -> None:
-        delete_members(Member.objects.filter(pk=instance.pk))
+        delete_members([instance])
 
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")

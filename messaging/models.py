@@ -306,10 +306,10 @@ class SurveyResponse(models.Model):
         Survey, on_delete=models.CASCADE, related_name="responses"
     )
     phone = models.CharField(max_length=64)  # E.164 (a keyed hash once erased)
-    member = models.ForeignKey(
-        "members.Member", null=True, blank=True, on_delete=models.SET_NULL
-    )
-    branch_id = models.UUIDField(null=True, blank=True)  # the member's, then
+    # The member's id and branch then: plain ids, so that deleting a member
+    # costs no statement here (results read them by id).
+    member_id = models.UUIDField(null=True, blank=True)
+    branch_id = models.UUIDField(null=True, blank=True)
     score = models.PositiveSmallIntegerField()
     category = models.CharField(max_length=9, choices=Category.choices)
     answered_at = models.DateTimeField()

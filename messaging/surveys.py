@@ -134,7 +134,7 @@ def answer(*, phone: str, body: str, member: Member | None) -> str | None:
         survey=survey,
         phone=phone,
         defaults={
-            "member": member,
+            "member_id": member.pk if member else None,
             "branch_id": member.branch_id if member else None,
             "score": score,
             "category": category,

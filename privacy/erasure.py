@@ -25,6 +25,7 @@ from messaging.models import (
     ConversationNote,
     Message,
     RecurringMessage,
+    SurveyResponse,
 )
 from messaging.quota import release_queued
 from tenants.context import require_tenant, tenant_atomic
@@ -142,6 +143,7 @@ def _scrub_messages(phone: str, hashed: str, members: list[uuid.UUID]) -> None:
     theirs.filter(direction=outbound).update(body="", to_number="", member=None)
     theirs.exclude(direction=outbound).update(body="", from_number="", member=None)
     ConversationNote.objects.filter(conversation_id__in=threads).delete()
+    SurveyResponse.objects.filter(Q(phone=phone) | Q(member_id__in=members)).delete()
     for thread in threads:
         # The phone's hash, unless a thread of an earlier erasure of the same
         # number has it: then one keyed by the thread too (phones are unique).

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from members.models import ConsentRecord, Member, Suppression
-from messaging.models import Conversation, ConversationNote, Message
+from messaging.models import Conversation, ConversationNote, Message, SurveyResponse
 
 MESSAGE_FIELDS = [
     "id",
@@ -69,6 +69,11 @@ def export_member(member: Member) -> Iterator[str]:
             Conversation.objects.filter(Q(phone=phone) | Q(member=member)).values(
                 "id", "status", "unread_count", "created_at", "updated_at"
             )
+        ),
+        "survey_responses": list(
+            SurveyResponse.objects.filter(
+                Q(phone=phone) | Q(member_id=member.pk)
+            ).values("survey_id", "score", "answered_at")
         ),
         # The team's notes on their threads are about them too.
         "notes": list(

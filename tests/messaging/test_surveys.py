@@ -155,3 +155,18 @@ def test_another_churchs_survey_is_404(church, bob, outbox):
     assert bob.client.get(f"/api/surveys/{survey['id']}").status_code == 404
     assert bob.client.get(f"/api/surveys/{survey['id']}/results").status_code == 404
     assert church.client.get("/api/surveys/nope/results").status_code == 404
+
+
+def test_an_erasure_takes_the_score_and_an_export_shows_it(church, outbox):
+    member = add_member(church.client, "+14155550101")
+    survey = start(church.client).json()
+    inbound(church.client, "+14155550101", "8")
+    export = church.client.get(f"/api/members/{member['id']}/export")
+    content = b"".join(export.streaming_content) if export.streaming else export.content
+    assert '"score": 8' in content.decode()
+    assert church.client.post(f"/api/members/{member['id']}/erase").status_code in (
+        200,
+        204,
+    )
+    results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
+    assert results["responses"] == 0
