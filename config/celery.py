@@ -1,5 +1,6 @@
 """The Celery app. Tenant tasks use tenants.tasks.TenantTask as their base."""
 
+import logging
 import os
 
 from celery import Celery
@@ -16,9 +17,11 @@ app.autodiscover_tasks()
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
-def _keep_django_logging(**_: object) -> None:
+def _keep_django_logging(loglevel: int | str | None = None, **_: object) -> None:
     """Workers log as settings.LOGGING says (JSON lines, request ids), not as
-    Celery's own set-up would."""
+    Celery's own set-up would; Celery's own lines at the worker's `-l` level."""
+    if loglevel:
+        logging.getLogger("celery").setLevel(loglevel)
 
 
 @task_postrun.connect  # type: ignore[untyped-decorator]  # celery ships no annotations
