@@ -83,15 +83,10 @@ class Setup:
             "LOG_LEVEL": "WARNING",
             "APP_ENV": os.environ.get("APP_ENV", "development"),
         }
-        if self.web:
-            env |= {
-                "RATE_LIMITS": "off",
-                "REDIS_URL": f"{REDIS}/{CACHE_DB}",
-                "CACHE_KEY_PREFIX": f"bench_{self.name}",
-                "ALLOWED_HOSTS": "*",
-                "DEBUG": "false",
-                "ACCESS_TOKEN_SECONDS": "86400",  # no token expires during a run
-            }
+        if self.web:  # no token expires during a run
+            env |= {"RATE_LIMITS": "off", "REDIS_URL": f"{REDIS}/{CACHE_DB}",
+                    "CACHE_KEY_PREFIX": f"bench_{self.name}", "ALLOWED_HOSTS": "*",
+                    "DEBUG": "false", "ACCESS_TOKEN_SECONDS": "86400"}  # fmt: skip
         return env | self.env
 
 

@@ -40,6 +40,7 @@ NAMES = {
     "InvalidPhone": "sms.phones:InvalidPhone",
     "JsonFormatter": "telemetry.logs:JsonFormatter",
     "rebuild_stats": "dashboard.stats:rebuild",
+    "bump": "stats.rollup:bump",
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
     "PgBouncer": "tests.pgbouncer:PgBouncer",
