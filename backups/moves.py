@@ -29,6 +29,7 @@ from django.utils import timezone
 from messaging.backlog import replay_for
 from tenants import connections
 from tenants.context import direct_alias
+from tenants.holds import release_tenant
 from tenants.lookup import invalidate_tenant
 from tenants.models import DatabaseServer, RetiredDatabase, Tenant
 from tenants.secrets import decrypt
@@ -191,6 +192,9 @@ def _switch(
             status=previous, updated_at=timezone.now()
         )
         invalidate_tenant(tenant.pk)
+        # Failures seen while writes were paused said nothing about the church
+        # now: a hold they left would refuse its first requests (this process's).
+        release_tenant(tenant.pk)
         report.paused_seconds = time.monotonic() - paused
         if not moved:
             source.unlock_role(user)

@@ -41,6 +41,7 @@ from messaging.models import Message
 from messaging.quota import PENDING, settle
 from tenants import connections
 from tenants.context import direct_alias, tenant_atomic, tenant_context
+from tenants.holds import release_tenant
 from tenants.lookup import invalidate_tenant
 from tenants.migrating import current_fingerprint, migrate_alias
 from tenants.models import RetiredDatabase, Tenant
@@ -240,4 +241,5 @@ def _swap(
             status=previous, updated_at=timezone.now()
         )
         invalidate_tenant(tenant.pk)
+        release_tenant(tenant.pk)  # as after a move: the swap is a new start
         report.maintenance_seconds = time.monotonic() - began
