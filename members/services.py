@@ -85,7 +85,8 @@ def delete_members(members: QuerySet[Member] | list[Member]) -> int:
         ).items():
             bump(day, branch, new_members=-n)
         if isinstance(members, list):
-            Member.objects.filter(pk__in=[m.pk for m in members]).delete()
+            for member in members:
+                member.delete()  # loaded already: nothing is read again
         else:
             members.delete()
     return len(rows)

@@ -24,6 +24,14 @@ _SECRETS = re.compile(
     r"|(?i:bearer)\s+\S+"
 )
 _CONTEXT = ("request_id", "tenant_id", "user_id")
+
+# No format here shows where a line was logged from or by which thread or
+# process: skip collecting it for every record (the logging HOWTO's own
+# optimisation advice; it is most of a record's cost).
+logging._srcfile = None  # type: ignore[attr-defined]
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
 # Attributes every LogRecord has: what is left was passed as `extra`.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
