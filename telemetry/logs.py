@@ -28,7 +28,7 @@ _CONTEXT = ("request_id", "tenant_id", "user_id")
 # No format here shows where a line was logged from or by which thread or
 # process: skip collecting it for every record (the logging HOWTO's own
 # optimisation advice; it is most of a record's cost).
-logging._srcfile = None  # type: ignore[attr-defined]
+logging._srcfile = None
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
