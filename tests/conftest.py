@@ -56,6 +56,22 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_keys_of_this_worker():
+    """xdist workers share the test Redis but not their registries: each keeps
+    its own keys, so that one worker's clean-up (the rate-limit counters wiped
+    before each test) never wipes another's mid-test."""
+    from django.core.cache import caches
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        for alias, config in caches.settings.items():
+            config["KEY_PREFIX"] = f"{config.get('KEY_PREFIX', '')}-{worker}"
+            if hasattr(caches._connections, alias):
+                delattr(caches._connections, alias)  # built with the old prefix
+    return worker
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """Once the test registry is migrated, the flush after each test need not
