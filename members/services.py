@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Any
 
 from django.db import IntegrityError
-from django.db.models import QuerySet
 
 from members.consent import may_text, record_consent
 from members.errors import PhoneTaken
@@ -69,24 +68,12 @@ def created(members: list[Member]) -> None:
         bump(day, branch, new_members=n)
 
 
-def delete_members(members: QuerySet[Member] | list[Member]) -> int:
-    """Delete members (their tags go too); they no longer count as new.
-
-    Given the loaded members (the API's one), no query reads them again.
-    """
+def delete_members(members: list[Member]) -> int:
+    """Delete loaded members (their tags go too); they no longer count as new."""
     with tenant_atomic():
-        rows = (
-            [(m.created_at, m.branch_id) for m in members]
-            if isinstance(members, list)
-            else list(members.values_list("created_at", "branch_id"))
-        )
-        for (day, branch), n in Counter(
-            (local_day(at), branch) for at, branch in rows
-        ).items():
+        days = Counter((local_day(m.created_at), m.branch_id) for m in members)
+        for (day, branch), n in days.items():
             bump(day, branch, new_members=-n)
-        if isinstance(members, list):
-            for member in members:
-                member.delete()  # loaded already: nothing is read again
-        else:
-            members.delete()
-    return len(rows)
+        for member in members:
+            member.delete()
+    return len(members)

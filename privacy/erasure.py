@@ -83,7 +83,7 @@ def erase_phone(
         ConsentRecord.objects.filter(Q(phone=phone) | Q(member_id__in=members)).update(
             phone="", member=None
         )
-        delete_members(Member.objects.filter(pk__in=members))  # tags go with it
+        delete_members(list(Member.objects.filter(pk__in=members)))  # tags go too
         ConsentRecord.objects.bulk_create(
             ConsentRecord(
                 phone_hash=hashed,
