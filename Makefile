@@ -29,7 +29,7 @@ test: $(BIN)/.installed
 	$(BIN)/python tests/run.py
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy tenants accounts api sms church billing config telemetry dashboard stats
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy tenants accounts api sms church billing config telemetry dashboard stats integrations
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.provisioning

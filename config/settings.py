@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "privacy",
     "backups",
     "dashboard",
+    "integrations",
 ]
 
 # Apps whose tables live only in tenant databases; every other app lives only in
@@ -306,6 +307,10 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-backups": {
         "task": "backups.tasks.nightly_backups_task",
         "schedule": crontab(hour=3, minute=0),
+    },
+    "planning-center-syncs": {
+        "task": "integrations.tasks.due_syncs_task",
+        "schedule": 300.0,
     },
     "record-onboarding": {
         "task": "dashboard.tasks.record_onboarding_task",
@@ -505,6 +510,18 @@ AI_API_BASE = env("AI_API_BASE", "https://api.openai.com/v1")
 AI_API_KEY = env("AI_API_KEY")
 AI_MODEL = env("AI_MODEL", "gpt-4o-mini")
 AI_TIMEOUT_SECONDS = env_int("AI_TIMEOUT_SECONDS", 20)
+
+# Planning Center People sync (integrations): the API's address (a stand-in in
+# tests), how long a request may take, how long a run waits out its rate limit
+# before it fails (under the lease), a worker's hold on a run, and when a failed
+# run is tried again.
+PLANNING_CENTER_API_BASE = env(
+    "PLANNING_CENTER_API_BASE", "https://api.planningcenteronline.com"
+)
+PLANNING_CENTER_TIMEOUT_SECONDS = env_int("PLANNING_CENTER_TIMEOUT_SECONDS", 30)
+PLANNING_CENTER_MAX_WAIT_SECONDS = env_int("PLANNING_CENTER_MAX_WAIT_SECONDS", 240)
+PLANNING_CENTER_LEASE_SECONDS = env_int("PLANNING_CENTER_LEASE_SECONDS", 300)
+PLANNING_CENTER_RETRY_MINUTES = env_int("PLANNING_CENTER_RETRY_MINUTES", 30)
 
 # GET /metrics: with this bearer token, or from these addresses (neither: nobody).
 METRICS_TOKEN = env("METRICS_TOKEN")

@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/", include("messaging.urls")),
     path("api/", include("billing.urls")),
     path("api/", include("dashboard.urls")),
+    path("api/", include("integrations.urls")),
 ]
 
 handler400 = json_error_view("bad_request")

@@ -132,3 +132,25 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.source})"
+
+
+class ExternalLink(models.Model):
+    """A member's identity in an outside system (a Planning Center person id).
+
+    Not a foreign key: the link outlives a deleted or erased member, so that a
+    sync knows the person was here (an erased one is never re-created).
+    """
+
+    source = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=64)
+    member_id = models.UUIDField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="external_link_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"

@@ -31,8 +31,9 @@ LAYERS: list[set[str]] = [
     # or a church's data exported or erased
     {"billing", "privacy"},
     # backups and restores (a restore re-applies erasures); the staff's
-    # dashboard (onboarding, statistics: reads billing)
-    {"backups", "dashboard"},
+    # dashboard (onboarding, statistics: reads billing); Planning Center's
+    # people synced into members
+    {"backups", "dashboard", "integrations"},
     {"config"},  # settings and wiring
 ]
 LEVEL = {package: level for level, layer in enumerate(LAYERS) for package in layer}

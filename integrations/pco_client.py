@@ -1,0 +1,204 @@
+"""Planning Center's API: HTTP Basic, JSON:API pages, its rate limit kept.
+
+A small client on `requests` (no kept Python library covers People and
+Webhooks with rate limits: `pypco` has not been released since 2021). Pages
+are followed by `links.next`, 100 at a time. Planning Center allows a number of
+requests per period for an account (`X-PCO-API-Request-Rate-Limit` per
+`-Period`, 100 per 20 s): the client keeps its own requests under that in a
+sliding window, waits a period when an answer says the account's count is
+used up, and a `429` from someone else's share is waited out as long as
+`Retry-After` says, up to `PLANNING_CENTER_MAX_WAIT_SECONDS` in all, so a run
+never fails because of the limit.
+
+`clock` and `sleep` are module attributes so that tests can give the client and
+the stand-in one clock that only waiting moves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from api.errors import UpstreamError
+
+clock = time.monotonic
+sleep = time.sleep
+
+PER_PAGE = 100
+INCLUDE = "phone_numbers,emails"
+
+
+class PlanningCenterError(UpstreamError):
+    """Planning Center refused or did not answer; its message is passed on."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"Planning Center: {message}")
+        self.upstream_status = status
+
+
+class Gone(PlanningCenterError):
+    """A `404`: the list or person is not there (any more)."""
+
+
+class Client:
+    def __init__(self, app_id: str, secret: str) -> None:
+        self.base = settings.PLANNING_CENTER_API_BASE.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = (app_id, secret)
+        self.session.headers["Accept"] = "application/json"
+        self.timeout = settings.PLANNING_CENTER_TIMEOUT_SECONDS
+        self.limit, self.period = 100, 20.0  # until an answer says otherwise
+        self.sent: deque[float] = deque()  # when this client's recent requests went
+        self.blocked_until = 0.0  # the account's share is used up until then
+        self.requests = 0
+
+    def _pace(self) -> None:
+        """Wait until one more request stays within the limit."""
+        while True:
+            now = clock()
+            if now < self.blocked_until:
+                sleep(self.blocked_until - now)
+                continue
+            while self.sent and now - self.sent[0] >= self.period:
+                self.sent.popleft()
+            if len(self.sent) < self.limit:
+                self.sent.append(now)
+                return
+            sleep(self.period - (now - self.sent[0]))
+
+    def _learn(self, answer: requests.Response) -> None:
+        """The account's limit, and whether others (webhooks, another run of
+        the same account) used it up: then wait a whole period."""
+        headers = answer.headers
+        try:
+            self.limit = max(1, int(headers["X-PCO-API-Request-Rate-Limit"]))
+            self.period = float(headers["X-PCO-API-Request-Rate-Period"])
+            used = int(headers["X-PCO-API-Request-Rate-Count"])
+        except (KeyError, ValueError):
+            return
+        if used >= self.limit:
+            self.blocked_until = clock() + self.period
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        if not url.startswith("http"):
+            url = self.base + url
+        waited = 0.0
+        while True:
+            self._pace()
+            self.requests += 1
+            try:
+                answer = self.session.request(
+                    method, url, params=params, json=json, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                raise PlanningCenterError("it did not answer.") from exc
+            self._learn(answer)
+            if answer.status_code != 429:
+                break
+            pause = _retry_after(answer)
+            waited += pause
+            if waited > settings.PLANNING_CENTER_MAX_WAIT_SECONDS:
+                raise PlanningCenterError("its rate limit did not lift.", status=429)
+            sleep(pause)
+        if answer.status_code == 404:
+            raise Gone(_message(answer), status=404)
+        if answer.status_code >= 400:
+            raise PlanningCenterError(_message(answer), status=answer.status_code)
+        if answer.status_code == 204 or not answer.content:
+            return {}
+        try:
+            body = answer.json()
+        except ValueError as exc:
+            raise PlanningCenterError("it answered something other than JSON.") from exc
+        if not isinstance(body, dict):
+            raise PlanningCenterError("it answered something other than JSON:API.")
+        return body
+
+    def pages(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        start: str | None = None,
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Each page of a collection and the address of the next (None: last).
+
+        `start` resumes at a page's address given by an earlier `links.next`.
+        """
+        url: str | None = start or path
+        query = None if start else {"per_page": PER_PAGE, **(params or {})}
+        while url:
+            page = self.request("GET", url, params=query)
+            url = (page.get("links") or {}).get("next")
+            query = None  # links.next carries the query
+            yield page, url
+
+    def lists(self) -> list[dict[str, str]]:
+        """Every list: `[{id, name}]`."""
+        found = []
+        for page, _ in self.pages("/people/v2/lists", {"order": "name"}):
+            for item in page.get("data") or []:
+                attributes = item.get("attributes") or {}
+                found.append(
+                    {"id": str(item["id"]), "name": str(attributes.get("name") or "")}
+                )
+        return found
+
+    def list_people(
+        self, list_id: str, *, start: str | None = None
+    ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        return self.pages(
+            f"/people/v2/lists/{list_id}/people", {"include": INCLUDE}, start=start
+        )
+
+    def person(self, person_id: str) -> dict[str, Any]:
+        return self.request(
+            "GET", f"/people/v2/people/{person_id}", params={"include": INCLUDE}
+        )
+
+    def subscribe(self, name: str, url: str) -> dict[str, str]:
+        """A webhook subscription: `{id, secret}` (its authenticity secret)."""
+        body = self.request(
+            "POST",
+            "/webhooks/v2/subscriptions",
+            json={"data": {"attributes": {"name": name, "url": url, "active": True}}},
+        )
+        data = body.get("data") or {}
+        return {
+            "id": str(data.get("id")),
+            "secret": str((data.get("attributes") or {}).get("authenticity_secret")),
+        }
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        try:
+            self.request("DELETE", f"/webhooks/v2/subscriptions/{subscription_id}")
+        except Gone:
+            pass
+
+
+def _retry_after(answer: requests.Response) -> float:
+    try:
+        return max(1.0, float(answer.headers.get("Retry-After", "")))
+    except ValueError:
+        return 20.0
+
+
+def _message(answer: requests.Response) -> str:
+    try:
+        errors = answer.json().get("errors") or []
+        first = errors[0]
+        return str(first.get("detail") or first.get("title") or answer.reason)[:300]
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return f"HTTP {answer.status_code}"
