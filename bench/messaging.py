@@ -9,7 +9,8 @@ all of them: the answer time, and from polling the tenant database every 50 ms
 on a separate connection, the time until all outbox rows exist (`queued`),
 until none is left `queued` and until all are `sent`, each from the start of
 the request. Last, `POST /api/webhooks/sms/inbound` (form-encoded, From a
-member, a new MessageSid each) from 1 and from 8 clients.
+member, a new MessageSid each) from 1 and from 8 clients: plain messages, then,
+once a survey was sent to everyone, its answers (a score, thanked by a reply).
 """
 
 import itertools
@@ -26,6 +27,7 @@ from bench.servers import CeleryWorker, Gunicorn, running
 NUMBER = "+14155550000"
 BROKER = f"{harness.REDIS}/13"
 BODY = "Hi {first_name}, Sunday service is at 10am. Reply STOP to opt out."
+PLAIN = "Thank you, see you on Sunday!"
 MARKS = ["answer", "all rows exist", "first row taken", "none left queued",
          "first sent", "all sent"]  # fmt: skip
 DISPATCHED = re.compile(r"dispatch_due_task\[[^\]]+\] succeeded in ([\d.]+)s: (\d+)")
@@ -90,14 +92,29 @@ def broadcast(args: Any, client: Client, church: dict[str, Any], conn: Any) -> d
     return marks
 
 
-def inbound(args: Any, client: Client, phones: list[str]) -> list[dict[str, Any]]:
+def survey(client: Client, church: dict[str, Any], conn: Any, timeout: float) -> None:
+    """A survey to everyone, its questions all `sent`: replies now are answers."""
+    replies = {"promoter": "Thank you!", "passive": "Thanks.", "detractor": "Sorry."}
+    body = {"name": "Bench NPS", "recipients": {"all": True}, "replies": replies}
+    made = expect(client.post("/api/surveys", body, token=church["token"]), 201, "survey")
+    query = ("SELECT count(*) FROM messaging_message m JOIN messaging_survey s ON "
+             "s.broadcast_id = m.broadcast_id WHERE s.id = %s AND m.status = 'sent'")
+    started = time.perf_counter()  # fmt: skip
+    while conn.execute(query, [made["id"]]).fetchone()[0] < len(church["phones"]):
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError("survey: not all sent")
+        time.sleep(0.1)
+
+
+def inbound(args: Any, client: Client, phones: list[str], text: str) -> list[dict]:
     numbers = itertools.count()  # next() is atomic
 
     def post() -> float:
+        n = next(numbers)
         form = {
-            "From": phones[next(numbers) * 7919 % len(phones)],
+            "From": phones[n * 7919 % len(phones)],
             "To": NUMBER,
-            "Body": "Thank you, see you on Sunday!",
+            "Body": text.format(n % 11),
             "MessageSid": f"SMbench{uuid.uuid4().hex}",
         }
         answer = client.post("/api/webhooks/sms/inbound", form=form)
@@ -149,7 +166,9 @@ def main() -> None:
                         broadcast(args, client, church, conn)
                         for _ in range(args.repeats)
                     ]
-                webhooks = inbound(args, client, church["phones"])
+                    webhooks = inbound(args, client, church["phones"], PLAIN)
+                    survey(client, church, conn, args.timeout)
+                    answers = inbound(args, client, church["phones"], "{} !")
             with harness.pg(church["database"]) as conn:
                 found = {k: conn.execute(q).fetchone()[0] for k, q in CHECKS.items()}
         finally:
@@ -175,6 +194,7 @@ def main() -> None:
             ],
         },
         "`POST /api/webhooks/sms/inbound`": webhooks,
+        "`POST /api/webhooks/sms/inbound`, a survey's answers (`7 !`)": answers,
         "checks": found | {"rows expected `sent`": args.recipients * args.repeats},
     }
     targets = [
@@ -193,6 +213,12 @@ def main() -> None:
             (exist["median_s"], "<=", 5),
         ),
     ]
+    ratios = [round(a["requests/s median"] / w["requests/s median"], 2)
+              for a, w in zip(answers, webhooks, strict=True)]  # fmt: skip
+    targets.append(report.target(
+        "a survey's answer on the inbound webhook against a plain inbound message",
+        "no slower by more than 10 %", f"requests/s ratio at 1 and {args.clients} "
+        f"clients: {ratios}", *((r, ">=", 0.9) for r in ratios)))  # fmt: skip
     config = {"SMS_SEND_BATCH": "100 (default)", "broker": BROKER}
     report.save("messaging", args, results, targets, config=config)
 

@@ -41,9 +41,12 @@ NAMES = {
     "JsonFormatter": "telemetry.logs:JsonFormatter",
     "rebuild_stats": "dashboard.stats:rebuild",
     "bump": "stats.rollup:bump",
+    "runs": "integrations.runs",
+    "connect_planning_center": "integrations.connection:connect",
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
     "PgBouncer": "tests.pgbouncer:PgBouncer",
+    "FakePlanningCenter": "tests.fake_pco:FakePlanningCenter",
 }
 # A migration the product does not have, added through MIGRATION_MODULES.
 EXTRA_MIGRATIONS = {"templates_app": "tests.tenants.extra_migrations.templates_app"}

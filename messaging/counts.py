@@ -49,9 +49,13 @@ def finished(message: Message, status: str) -> None:
     )
 
 
-def received(message: Message) -> None:
-    """An inbound message was stored: counted, and the broadcast it answers."""
-    bump(local_day(message.created_at), message.branch_id, inbound=1)
+def received(message: Message, reply: Message | None = None) -> None:
+    """An inbound message was stored: counted, and the broadcast it answers;
+    with the `reply` sent in the answer to its webhook, if any.
+
+    The day's rows are shared by every message of the church: they are bumped
+    last, so that their locks are held for as short a time as can be.
+    """
     answered = (
         Message.objects.filter(
             direction=Message.Direction.OUTBOUND,
@@ -63,9 +67,18 @@ def received(message: Message) -> None:
         .order_by("-sent_at")
         .first()
     )
-    if answered is None or answered.answered_at is not None:
-        return
-    if Message.objects.filter(pk=answered.pk, answered_at__isnull=True).update(
-        answered_at=message.created_at
+    if (
+        answered is not None
+        and answered.answered_at is None
+        and Message.objects.filter(pk=answered.pk, answered_at__isnull=True).update(
+            answered_at=message.created_at
+        )
     ):
         bump(day_of(answered), answered.branch_id, replies=1)
+    day, also = local_day(message.created_at), {}
+    if reply is not None and reply.sent_at is not None:
+        if local_day(reply.sent_at) == day and reply.branch_id == message.branch_id:
+            also = {"messages_sent": 1, "segments": reply.segments}  # one upsert
+        else:
+            sent(reply)
+    bump(day, message.branch_id, inbound=1, **also)

@@ -15,8 +15,7 @@ from messaging import counts, surveys
 from messaging.models import COMPLIANCE_KEY, Conversation, Message
 from messaging.optout import opt_in, opt_out
 from messaging.quota import count_sent, reserve
-from messaging.tasks import dispatch_soon
-from messaging.usage import refresh_usage
+from messaging.tasks import dispatch_soon, recount_usage_soon
 from sms import keywords
 from sms.keywords import word
 from sms.segments import count_segments
@@ -79,7 +78,6 @@ def receive(
                 from_number=from_,
                 provider_sid=sid,
             )
-            counts.received(received)
             attention = keywords.possible_opt_out(body)
             changes = {
                 "unread_count": F("unread_count") + 1,
@@ -107,15 +105,24 @@ def receive(
                 reply = surveys.answer(
                     phone=from_, body=body, member=conversation.member
                 )
+            sent = None
             if reply and answer_later:
                 _queue_reply(conversation, reply, to, from_, sid)
                 reply = None
             elif reply:
-                _record_reply(conversation, reply, to, from_)
+                sent = _reply_row(
+                    conversation, reply, to, from_, status=Message.Status.SENT,
+                    sent_at=timezone.now(),
+                )  # fmt: skip
+            # Last: the counters' rows are shared by the church's every message,
+            # so their locks are held only until the commit that follows.
+            counts.received(received, sent)
+            if sent is not None:  # the reply goes out in the TwiML answer
+                count_sent(sent.segments)  # the provider bills these too
     except IntegrityError:
         return InboundResult(duplicate=True)  # the same MessageSid, concurrently
     if reply:
-        refresh_usage(day=timezone.now().date())
+        recount_usage_soon(timezone.now().date())
     return InboundResult(reply=reply)
 
 
@@ -153,15 +160,3 @@ def _queue_reply(
         idempotency_key=f"{COMPLIANCE_KEY}{sid}", send_after=now,
     )  # fmt: skip
     on_tenant_commit(lambda: dispatch_soon(now))
-
-
-def _record_reply(
-    conversation: Conversation, text: str, ours: str, theirs: str
-) -> None:
-    """The compliance reply goes out in the TwiML answer; keep it in the thread."""
-    message = _reply_row(
-        conversation, text, ours, theirs, status=Message.Status.SENT,
-        sent_at=timezone.now(),
-    )  # fmt: skip
-    count_sent(message.segments)  # the provider bills these too
-    counts.sent(message)

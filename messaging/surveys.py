@@ -130,16 +130,21 @@ def answer(*, phone: str, body: str, member: Member | None) -> str | None:
     if survey is None:
         return None
     category = category_of(score)
-    SurveyResponse.objects.update_or_create(
+    response = SurveyResponse(
         survey=survey,
         phone=phone,
-        defaults={
-            "member_id": member.pk if member else None,
-            "branch_id": member.branch_id if member else None,
-            "score": score,
-            "category": category,
-            "answered_at": now,
-        },
+        member_id=member.pk if member else None,
+        branch_id=member.branch_id if member else None,
+        score=score,
+        category=category,
+        answered_at=now,
+    )
+    # One statement, the later reply winning (a survey's answers come in bursts).
+    SurveyResponse.objects.bulk_create(
+        [response],
+        update_conflicts=True,
+        unique_fields=["survey", "phone"],
+        update_fields=["member_id", "branch_id", "score", "category", "answered_at"],
     )
     return {
         SurveyResponse.Category.PROMOTER: survey.promoter_reply,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import threading
+import time
 import uuid
 
 from celery import shared_task
@@ -16,11 +19,19 @@ from django.utils import timezone
 from messaging.delivery import send_messages
 from messaging.outbox import due_message_ids, next_due_after, stale_after
 from messaging.recurring import next_run_after, run_due
+from messaging.usage import refresh_usage
 from tenants.context import require_tenant
 from tenants.models import Tenant
 from tenants.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
+
+# A day's usage is recounted from its messages; replies sent in the answer to a
+# webhook (a survey's thank-yous, STOP and HELP) are recounted together, once
+# this long after the first of them, not once each (a recount reads the day).
+USAGE_RECOUNT_DELAY = 30
+_recounts: dict[tuple[str, dt.date], float] = {}  # when this process asked one
+_recounts_lock = threading.Lock()
 
 
 def dispatch_soon(due: dt.datetime) -> None:
@@ -37,6 +48,36 @@ def dispatch_soon(due: dt.datetime) -> None:
             dispatch_due_task.delay()
         except Exception:  # the sweep will pick the rows up
             logger.exception("dispatching %s failed; left to the sweep", tenant.slug)
+
+
+def recount_usage_soon(day: dt.date) -> None:
+    """`day`'s usage recounted within `USAGE_RECOUNT_DELAY` seconds.
+
+    A process asks at most once per delay and church and day; the recount
+    runs after the delay, so it counts every reply this process sent before.
+    """
+    if recount_usage_task.app.conf.task_always_eager:
+        refresh_usage(day=day)  # no worker: at once
+        return
+    key, now = (str(require_tenant().pk), day), time.monotonic()
+    with _recounts_lock:
+        if now - _recounts.get(key, -math.inf) < USAGE_RECOUNT_DELAY:
+            return
+        if len(_recounts) > 10_000:
+            _recounts.clear()  # a church asks again at worst: a recount too many
+        _recounts[key] = now
+    try:
+        recount_usage_task.apply_async(
+            (day.isoformat(),), countdown=USAGE_RECOUNT_DELAY
+        )
+    except Exception:  # the broker is down: recount here, now
+        logger.exception("scheduling a usage recount failed; recounting now")
+        refresh_usage(day=day)
+
+
+@shared_task(base=TenantTask, name="messaging.tasks.recount_usage_task", acks_late=True)
+def recount_usage_task(day: str) -> None:
+    refresh_usage(day=dt.date.fromisoformat(day))
 
 
 @shared_task(base=TenantTask, name="messaging.tasks.send_messages_task", acks_late=True)

@@ -1,14 +1,18 @@
 """Surveys by SMS: the question sent like a broadcast, replies read as scores."""
 
 import datetime as dt
+import json
 
 import pytest
+import redis
 import time_machine
 from django.utils import timezone
 
-from messaging.models import Broadcast, Survey
+from messaging.models import Broadcast, DailyUsage, Survey
 from messaging.surveys import parse_score
+from messaging.tasks import USAGE_RECOUNT_DELAY, _recounts, recount_usage_task
 from tenants.context import tenant_context
+from tests.conftest import publishing_to
 from tests.messaging.fixtures import add_member
 from tests.messaging.test_webhooks import inbound
 
@@ -170,3 +174,33 @@ def test_an_erasure_takes_the_score_and_an_export_shows_it(church, outbox):
     )
     results = church.client.get(f"/api/surveys/{survey['id']}/results").json()
     assert results["responses"] == 0
+
+
+def test_a_burst_of_answers_is_recounted_once_after_it(church, outbox, redis_server):
+    """Each thank-you counts as usage; the day is recounted once, after the
+    burst, by a task on the broker (not once per answer, which reads the day)."""
+    phones = [f"+1415555010{n}" for n in range(1, 6)]
+    for phone in phones:
+        add_member(church.client, phone)
+    assert start(church.client).status_code == 201
+    _recounts.clear()
+    with publishing_to(redis_server.url):
+        for phone in phones:
+            assert (
+                REPLIES["promoter"]
+                in inbound(church.client, phone, "9").content.decode()
+            )
+    queued = [
+        json.loads(raw)
+        for raw in redis.Redis.from_url(redis_server.url).lrange("celery", 0, -1)
+    ]
+    recounts = [q for q in queued if q["headers"]["task"] == recount_usage_task.name]
+    assert len(recounts) == 1
+    eta = dt.datetime.fromisoformat(recounts[0]["headers"]["eta"])
+    assert (eta - timezone.now()).total_seconds() > USAGE_RECOUNT_DELAY - 5
+    assert recounts[0]["headers"]["tenant_id"] == str(church.tenant.id)
+    with tenant_context(church.tenant):
+        before = DailyUsage.objects.get(date=timezone.now().date()).messages
+        recount_usage_task.run(timezone.now().date().isoformat())
+        after = DailyUsage.objects.get(date=timezone.now().date()).messages
+    assert after == before + len(phones)  # every thank-you, counted by the one recount
