@@ -97,7 +97,8 @@ def sync(run_id: str) -> SyncRun | None:
         return _finish(run, holder, connection, "Stopped too often; given up.")
     client = client_for(connection)
     try:
-        _sync(run, holder, client, SyncState.load(connection.connected_by), tenant)
+        state = SyncState.load(connection.connected_by)
+        _sync(run, holder, client, state, tenant, connection.lists)
     except PlanningCenterError as exc:
         _advance(run, holder, client, run.cursor, Tally())
         return _finish(run, holder, connection, str(exc))
@@ -113,11 +114,15 @@ class _LostLease(Exception):
 
 
 def _sync(
-    run: SyncRun, holder: str, client: Client, state: SyncState, tenant: Tenant
+    run: SyncRun,
+    holder: str,
+    client: Client,
+    state: SyncState,
+    tenant: Tenant,
+    chosen: list[dict[str, str]],
 ) -> None:
-    if not run.cursor:
+    if not run.cursor:  # a new run: the chosen lists as Planning Center has them
         found = {item["id"]: item for item in client.lists()}
-        chosen = PlanningCenterConnection.objects.get(tenant=tenant).lists
         run.lists = [found.get(item["id"], {**item, "gone": True}) for item in chosen]
         run.errors = [
             f"List {item['name']!r} no longer exists in Planning Center."

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from integrations import runs
 from integrations.connection import next_night
-from integrations.models import PlanningCenterConnection, SyncRun
+from integrations.models import PlanningCenterConnection, SyncRun, WebhookEvent
 from integrations.webhooks import apply_event
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -65,4 +65,6 @@ def due_syncs_task() -> int:
         with tenant_context(run.tenant):
             sync_task.delay(str(run.pk))
         started += 1
+    # Planning Center redelivers for a few days at most: older ids can go.
+    WebhookEvent.objects.filter(received_at__lt=now - dt.timedelta(days=30)).delete()
     return started
