@@ -1,18 +1,15 @@
 """Registration and login end to end over HTTP, against gunicorn on PostgreSQL.
 
 `POST /api/auth/register` (each a new church: a registry row, a database, an
-owner) is timed one client at a time with the ready pool stocked (the bench
-refills it, untimed, before each), then with it empty (a database cloned from
-the template in the request), then from a few clients at once; each new tenant
-must answer an authenticated `GET /api/members` right away (untimed in the
-registration's figure).
+owner) is timed one client at a time with the ready pool stocked (refilled,
+untimed, before each), then with it empty (a database cloned from the template
+in the request), then from a few clients at once; each new tenant must answer
+an authenticated `GET /api/members` right away (timed apart).
 `POST /api/auth/login` is timed for the owners just registered (argon2 at the
 default cost). The first registrations are a warm-up (the first builds the
 template). Then the ways back in: a password reset from its emailed link, an
 invitation accepted by a new address, and a login whose second step is a
-recovery code (emails are written to files, where the bench reads the links).
-Last, the parts of a registration are timed in the bench process to show where
-the time goes.
+recovery code. Last, the parts of a registration are timed in the bench process.
 """
 
 import itertools
@@ -174,7 +171,6 @@ def in_process_parts(repeats: int = 10) -> list[dict[str, Any]]:
 
 
 def checks(setup: harness.Setup, registered: int) -> dict[str, Any]:
-    """What the registry and the server say after the run."""
     from django.db.models import Count
 
     databases = harness.pg_value(

@@ -1,18 +1,18 @@
 """Tenant connections of one process over 1,000 PostgreSQL tenants: bound, speed, idle.
 
-Several threads each run `with tenant_context(tenant): Member.objects.count()`
+`--threads` threads run `with tenant_context(tenant): Member.objects.count()`
 on tenants picked all from one tenant (the baseline), Zipf-skewed (s = 1) and
-uniformly, the three phases interleaved over rounds. The connection bound is
-`TENANT_CONNECTION_LRU_SIZE` connections; a sampler counts the
-tenant sessions in pg_stat_activity all along, and the connection manager's
-own count (`reserved_connections`). "registering an alias" counts
-`make_config` calls inside `tenants.connections.acquire` (exact); "opening a
-connection" is the delta of `pg_stat_database.sessions`; "orphan pools" are
-entries of Django's class-level `DatabaseWrapper._connection_pools` for aliases
-no longer registered; "threads" is `threading.active_count()` after a phase.
-The cost of a miss is measured from one thread alone (each tenant: first use,
-second use, then a bare psycopg connection). Last, the idle timeout is lowered
-and the time from a last use until no tenant session is left is measured.
+uniformly, the three phases interleaved over rounds, with a bound of
+`TENANT_CONNECTION_LRU_SIZE` connections. Counted: the tenant sessions in
+pg_stat_activity (sampled all along) and the manager's own count
+(`reserved_connections`); "registering an alias", `make_config` calls inside
+`tenants.connections.acquire`; "opening a connection", the delta of
+`pg_stat_database.sessions`; "orphan pools", entries of
+`DatabaseWrapper._connection_pools` for aliases no longer registered;
+"threads", `threading.active_count()` after a phase. A miss is timed from one
+thread alone (each tenant: first use, second use, then a bare psycopg
+connection). Last, with the idle timeout lowered, the time from a last use
+until no tenant session is left.
 """
 
 import random
@@ -24,11 +24,9 @@ from unittest import mock
 from bench import harness, product, report
 from bench.sampler import ConnectionSampler
 
-PHASES = ["one tenant", "zipf", "uniform"]
 tenants: list[Any] = []  # this run's, oldest first
-registrations = [0]  # alias registrations: `make_config` runs once for each
+registrations: list[str] = []  # aliases registered: `make_config` runs once each
 reserved = [0]  # the manager's own count of its connections, peak per phase
-lock = threading.Lock()
 
 
 def count_members(tenant: Any) -> None:
@@ -47,8 +45,7 @@ def orphan_pools() -> int:
 def counting_acquire(real: Any) -> Any:
     def acquire(alias: str, make_config: Any) -> str:
         def make() -> Any:
-            with lock:
-                registrations[0] += 1
+            registrations.append(alias)  # list.append is atomic
             return make_config()
 
         return real(alias, make)
@@ -69,22 +66,19 @@ def phase(args: Any, setup: Any, sampler: Any, pick: Any, seed: int) -> dict[str
         try:
             for _ in range(share[i]):
                 tenant = tenants[pick(rng)]
-                started = time.perf_counter()
                 try:
-                    count_members(tenant)
+                    latencies.append(harness.clock(count_members, tenant)[1])
                 except Exception as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                    continue
-                latencies.append(time.perf_counter() - started)
         finally:
             django_connections.close_all()
 
     def run() -> tuple[float, int, tuple[int, int]]:
         sampler.reset_peak()
         reserved[0] = 0
-        registered = registrations[0]
+        registered = len(registrations)
         seconds = harness.run_clients(args.threads, work)
-        return seconds, registrations[0] - registered, sampler.next_sample()
+        return seconds, len(registrations) - registered, sampler.next_sample()
 
     product.connections.forget_all()
     (seconds, registered, (peak, final)), opened = harness.opening_sessions(setup, run)
@@ -151,7 +145,7 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         "zipf": harness.zipf(n, args.zipf_s, args.seed),
         "uniform": lambda rng: rng.randrange(n),
     }
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in PHASES}
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in pickers}
 
     def count_reserved(tick: int, t: float) -> None:
         reserved[0] = max(reserved[0], product.connections.reserved_connections())
@@ -161,7 +155,7 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
     try:
         with mock.patch.object(product.connections, "acquire", acquire):
             for round_ in range(args.repeats):
-                for i, name in enumerate(PHASES):
+                for i, name in enumerate(pickers):
                     seed = args.seed + round_ * 10 + i
                     r = phase(args, setup, sampler, pickers[name], seed)
                     runs[name].append(r)

@@ -1,35 +1,32 @@
 """Member CRUD over HTTP: database-per-tenant against a single fixed database.
 
-Two gunicorn servers (`--workers` sync workers each) run side by side: the real
-app on PostgreSQL + Redis (JSON logs, metrics), with
-`TENANT_CONNECTION_LRU_SIZE=--lru` (workers x LRU must fit this server's 100
-connections), and `bench.plainapp`, a plain single-database Django + DRF app
-with the same member tables, indexes, serializer, view, pagination and
-middleware (minus the tenant and telemetry middleware; JWT checked
-statelessly), on one database of its own. Each client repeats a cycle on one
-member: create (with a tag), read, list `?page_size=20`, update, delete.
-Scenarios: the plain app; the real app with every request to one tenant (the
-same-code single-database baseline); and requests spread over 100 and over
-1,000 tenants, Zipf-skewed (s = 1) and uniform, the tenant picked per cycle.
-Each runs with 1 client and with `--clients`, interleaved over rounds (the
-order rotating); ratios are medians over the rounds of the ratio within each
-round. "opening a tenant connection" is the sessions opened on the tenant
-databases (pg_stat_database) per request. In process (django.test.Client):
-SQL statements per request (CaptureQueriesContext; the plain app's in its own
-process; "cold" is a tenant's first cycle in the process), and the telemetry's
-cost (alternating cycles with and without `RequestMiddleware` and its JSON
-access line to a file). The same mix
-also runs through `bench.schemaapp` (django-tenants, a schema per tenant on one
-database of its own, the tenant picked by the Host header) at 1 tenant and
-Zipf-skewed over the middle spread and over all tenants.
+Three gunicorn servers (`--workers` sync workers each) run side by side: the
+real app on PostgreSQL + Redis (JSON logs, metrics) with
+`TENANT_CONNECTION_LRU_SIZE=--lru`; `bench.plainapp`, a plain single-database
+Django + DRF app with the same member tables, indexes, serializer, view,
+pagination and middleware (minus the tenant and telemetry middleware; JWT
+checked statelessly); and `bench.schemaapp`, the same through django-tenants
+(a schema per tenant, picked by the Host header); the last two each on a
+database of its own. Each client repeats a cycle on one member: create (with a
+tag), read, list `?page_size=20`, update, delete. Scenarios: the plain app; the
+real app with every request to one tenant (the same-code single-database
+baseline), then spread over `--mid` and over all tenants, Zipf-skewed (s = 1)
+and uniform, the tenant picked per cycle; django-tenants at 1 tenant and
+Zipf-skewed over both spreads. Each runs with 1 client and with `--clients`,
+interleaved over rounds (the order rotating); ratios are medians over the
+rounds of the ratio within each round. "opening a tenant connection" is the
+sessions opened on the tenant databases (pg_stat_database) per request. In
+process (django.test.Client): SQL statements per request (CaptureQueriesContext;
+the plain app's in its own process; "cold" is a tenant's first cycle in the
+process), and the telemetry's cost (alternating cycles with and without
+`RequestMiddleware` and its JSON access line to a file).
 
 With `--pooler`, tenant connections go through a PgBouncer the bench starts
 (transaction pooling, `--pool-size` server connections per tenant database,
-idle ones closed after `--server-idle` s), and each worker may keep
-`--lru` client connections to it; "opening a tenant connection" then counts
-the server connections PgBouncer opened. Results go to crud-pgbouncer.json.
-With `--cluster=N`, the run goes to a PostgreSQL cluster of its own with
-`max_connections = N` (results: crud-cluster.json).
+idle ones closed after `--server-idle` s; up to `--lru` client connections per
+worker), "opening a tenant connection" counting the server connections it
+opened (results: crud-pgbouncer.json). With `--cluster=N`, the run is on a
+PostgreSQL cluster of its own with `max_connections = N` (crud-cluster.json).
 """
 
 import json
@@ -111,9 +108,8 @@ def telemetry_cost(token: str, rounds: int, cycles: int) -> list[float]:
         for i in range(2 * cycles):
             on = (i + i // 2) % 2  # off, on, on, off, off, on...
             access.setLevel(logging.INFO if on else logging.WARNING)
-            started = time.perf_counter()
-            cycle.cycle(send, cycle.cycle_phone(60 + r, i))
-            took[on] += time.perf_counter() - started
+            phone = cycle.cycle_phone(60 + r, i)
+            took[on] += harness.clock(cycle.cycle, send, phone)[1]
         costs.append((took[1] - took[0]) / (5 * cycles))
     return costs[1:]
 

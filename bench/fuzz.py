@@ -1,11 +1,10 @@
 """The schemathesis fuzz test of every operation, with a long budget.
 
-CI runs tests/api/test_fuzz.py with 15 generated requests per operation; this
-runs the same test with many more (valid and invalid bodies, parameters and
-paths, with a real token) and records whether any answer was a server error or
-broke the OpenAPI schema (status code, content type and body). Every operation
-of /api/schema is fuzzed except logout, password change and MFA setup (they
-would end the fuzzing token's own session).
+tests/api/test_fuzz.py (15 generated requests per operation in CI) with
+`--examples` per operation (valid and invalid bodies, parameters and paths, with
+a real token): whether any answer was a server error or broke the OpenAPI schema
+(status code, content type and body). Every operation of /api/schema is fuzzed
+but logout, password change and MFA setup (they would end the token's session).
 """
 
 import os

@@ -9,6 +9,7 @@ settings module reads the environment once, at import.
 
 import argparse
 import bisect
+import itertools
 import os
 import random
 import statistics
@@ -33,11 +34,7 @@ CACHE_DB = 14  # the shared Redis's database for the benches' caches
 PASSWORD = "correct horse battery staple 42"
 APP_NAME = "bench"  # application_name of our own admin sessions
 SHARED = {  # options of several benchmarks: default and help
-    "out": (
-        RESULTS,
-        "where the JSON result goes (default docs/benchmarks: trial runs "
-        "give another, so that the published results stay)",
-    ),  # fmt: skip
+    "out": (RESULTS, "JSON results to (default %(default)s; another for trial runs)"),
     "tenants": (1000, "tenants to provision"),
     "threads": (4, "worker threads"),
     "workers": (2, "gunicorn workers"),
@@ -120,21 +117,17 @@ def pg_value(query: str, params: Any = (), dbname: str = "postgres") -> Any:
         return conn.execute(query, params).fetchone()[0]
 
 
-def sessions_opened(setup: Setup) -> int:
-    """Sessions ever opened to this run's tenant databases (pg_stat_database)."""
-    query = "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE %s"
-    return int(pg_value(query, [setup.like]) or 0)
-
-
 def opening_sessions[T](
     setup: Setup, work: Callable[..., T], *args: Any
 ) -> tuple[T, int]:
-    """`work(*args)`, and the sessions it opened to this run's tenant databases."""
-    time.sleep(1.2)  # pg_stat_database is flushed about once a second
-    before = sessions_opened(setup)
+    """`work(*args)`, and the sessions it opened to this run's tenant databases
+    (pg_stat_database, flushed about once a second)."""
+    query = "SELECT sum(sessions) FROM pg_stat_database WHERE datname LIKE %s"
+    time.sleep(1.2)
+    before = int(pg_value(query, [setup.like]) or 0)
     done = work(*args)
     time.sleep(1.2)
-    return done, sessions_opened(setup) - before
+    return done, int(pg_value(query, [setup.like]) or 0) - before
 
 
 def drop_database(name: str) -> None:
@@ -156,10 +149,9 @@ def drop_everything(setup: Setup) -> int:
             "SELECT datname FROM pg_database WHERE datname LIKE %s OR datname = %s",
             [setup.like, setup.registry],
         ).fetchall()
-    # A few sessions at once: 1,000 databases take a while.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(drop_database, [name for (name,) in names]))
-    with pg() as conn:
+        # A few sessions at once: 1,000 databases take a while.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(drop_database, [name for (name,) in names]))
         query = "SELECT rolname FROM pg_roles WHERE rolname LIKE %s"
         roles = conn.execute(query, [setup.like]).fetchall()
         for (role,) in roles:
@@ -317,10 +309,8 @@ def add_owners(tenants: list[Any], *, one_user: bool = False) -> list[dict[str, 
 def zipf(n: int, s: float, seed: int) -> Callable[[random.Random], int]:
     """rng -> index in range(n), Zipf(s)-skewed over a fixed random ranking."""
     ranking = random.Random(seed).sample(range(n), n)
-    cumulative, total = [], 0.0
-    for rank in range(n):
-        total += 1 / (rank + 1) ** s
-        cumulative.append(total)
+    cumulative = list(itertools.accumulate(1 / (rank + 1) ** s for rank in range(n)))
+    total = cumulative[-1]
 
     def pick(rng: random.Random) -> int:
         return ranking[min(bisect.bisect(cumulative, rng.random() * total), n - 1)]

@@ -1,16 +1,15 @@
-"""History, conversations, statistics, billing and exports for a church with
-1,000,000 messages; the quota check of a 10,000-recipient send; the statistics' upkeep.
+"""History, conversations, stats, billing, exports: a church with 1,000,000 messages.
 
 One tenant on PostgreSQL is filled with generated rows (SQL generate_series: 100,000
-members, a conversation each, messages spread over a year, in both directions and
-every status, and 100,000 more to one member), its daily statistics rebuilt from them
-(timed), then each request runs in-process through the whole stack (middleware, token,
-router, view, pagination with the total count, page size 20; local-memory cache) after
-one warm-up, and is timed. The exports are timed once each (the church's is built in
-the request: tasks run eagerly here). The quota check is `reserve(10_000)` alone and
-the upkeep one `stats.rollup.bump`, in a transaction rolled back each time. With
-`--move` (and `--cluster N`: the shared server lacks wal_level = logical) the church
-is then moved to another cluster while a second client keeps creating members.
+members, a conversation each, messages over a year in both directions and every
+status, 100,000 more to one member) and its daily statistics rebuilt (timed). Each
+request then runs in-process through the whole stack (middleware, token, router, view,
+pagination with the total count, page size 20; local-memory cache), timed after one
+warm-up; each export once (the church's built in the request: tasks run eagerly);
+`reserve(10_000)` (a 10,000-recipient send's quota check) and one `stats.rollup.bump`
+(the statistics' upkeep), in a transaction rolled back each time. With `--move` (on a
+cluster of its own: the shared one lacks wal_level = logical) the church is then moved
+to another cluster while a second client keeps creating members.
 """
 
 import datetime as dt

@@ -1,27 +1,25 @@
 """Churn and soak over many tenants, then faults: one command that stops by itself.
 
-The run owns its registry and tenants (as every bench), its own redis-server on
-a spare port (cache and revocations on db 0, Celery's broker on db 1), a second
-PostgreSQL cluster on a spare port (both servers in TENANT_DB_SERVERS, tenants
-placed on both), FakeTwilio (tests/fakes.py) as the SMS provider with webhooks
-signed like Twilio's, gunicorn, a Celery worker and Celery beat (the sweep
-every 5 s). Each church has an owner (password login), a token pair, a sending
-number and a few members. Client threads send a mix of requests (members
-list/search/create/update/delete, templates, small broadcasts, inbound webhooks
-and delivery receipts, conversation replies, logins, token refreshes) to
-tenants picked with Zipf popularity, for `--duration` seconds, while a sampler
-records the sessions per PostgreSQL server every second, those of each process
-every 3 s (pg_stat_activity joined with `ss`) and the RSS of each gunicorn
-worker every 5 s. A request fails when its status is not its op's expected one
-(status 0: no HTTP answer). Then the fault scenarios, the same mix running
+The run starts its own redis-server (cache and revocations on db 0, Celery's
+broker on db 1), a second PostgreSQL cluster (tenants placed on both servers),
+FakeTwilio as the SMS provider (webhooks signed like Twilio's), gunicorn, a
+Celery worker and Celery beat (the sweep every 5 s). Each church has an owner,
+a token pair, a sending number and a few members. Client threads send a mix of
+requests (members list/search/create/update/delete, templates, small
+broadcasts, inbound webhooks and delivery receipts, conversation replies,
+logins, token refreshes) to Zipf-picked tenants for `--duration` s, while a
+sampler records the sessions per PostgreSQL server every second, those of each
+process every 3 s (pg_stat_activity joined with `ss`) and the RSS of each
+gunicorn worker every 5 s. A request fails when its status is not its op's
+expected one (0: no HTTP answer). Then the fault scenarios, the mix running
 throughout: `redis` (stopped for `--outage` s, started again empty), `dbdown`
 (the second cluster stopped for `--outage` s), `celery` (the worker SIGKILLed
 mid-broadcast of `--broadcast-size` recipients, FakeTwilio slowed to
 `--twilio-delay` s a message, a new worker started) and `webkill` (a gunicorn
-worker SIGKILLed). The time series and the plot go to docs/load.json and
-docs/load.png (the plot needs matplotlib: the `bench` extra). With `--pooler`,
-each server has a PgBouncer of the run's own in front (transaction pooling, one
-server connection per tenant pool) and the results go to load-pgbouncer.
+worker SIGKILLed). The time series and its plot go to docs/load.json and .png.
+With `--pooler`, each server has a PgBouncer of the run's own in front
+(transaction pooling, one server connection per tenant pool); results in
+load-pgbouncer.
 """
 
 import json
@@ -108,9 +106,6 @@ def wait_for_room(args: Any, setup: harness.Setup) -> None:
         time.sleep(15)
 
 
-# --- setup ------------------------------------------------------------------------
-
-
 def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
     """Tenants on both servers with owners, tokens, numbers and members; with the
     celery scenario, one more church on the main server for its broadcast."""
@@ -150,12 +145,7 @@ def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
     return churches, big
 
 
-# --- the run ----------------------------------------------------------------------
-
-
 class Run:
-    """Everything the phases share, and the one fault helper."""
-
     def __init__(self, args: Any, setup: harness.Setup) -> None:
         self.args, self.setup = args, setup
         self.redis, self.cluster = servers.RedisServer(), servers.PostgresCluster()
@@ -291,9 +281,6 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-# --- what the clients saw ---------------------------------------------------------
 
 
 def classify(
@@ -504,9 +491,6 @@ def missing_members(run: Run, created: list[tuple[int, str, float]]) -> int:
     return missing
 
 
-# --- summaries --------------------------------------------------------------------
-
-
 def endpoints(rows: list[Row], seconds: float) -> list[dict[str, Any]]:
     by_op: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -686,10 +670,8 @@ def main() -> None:
 def measure(run: Run) -> dict[str, Any]:
     args = run.args
     wait_for_room(args, run.setup)
-    started = time.perf_counter()
     churches, big = prepare(args, run.cluster.port)
     found: dict[str, Any] = {"churches": churches, "scenarios": {}}
-    found["prepared"] = round(time.perf_counter() - started)
     harness.release_django()  # the servers get the connection slots
     run.gunicorn = Gunicorn(harness.service_env(), workers=args.workers)
     run.gunicorn.env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{run.gunicorn.port}"
@@ -751,7 +733,6 @@ def flat(found: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def finish(run: Run, measured: dict[str, Any], limit: int) -> None:
-    """The results and the targets; the time series and its plot."""
     args, churn, scenarios = run.args, measured["churn"], measured["scenarios"]
     seconds = churn["end"] - churn["start"]
     end = max(p["end"] or 0 for p in run.phases)

@@ -1,10 +1,8 @@
 """The request mix of `bench.load`: operations over Zipf-picked tenants, recorded.
 
-Every request is one `Row` (seconds since the load started, phase, op, status,
-error code, seconds, tenant index, exception). Status 0: no HTTP answer
-(refused, reset, timed out); -1: the mix itself failed. An op's expected
-statuses are fixed; any other answer counts as a failure unless a scenario
-tolerates it.
+Every request is one `Row`. Status 0: no HTTP answer (refused, reset, timed
+out); -1: the mix itself failed. Any status but the op's expected ones is a
+failure unless a scenario tolerates it.
 """
 
 import bisect
@@ -52,9 +50,6 @@ INBOUND_BODIES = [
 ]
 
 
-Rng = random.Random
-
-
 class Row(NamedTuple):
     t: float
     phase: str
@@ -91,7 +86,7 @@ class Church:
     members: deque = field(default_factory=deque)  # created by the load
     conversations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    token_lock: threading.Lock = field(default_factory=threading.Lock)
+    token_lock: threading.RLock = field(default_factory=threading.RLock)
 
     def take_tokens(self, answer: Answer) -> None:
         tokens = answer.json()
@@ -107,12 +102,10 @@ class Church:
 
 
 class Turn(NamedTuple):
-    """One operation of one client thread: what it is, on which church."""
-
     phase: str
     op: str
     church: Church
-    rng: Rng
+    rng: random.Random
 
     def ok(self, answer: Answer | None) -> bool:
         """Whether the answer came, with one of the op's expected statuses."""
@@ -125,8 +118,6 @@ class Turn(NamedTuple):
 
 
 class Mix:
-    """The operations, from client threads, over Zipf-picked churches."""
-
     def __init__(
         self, port: int, churches: list[Church], fake: Any, t0: float, args: Any
     ) -> None:
@@ -196,22 +187,16 @@ class Mix:
                 code = answer.body[:40].decode(errors="replace")
         self.rows.append(turn.row(t, answer.status, code, answer.seconds, ""))
         if answer.status == 401 and auth:
-            with turn.church.token_lock:
-                self.login(turn)  # a lost or refused token: log in anew
+            self.auth_login(turn)  # a lost or refused token: log in anew
         return answer
 
-    # --- auth ---------------------------------------------------------------------
-
-    def login(self, turn: Turn) -> None:
-        turn = turn._replace(op="auth.login")
-        body = {"email": turn.church.email, "password": harness.PASSWORD}
-        answer = self.call(turn, "POST", "/api/auth/login", body, auth=False)
-        if turn.ok(answer):
-            turn.church.take_tokens(answer)
-
     def auth_login(self, turn: Turn) -> None:
-        with turn.church.token_lock:
-            self.login(turn)
+        turn, church = turn._replace(op="auth.login"), turn.church
+        body = {"email": church.email, "password": harness.PASSWORD}
+        with church.token_lock:  # reentrant: a refresh may log in anew
+            answer = self.call(turn, "POST", "/api/auth/login", body, auth=False)
+            if turn.ok(answer):
+                church.take_tokens(answer)
 
     def auth_refresh(self, turn: Turn) -> None:
         church = turn.church
@@ -223,9 +208,7 @@ class Mix:
             elif answer is None or answer.status in (401, 500, 502, 503):
                 # The refresh token may be spent without our knowing: using it
                 # again would end the session (replay detection). Log in anew.
-                self.login(turn)
-
-    # --- members --------------------------------------------------------------------
+                self.auth_login(turn)
 
     def members_search(self, turn: Turn) -> None:
         term = turn.rng.choice(["Anna", "Smith", "312", "Load", "example.org", "zzz"])
@@ -265,8 +248,6 @@ class Mix:
         else:
             turn.church.give_back(member)
         return None
-
-    # --- templates and messages -------------------------------------------------------
 
     def templates_create(self, turn: Turn) -> None:
         body = {

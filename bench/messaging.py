@@ -96,9 +96,12 @@ def survey(client: Client, church: dict[str, Any], conn: Any, timeout: float) ->
     """A survey to everyone, its questions all `sent`: replies now are answers."""
     replies = {"promoter": "Thank you!", "passive": "Thanks.", "detractor": "Sorry."}
     body = {"name": "Bench NPS", "recipients": {"all": True}, "replies": replies}
-    made = expect(client.post("/api/surveys", body, token=church["token"]), 201, "survey")
-    query = ("SELECT count(*) FROM messaging_message m JOIN messaging_survey s ON "
-             "s.broadcast_id = m.broadcast_id WHERE s.id = %s AND m.status = 'sent'")
+    made = client.post("/api/surveys", body, token=church["token"])
+    made = expect(made, 201, "survey")
+    query = (
+        "SELECT count(*) FROM messaging_message m JOIN messaging_survey s ON "
+        "s.broadcast_id = m.broadcast_id WHERE s.id = %s AND m.status = 'sent'"
+    )
     started = time.perf_counter()  # fmt: skip
     while conn.execute(query, [made["id"]]).fetchone()[0] < len(church["phones"]):
         if time.perf_counter() - started > timeout:

@@ -1,9 +1,9 @@
 """Every name of the product (and of its tests) that the benchmarks use.
 
 Imported lazily, on first use: the models can only load once `harness.configure`
-has set Django up, and `bench.plainapp` (another Django project) takes the
-phone helpers from here without loading any model. When a product module moves,
-change its line here and nowhere else.
+has set Django up, and `bench.plainapp` (another Django project) takes the phone
+helpers, UUID parsing and pagination from here without loading any model. When
+a product module moves, change its line here and nowhere else.
 """
 
 import importlib
@@ -36,7 +36,10 @@ NAMES = {
     "MemberTag": "members.models:MemberTag",
     "digits": "sms.phones:digits",
     "known_timezones": "api.fields:known_timezones",
+    "parse_uuid": "api.fields:parse_uuid",
+    "Pagination": "api.pagination:Pagination",
     "to_e164": "sms.phones:to_e164",
+    "search_indexes": "members.migrations.0002_search_indexes:forwards",
     "InvalidPhone": "sms.phones:InvalidPhone",
     "JsonFormatter": "telemetry.logs:JsonFormatter",
     "rebuild_stats": "dashboard.stats:rebuild",

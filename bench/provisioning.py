@@ -1,12 +1,11 @@
 """Provisioning a tenant on PostgreSQL: template clone against create + migrate.
 
-`provision_tenant(name=...)`, timed per tenant: both paths interleaved in one
-process (clone, slow, slow, clone, ...) so that noise on the shared machine hits
-both alike. The slow path is forced by making `PostgresServer.clone_template`
-raise, which sends provisioning down its real fallback (drop what the clone
-left, create empty, migrate every tenant app). The first tenant of each path is
-a warm-up (the first clone builds the template) and is not counted. Where the
-time goes comes from the provisioning step hooks.
+`provision_tenant(name=...)`, timed per tenant, both paths interleaved in one
+process (clone, slow, slow, clone, ...). On the slow path
+`PostgresServer.clone_template` raises, sending provisioning down its real
+fallback (drop what the clone left, create empty, migrate every tenant app). The
+first tenant of each path is an uncounted warm-up (the first clone builds the
+template). Where the time goes: the provisioning step hooks.
 """
 
 import itertools
@@ -82,17 +81,14 @@ def measure(count: int) -> dict[str, Any]:
                 provision(path, i)
             print(f"  {i + 1}/{count}", flush=True)
     median = harness.median
-
-    def ms(values: list[float]) -> float:
-        return round(median(values) * 1000, 1)
-
     return {
         "provision_tenant per tenant, wall clock": [
             {"path": p, **harness.stats(v, "median p95 min max mean")}
             for p, v in times.items()
         ],
         "where the time goes (medians of the step hooks)": [
-            {"step": step} | {f"{p}_ms": ms(steps[p][step]) for p in paths}
+            {"step": step}
+            | {f"{p}_ms": round(median(steps[p][step]) * 1000, 1) for p in paths}
             for step in SEGMENTS
         ],
         "runs": warmup | {
@@ -109,7 +105,8 @@ def main() -> None:
     parser = harness.arguments(__doc__)
     parser.add_argument("--count", type=int, default=30, help="tenants per path")
     args = parser.parse_args()
-    with harness.run(harness.Setup("provisioning")):
+    # Without a ready pool: each provisioning makes its database (clone or create).
+    with harness.run(harness.Setup("provisioning", {"TENANT_READY_POOL": "0"})):
         results = measure(args.count)
     clone = results["provision_tenant per tenant, wall clock"][0]
     targets = [
@@ -121,7 +118,8 @@ def main() -> None:
             (clone["median_ms"], "<=", 300),
         )
     ]
-    config = {"tenant schema": "every migration of the tenant apps"}
+    config = {"tenant schema": "every migration of the tenant apps",
+              "TENANT_READY_POOL": 0}  # fmt: skip
     report.save("provisioning", args, results, targets, config=config)
 
 

@@ -3,13 +3,11 @@
     python -m bench.report [--results docs/benchmarks] [--doc docs/benchmarks.md]
 
 Each benchmark writes `NAME.json` with `save()`: its command, date, commit and
-machine, its configuration, its results and its targets. A result is a table
-(a list of records, or one record shown as `what | value`), a code block (text
-over several lines) or a single value; a key's suffix names its unit (`_ms`,
-`_s`, `_pct`, ...), shown in the cell. A target carries checks
-`[value, operator, limit]`: its verdict is "not met" when one fails, else
-"not measured" when a value is missing (null), else "met"; "reported" without
-checks.
+machine, configuration, results and targets. A result is a table (a list of
+records, or one record as `what | value`), a code block (text over several
+lines) or a single value; a key's suffix names its unit (`_ms`, `_s`, ...). A
+target's checks are `[value, operator, limit]`: "not met" when one fails, else
+"not measured" when a value is null, else "met"; "reported" without checks.
 The document is `bench/intro.md`, the summary of all targets, then one section
 per result file, each opening with its benchmark's docstring.
 """
@@ -32,7 +30,7 @@ from bench.harness import RESULTS, ROOT, pg_value
 ORDER = [
     "provisioning", "auth", "connections", "migrations", "scale-sqlite",
     "scale-postgres", "crud", "crud-cluster", "crud-pgbouncer", "members",
-    "messaging", "history", "fuzz", "load", "load-pgbouncer",
+    "messaging", "planning_center", "history", "fuzz", "load", "load-pgbouncer",
 ]  # fmt: skip
 UNITS = {
     "_per_s": "/s", "_ms": " ms", "_s": " s", "_pct": "%", "_x": "x",
@@ -85,8 +83,8 @@ def save(
     name: str, args: argparse.Namespace, results: dict[str, Any],
     targets: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
     postgres: bool = True, **extra: Any,
-) -> Path:  # fmt: skip
-    """Write NAME.json into `args.out`, print its section, return its path."""
+) -> None:  # fmt: skip
+    """Write NAME.json into `args.out` and print its section."""
     data = {
         "bench": name,
         "module": sys.modules["__main__"].__spec__.name,
@@ -101,7 +99,6 @@ def save(
     path.write_text(json.dumps(data, indent=1, default=str) + "\n")
     print(section(data))
     print(f"wrote {path}")
-    return path
 
 
 def verdict(item: dict[str, Any]) -> str:
@@ -145,15 +142,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def records(items: list[dict[str, Any]]) -> str:
-    keys = list(dict.fromkeys(k for item in items for k in item))
-    rows = [[cell(item.get(k), split_unit(k)[1]) for k in keys] for item in items]
-    return table([split_unit(k)[0] for k in keys], rows)
-
-
 def result(title: str, value: Any) -> str:
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        body = records(value)
+        keys = list(dict.fromkeys(k for item in value for k in item))
+        rows = [[cell(item.get(k), split_unit(k)[1]) for k in keys] for item in value]
+        body = table([split_unit(k)[0] for k in keys], rows)
     elif isinstance(value, dict):
         units = {k: split_unit(k) for k in value}
         rows = [[units[k][0], cell(v, units[k][1])] for k, v in value.items()]

@@ -90,7 +90,6 @@ class ConnectionSampler(threading.Thread):
         self.wait_for_samples(1)
 
     def wait_for_samples(self, n: int) -> None:
-        """Block until `n` samples were taken in this window."""
         while self.samples < n:
             time.sleep(self.interval / 2)
 

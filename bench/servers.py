@@ -34,7 +34,7 @@ def _kill_leftovers() -> None:
 
 
 class Process:
-    """A subprocess; subclasses give `argv()` and `ready()`."""
+    """A subprocess; subclasses set `argv` and give `ready()`."""
 
     label = "process"
 
@@ -44,31 +44,22 @@ class Process:
         self.log_path = Path(tempfile.mkstemp(prefix=f"bench-{self.label}-")[1])
         self.old_logs: list[str] = []  # of the runs before the current one
 
-    def argv(self) -> list[str]:
-        raise NotImplementedError
-
-    def ready(self) -> bool:
-        return True
-
     def start(self, wait: float = 60) -> Any:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.argv(), cwd=ROOT, env=self.env, stdout=log,
+                self.argv, cwd=ROOT, env=self.env, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         _children.add(self.process.pid)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not self.alive():
+            if self.process.poll() is not None:
                 raise RuntimeError(f"{self.label} exited:\n{self.log_tail()}")
             if self.ready():
                 return self
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"{self.label} not ready in {wait}s:\n{self.log_tail()}")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def current_log(self) -> str:
         with contextlib.suppress(OSError):
@@ -82,12 +73,12 @@ class Process:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.current_log().splitlines()[-lines:])
 
-    def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> float:
-        """Signal the process group, wait, kill what is left; returns when."""
+    def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> None:
+        """Signal the process group, wait, kill what is left."""
         if self.process is None:
-            return time.monotonic()
+            return
         self.old_logs.append(self.current_log())
-        pid, stopped_at = self.process.pid, time.monotonic()
+        pid = self.process.pid
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):  # killed below
@@ -99,11 +90,10 @@ class Process:
         _children.discard(pid)
         self.process = None
         self.log_path.unlink(missing_ok=True)
-        return stopped_at
 
-    def kill(self) -> float:
-        """SIGKILL at once (no cleanup, no acks); returns when."""
-        return self.stop(sig=signal.SIGKILL)
+    def kill(self) -> None:
+        """SIGKILL at once (no cleanup, no acks)."""
+        self.stop(sig=signal.SIGKILL)
 
     def group_pids(self, children: bool = False) -> list[int]:
         """The processes of its group (or only its children)."""
@@ -121,11 +111,9 @@ class Gunicorn(Process):
 
     def __init__(self, env: dict[str, str], app: str = "config.wsgi", workers: int = 2):
         super().__init__(env)
-        self.app, self.workers, self.port = app, workers, free_port()
-
-    def argv(self) -> list[str]:
-        return (
-            f"{BIN}/gunicorn {self.app} -w {self.workers} -b 127.0.0.1:{self.port} "
+        self.port = free_port()
+        self.argv = (
+            f"{BIN}/gunicorn {app} -w {workers} -b 127.0.0.1:{self.port} "
             "--timeout 120 --log-level warning --backlog 256"
         ).split()
 
@@ -147,12 +135,9 @@ class CeleryWorker(Process):
 
     def __init__(self, env: dict[str, str], concurrency: int = 2) -> None:
         super().__init__(env)
-        self.concurrency = concurrency
-
-    def argv(self) -> list[str]:
-        return (
+        self.argv = (
             f"{BIN}/celery -A config worker -l info --pool prefork --concurrency "
-            f"{self.concurrency} --without-heartbeat --without-mingle --without-gossip"
+            f"{concurrency} --without-heartbeat --without-mingle --without-gossip"
         ).split()
 
     def ready(self) -> bool:
@@ -164,9 +149,10 @@ class CeleryBeat(Process):
 
     label = "celery-beat"
 
-    def argv(self) -> list[str]:
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env)
         files = f"-s {self.log_path}.db --pidfile {self.log_path}.pid"
-        return f"{BIN}/celery -A config beat -l info {files}".split()
+        self.argv = f"{BIN}/celery -A config beat -l info {files}".split()
 
     def ready(self) -> bool:
         return "beat: Starting" in self.log_tail(50)
@@ -180,16 +166,14 @@ class RedisServer(Process):
     def __init__(self) -> None:
         super().__init__()
         self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
+        data = tempfile.mkdtemp(prefix="bench-redis-")
+        self.argv = [
+            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", data),
+        ]
 
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def argv(self) -> list[str]:
-        return [
-            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", self.dir),
-        ]
 
     def ready(self) -> bool:
         with contextlib.suppress(TimeoutError):

@@ -14,21 +14,16 @@ def main() -> None:
     from django.db import connection
 
     from bench.cycle import count_sql, seed_rows
-    from bench.plainapp.models import TRIGRAM_INDEXES, Member, MemberTag
+    from bench.plainapp.models import seed
+    from bench.product import search_indexes
 
     command, *rest = sys.argv[1:]
     if command == "migrate":
         call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-        with connection.cursor() as cursor:
-            for statement in TRIGRAM_INDEXES:
-                cursor.execute(statement)
+        with connection.schema_editor() as editor:  # the real trigram indexes
+            search_indexes(None, editor)
     elif command == "seed":
-        members = Member.objects.bulk_create(
-            Member(**r) for r in seed_rows(int(rest[0]))
-        )
-        MemberTag.objects.bulk_create(
-            MemberTag(member=m, name="seeded") for m in members[::2]
-        )
+        seed(seed_rows(int(rest[0])))
     elif command == "count":
         counts = count_sql(rest[0], ["default"], int(rest[1]), space=99)
         print(json.dumps({op: [c[0] for c in seen] for op, seen in counts.items()}))

@@ -3,8 +3,7 @@ stand-ins for the two messaging tables that reference a member (their SET NULL
 on delete costs a statement each, as in the real app) and for the suppression
 list a new member is checked against (members.services.save_member). Tables are
 made by `migrate --run-syncdb`; Meta indexes get the same generated names as the
-real ones (same table, same fields). No `__str__`: the baseline never shows a
-row as text."""
+real ones. No `__str__`: the baseline never shows a row as text."""
 # ruff: noqa: DJ008
 
 import uuid
@@ -13,8 +12,6 @@ from django.db import models
 
 
 class Branch(models.Model):
-    """branches.Branch, as far as a member's branch needs it."""
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
 
@@ -55,19 +52,6 @@ class Member(models.Model):
         ]
 
 
-# members/migrations/0002_search_indexes.py: the same trigram indexes.
-TRIGRAM_INDEXES = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    *(
-        f"CREATE INDEX IF NOT EXISTS member_{column}_trgm ON members_member "
-        f"USING gin (UPPER({column}) gin_trgm_ops)"
-        for column in ("first_name", "last_name", "email")
-    ),
-    "CREATE INDEX IF NOT EXISTS member_phone_trgm ON members_member "
-    "USING gin (phone gin_trgm_ops)",
-]
-
-
 class MemberTag(models.Model):
     member = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="tag_links"
@@ -82,16 +66,19 @@ class MemberTag(models.Model):
         indexes = [models.Index(fields=["name"])]
 
 
+def seed(rows: list[dict]) -> None:
+    """Members from `rows`, every other one tagged `seeded` (as bench.crud seeds)."""
+    made = Member.objects.bulk_create(Member(**row) for row in rows)
+    MemberTag.objects.bulk_create(MemberTag(member=m, name="seeded") for m in made[::2])
+
+
 def member_link(name: str) -> models.ForeignKey:
-    """The messaging stand-ins' member FK (SET NULL on delete)."""
     return models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name=name
     )
 
 
 class Conversation(models.Model):
-    """Stand-in for messaging.Conversation: its member FK (SET NULL on delete)."""
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     phone = models.CharField(max_length=16, unique=True)
     member = member_link("conversations")
@@ -101,8 +88,6 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
-    """Stand-in for messaging.Message: its member FK (SET NULL on delete)."""
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     body = models.TextField()
     member = member_link("messages")
@@ -112,8 +97,6 @@ class Message(models.Model):
 
 
 class Suppression(models.Model):
-    """messaging.Suppression: a phone that opted out."""
-
     phone = models.CharField(max_length=16, primary_key=True)
     source = models.CharField(max_length=20)
     created_at = models.DateTimeField(auto_now_add=True)

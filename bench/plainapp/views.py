@@ -1,31 +1,20 @@
-"""members.views.MemberViewSet's list/CRUD part on the one database, its URLs,
-and api.pagination.Pagination."""
-
-import uuid
+"""members.views.MemberViewSet's list/CRUD part on the one database, its URLs."""
 
 from django.db.models import Q
 from django.http import JsonResponse
 from django.urls import re_path
-from rest_framework import pagination, routers, viewsets
+from rest_framework import routers, viewsets
 
 from bench.plainapp.models import Member
 from bench.plainapp.serializers import MemberSerializer
-from bench.product import digits
+from bench.product import Pagination, digits, parse_uuid
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
 
 
-class Pagination(pagination.PageNumberPagination):
-    """api.pagination.Pagination, the real app's default pagination class."""
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class MemberViewSet(viewsets.ModelViewSet):
     serializer_class = MemberSerializer
-    pagination_class = Pagination
+    pagination_class = Pagination  # the real app's default
 
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")
@@ -40,7 +29,8 @@ class MemberViewSet(viewsets.ModelViewSet):
                 match |= Q(phone__contains=number)
             qs = qs.filter(match)
         if branch := params.get("branch"):
-            qs = qs.filter(branch_id=branch) if _is_uuid(branch) else qs.none()
+            branch_id = parse_uuid(branch)
+            qs = qs.filter(branch_id=branch_id) if branch_id else qs.none()
         if tag := params.get("tag"):
             qs = qs.filter(tag_links__name=tag)
         if status := params.get("status"):
@@ -51,14 +41,6 @@ class MemberViewSet(viewsets.ModelViewSet):
         if ordering.lstrip("-") in ORDERINGS:
             return qs.order_by(ordering, "id")
         return qs.order_by("last_name", "first_name", "id")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 router = routers.SimpleRouter()

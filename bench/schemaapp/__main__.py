@@ -17,7 +17,8 @@ def main() -> None:
     from django_tenants.utils import schema_context
 
     from bench.cycle import seed_rows
-    from bench.plainapp.models import TRIGRAM_INDEXES, Member, MemberTag
+    from bench.plainapp.models import seed
+    from bench.product import search_indexes
     from bench.schemaapp.models import Church, Domain
 
     command, count, members = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -32,9 +33,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA IF NOT EXISTS base")
     call_command("migrate_schemas", schema_name="base", run_syncdb=True, verbosity=0)
-    with schema_context("base"), connection.cursor() as cursor:
-        for statement in TRIGRAM_INDEXES:
-            cursor.execute(statement)
+    with schema_context("base"), connection.schema_editor() as editor:
+        search_indexes(None, editor)  # the real app's trigram indexes
     ddl = _schema_ddl(os.environ["PLAIN_DATABASE_URL"], "base")
     rows = seed_rows(members)
     for i in range(count):
@@ -46,10 +46,7 @@ def main() -> None:
         church.save()
         Domain.objects.create(domain=f"t{i}.bench", tenant=church, is_primary=True)
         with schema_context(church.schema_name):
-            made = Member.objects.bulk_create(Member(**row) for row in rows)
-            MemberTag.objects.bulk_create(
-                MemberTag(member=m, name="seeded") for m in made[::2]
-            )
+            seed(rows)
         if (i + 1) % 100 == 0:
             print(f"  schema churches {i + 1}/{count}", flush=True)
 

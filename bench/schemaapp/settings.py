@@ -1,7 +1,5 @@
-"""Settings of the schema-per-tenant peer: bench.plainapp's, through django-tenants.
-
-PLAIN_DATABASE_URL names its one database (a database of its own).
-"""
+"""Settings of the schema-per-tenant peer: bench.plainapp's, through django-tenants,
+on the database PLAIN_DATABASE_URL names (one of its own)."""
 
 from bench.plainapp.settings import *  # noqa: F403 (the same app, middleware, auth)
 from bench.plainapp.settings import DATABASES, INSTALLED_APPS, MIDDLEWARE
