@@ -36,6 +36,8 @@ def _conversation(phone: str) -> Conversation:
     if not created and conversation.member_id is None and member is not None:
         conversation.member = member
         conversation.save(update_fields=["member"])
+    elif member is not None and conversation.member_id == member.pk:
+        conversation.member = member  # already read: not read again for the thread
     return conversation
 
 
