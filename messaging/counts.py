@@ -49,19 +49,25 @@ def finished(message: Message, status: str) -> None:
     )
 
 
-def received(message: Message, reply: Message | None = None) -> None:
-    """An inbound message was stored: counted, and the broadcast it answers;
-    with the `reply` sent in the answer to its webhook, if any.
+def received(
+    message: Message, reply: Message | None = None, asked: Message | None = None
+) -> None:
+    """An inbound message was stored: counted, and the broadcast it answers
+    (`asked` when known: a survey's question), with the `reply` sent in the
+    answer to its webhook, if any.
 
     The day's rows are shared by every message of the church: they are bumped
     last, so that their locks are held for as short a time as can be.
     """
+    since = message.created_at - ANSWER_WINDOW
     answered = (
-        Message.objects.filter(
+        asked
+        if asked is not None and asked.sent_at and asked.sent_at >= since
+        else Message.objects.filter(
             direction=Message.Direction.OUTBOUND,
             broadcast__isnull=False,
             to_number=message.from_number,
-            sent_at__gte=message.created_at - ANSWER_WINDOW,
+            sent_at__gte=since,
             sent_at__lte=message.created_at,
         )
         .order_by("-sent_at")

@@ -60,7 +60,7 @@ def receive(
     if Message.objects.filter(provider_sid=sid).exists():
         return InboundResult(duplicate=True)
     kind = keywords.classify(body)
-    reply = None
+    reply, asked = None, None
     try:
         # The message and what its keyword does commit together: a STOP is
         # never stored without the opt-out (a retried webhook is a duplicate).
@@ -104,9 +104,11 @@ def receive(
             elif kind == "help":
                 reply = _help_text()
             else:  # a score, if a survey to this phone is open
-                reply = surveys.answer(
+                scored = surveys.answer(
                     phone=from_, body=body, member=conversation.member
                 )
+                if scored is not None:
+                    reply, asked = scored.reply, scored.asked
             sent = None
             if reply and answer_later:
                 _queue_reply(conversation, reply, to, from_, sid)
@@ -118,7 +120,7 @@ def receive(
                 )  # fmt: skip
             # Last: the counters' rows are shared by the church's every message,
             # so their locks are held only until the commit that follows.
-            counts.received(received, sent)
+            counts.received(received, sent, asked)
             if sent is not None:  # the reply goes out in the TwiML answer
                 count_sent(sent.segments)  # the provider bills these too
     except IntegrityError:

@@ -16,6 +16,7 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -111,27 +112,42 @@ def start_survey(
     return survey
 
 
-def answer(*, phone: str, body: str, member: Member | None) -> str | None:
+ASKED = ["id", "sent_at", "attempted_at", "created_at", "answered_at", "branch_id"]
+REPLIES = ["id", "promoter_reply", "passive_reply", "detractor_reply"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    reply: str  # the thank-you of the score's category
+    asked: Message  # the survey's question to this phone: what the reply answers
+
+
+def answer(*, phone: str, body: str, member: Member | None) -> Answer | None:
     """Take an inbound reply as a score if a survey to `phone` is open and the
-    text is one; returns the thank-you to send back, else None."""
+    text is one: the thank-you to send back, and the question it answers."""
     score = parse_score(body)
     if score is None:
         return None
     now = timezone.now()
-    survey = (
-        Survey.objects.filter(
-            broadcast__messages__to_number=phone,
-            broadcast__messages__sent_at__isnull=False,
-            closes_at__gt=now,
+    # The question's row as `counts.received` reads it, and the survey's
+    # replies, in one light query (answers come in bursts).
+    found = (
+        Message.objects.filter(
+            to_number=phone,
+            sent_at__isnull=False,
+            broadcast__survey__closes_at__gt=now,
         )
-        .order_by("-created_at")
+        .order_by("-sent_at")
+        .values_list(*ASKED, *(f"broadcast__survey__{name}" for name in REPLIES))
         .first()
     )
-    if survey is None:
+    if found is None:
         return None
+    asked = Message(**dict(zip(ASKED, found[: len(ASKED)], strict=True)))  # read only
+    replies = dict(zip(REPLIES, found[len(ASKED) :], strict=True))
     category = category_of(score)
     response = SurveyResponse(
-        survey=survey,
+        survey_id=replies["id"],
         phone=phone,
         member_id=member.pk if member else None,
         branch_id=member.branch_id if member else None,
@@ -146,11 +162,7 @@ def answer(*, phone: str, body: str, member: Member | None) -> str | None:
         unique_fields=["survey", "phone"],
         update_fields=["member_id", "branch_id", "score", "category", "answered_at"],
     )
-    return {
-        SurveyResponse.Category.PROMOTER: survey.promoter_reply,
-        SurveyResponse.Category.PASSIVE: survey.passive_reply,
-        SurveyResponse.Category.DETRACTOR: survey.detractor_reply,
-    }[category]
+    return Answer(reply=replies[f"{category}_reply"], asked=asked)
 
 
 def _tally(categories: list[str]) -> dict[str, Any]:
