@@ -1,6 +1,8 @@
-"""Planning Center People sync of 10,000 people (one list, 100 a page) into one
-church on PostgreSQL, against the stand-in with its rate limit on (100 requests
-per 20 s, in real time; past it a 429 with Retry-After), as a worker runs it
+"""Planning Center People sync of 10,000 people, against the rate-limited stand-in.
+
+One list, 100 people a page, into one church on PostgreSQL; the stand-in's
+rate limit is on (100 requests per 20 s in real time for the account, shared
+by both runs; past it a 429 with Retry-After). The sync runs as a worker runs it
 (`runs.start`, then `runs.sync` in the church). Then the same sync with nothing
 changed in Planning Center, the statements it sent to the church's database
 logged and its writes (INSERT, UPDATE, DELETE) counted.
