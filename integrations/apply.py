@@ -114,11 +114,13 @@ def _apply(
     links: dict[str, uuid.UUID] = {}  # person id -> member id, to write
     members: list[Member] = []  # to carry the list's tag
     for person in people:
-        if person.person_id not in state.seen:
+        first = person.person_id not in state.seen  # a person on two lists counts once
+        if first:
             state.seen.add(person.person_id)
             tally.seen += 1
-        member = _match(person, state, by_id, by_phone, person_of, tally)
-        if member is None:
+        member = _match(person, state, by_id, by_phone, person_of)
+        if isinstance(member, str):
+            tally.skipped[member] += first
             continue
         state.phones[person.phone] = person.person_id
         if member._state.adding:
@@ -146,9 +148,8 @@ def _match(
     by_id: dict[uuid.UUID, Member],
     by_phone: dict[str, Member],
     person_of: dict[uuid.UUID, str],
-    tally: Tally,
-) -> Member | None:
-    """The member `person` is (a new one when none), or None when skipped."""
+) -> Member | str:
+    """The member `person` is (a new one when none), or why they are skipped."""
     reason = person.problem
     if (
         not reason
@@ -166,8 +167,7 @@ def _match(
         else:
             member = holder  # a member the church made: from now on, synced
     if reason:
-        tally.skipped[reason] += 1
-        return None
+        return reason
     if member is None:
         member = Member(
             first_name=person.first_name,

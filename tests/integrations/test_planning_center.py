@@ -548,3 +548,12 @@ def test_one_churchs_sync_and_webhooks_never_touch_another(
     )
     assert deliver(anon, bobs, body, headers).status_code == 403
     assert {m.first_name for m in members_of(bob.tenant).values()} == {"Bob's"}
+
+
+def test_a_person_on_two_lists_is_counted_once(alice, pco, youth):
+    choir = pco.add_list("Choir")
+    pco.lists[choir]["people"] = list(pco.lists[youth]["people"])
+    connect(alice.client, [youth, choir])
+    run = last_run(alice.tenant)
+    assert (run.seen, run.created, run.skipped) == (3, 2, {"no_phone": 1})
+    assert tags_of(alice.tenant, e164(3)) == {"pco:Youth", "pco:Choir"}
