@@ -19,11 +19,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.people import Person
 from members.consent import record_consent, refused
-from members.models import ExternalLink, Member, MemberTag
+from members.models import ExternalLink, Member, MemberTag, Suppression
 from members.services import created
 from tenants.context import require_tenant, tenant_atomic
 from tenants.models import PrivacyEvent
@@ -31,7 +32,8 @@ from tenants.privacy import phone_hash
 
 SOURCE = "planning_center"
 TAG_PREFIX = "pco:"
-FIELDS = ["first_name", "last_name", "phone", "email", "opted_out", "updated_at"]
+# Never `opted_out`: a STOP handled while a page is applied must not be undone.
+FIELDS = ["first_name", "last_name", "phone", "email", "updated_at"]
 
 
 def list_tag(name: str) -> str:
@@ -68,15 +70,21 @@ class SyncState:
         links = ExternalLink.objects.filter(source=SOURCE)
         if person_ids is not None:
             links = links.filter(external_id__in=person_ids)
-        erasures = PrivacyEvent.objects.filter(
-            tenant_id=require_tenant().pk, kind=PrivacyEvent.Kind.ERASURE
-        ).values_list("member_id", "phone_hash")
         return cls(
             actor=actor,
             links=dict(links.values_list("external_id", "member_id")),
-            erased_members={m for m, _ in erasures if m},
-            erased_hashes={h for _, h in erasures},
+            erased_members=set(),  # read by each page (`apply_people`)
+            erased_hashes=set(),
         )
+
+    def read_erasures(self) -> None:
+        """The church's erasures as of now (read again for every page: someone
+        erased while a run goes on is not re-created by its later pages)."""
+        erasures = PrivacyEvent.objects.filter(
+            tenant_id=require_tenant().pk, kind=PrivacyEvent.Kind.ERASURE
+        ).values_list("member_id", "phone_hash")
+        self.erased_members = {m for m, _ in erasures if m}
+        self.erased_hashes = {h for _, h in erasures}
 
     def erased(self, person: Person) -> bool:
         if self.links.get(person.person_id) in self.erased_members:
@@ -89,6 +97,7 @@ class SyncState:
 def apply_people(people: list[Person], tag: str | None, state: SyncState) -> Tally:
     """Create or update the members for `people` (on the list tagged `tag`)."""
     tally = Tally()
+    state.read_erasures()
     with tenant_atomic():
         _apply(people, tag, state, tally)
     return tally
@@ -126,7 +135,7 @@ def _apply(
         if member._state.adding:
             member.opted_out = person.phone in stopped
             new.append(member)
-        elif _update(member, person, stopped, now):
+        elif _update(member, person, now):
             changed.append(member)
         if state.links.get(person.person_id) != member.pk:
             links[person.person_id] = member.pk
@@ -135,6 +144,13 @@ def _apply(
     created(new)
     record_consent(new, source="integration", actor=state.actor, detail=SOURCE)
     Member.objects.bulk_update(changed, FIELDS, batch_size=1000)
+    if new or changed:
+        # A phone that said STOP (also while this page was read) is flagged:
+        # the sync only ever sets the flag, never clears it.
+        Member.objects.filter(pk__in=[m.pk for m in (*new, *changed)]).filter(
+            Q(phone__in=stopped) | Q(phone__in=Suppression.objects.values("phone")),
+            opted_out=False,
+        ).update(opted_out=True)
     tally.created += len(new)
     tally.updated += len(changed)
     _write_links(links, state)
@@ -179,7 +195,7 @@ def _match(
     return member
 
 
-def _update(member: Member, person: Person, stopped: set[str], now: datetime) -> bool:
+def _update(member: Member, person: Person, now: datetime) -> bool:
     wanted = {
         "first_name": person.first_name,
         "last_name": person.last_name,
@@ -188,8 +204,6 @@ def _update(member: Member, person: Person, stopped: set[str], now: datetime) ->
     }
     if all(getattr(member, k) == v for k, v in wanted.items()):
         return False
-    if member.phone != person.phone and person.phone in stopped:
-        member.opted_out = True  # the new phone said STOP: never re-subscribed
     for name, value in wanted.items():
         setattr(member, name, value)
     member.updated_at = now

@@ -57,30 +57,38 @@ class Client:
         self.blocked_until = 0.0  # the account's share is used up until then
         self.requests = 0
 
-    def _pace(self) -> None:
+    def _wait(self, seconds: float, deadline: float) -> None:
+        if clock() + seconds > deadline:  # a page must not outlast its run's lease
+            raise PlanningCenterError("its rate limit did not lift.", status=429)
+        sleep(seconds)
+
+    def _pace(self, deadline: float) -> None:
         """Wait until one more request stays within the limit."""
         while True:
             now = clock()
             if now < self.blocked_until:
-                sleep(self.blocked_until - now)
+                self._wait(self.blocked_until - now, deadline)
                 continue
             while self.sent and now - self.sent[0] >= self.period:
                 self.sent.popleft()
             if len(self.sent) < self.limit:
                 self.sent.append(now)
                 return
-            sleep(self.period - (now - self.sent[0]))
+            self._wait(self.period - (now - self.sent[0]), deadline)
 
     def _learn(self, answer: requests.Response) -> None:
         """The account's limit, and whether others (webhooks, another run of
         the same account) used it up: then wait a whole period."""
         headers = answer.headers
         try:
-            self.limit = max(1, int(headers["X-PCO-API-Request-Rate-Limit"]))
-            self.period = float(headers["X-PCO-API-Request-Rate-Period"])
+            limit = int(headers["X-PCO-API-Request-Rate-Limit"])
+            period = float(headers["X-PCO-API-Request-Rate-Period"])
             used = int(headers["X-PCO-API-Request-Rate-Count"])
         except (KeyError, ValueError):
             return
+        # Believed within sane bounds only (a period of a day or NaN is not one).
+        self.limit = min(max(1, limit), 10_000)
+        self.period = min(max(1.0, period), 60.0) if period == period else 20.0
         if used >= self.limit:
             self.blocked_until = clock() + self.period
 
@@ -94,9 +102,9 @@ class Client:
     ) -> dict[str, Any]:
         if not url.startswith("http"):
             url = self.base + url
-        waited = 0.0
+        deadline = clock() + settings.PLANNING_CENTER_MAX_WAIT_SECONDS
         while True:
-            self._pace()
+            self._pace(deadline)
             self.requests += 1
             try:
                 answer = self.session.request(
@@ -107,11 +115,7 @@ class Client:
             self._learn(answer)
             if answer.status_code != 429:
                 break
-            pause = _retry_after(answer)
-            waited += pause
-            if waited > settings.PLANNING_CENTER_MAX_WAIT_SECONDS:
-                raise PlanningCenterError("its rate limit did not lift.", status=429)
-            sleep(pause)
+            self._wait(_retry_after(answer), deadline)
         if answer.status_code == 404:
             raise Gone(_message(answer), status=404)
         if answer.status_code >= 400:
@@ -150,10 +154,15 @@ class Client:
         found = []
         for page, _ in self.pages("/people/v2/lists", {"order": "name"}):
             for item in page.get("data") or []:
+                if not isinstance(item, dict) or not text(item.get("id"), 64):
+                    continue  # not a list as JSON:API gives one
                 attributes = item.get("attributes") or {}
-                found.append(
-                    {"id": str(item["id"]), "name": str(attributes.get("name") or "")}
+                name = (
+                    text(attributes.get("name"), 200)
+                    if isinstance(attributes, dict)
+                    else ""
                 )
+                found.append({"id": text(item["id"], 64), "name": name})
         return found
 
     def list_people(
@@ -175,11 +184,21 @@ class Client:
             "/webhooks/v2/subscriptions",
             json={"data": {"attributes": {"name": name, "url": url, "active": True}}},
         )
-        data = body.get("data") or {}
-        return {
-            "id": str(data.get("id")),
-            "secret": str((data.get("attributes") or {}).get("authenticity_secret")),
-        }
+        data = body.get("data")
+        data = data if isinstance(data, dict) else {}
+        attributes = data.get("attributes")
+        secret = (
+            attributes.get("authenticity_secret")
+            if isinstance(attributes, dict)
+            else None
+        )
+        if not data.get("id") or not isinstance(secret, str) or len(secret) < 16:
+            # Without its own secret a subscription's deliveries could not be told
+            # from anyone's: refused rather than kept.
+            raise PlanningCenterError(
+                "it made a webhook subscription without a secret."
+            )
+        return {"id": text(data["id"], 64), "secret": secret}
 
     def unsubscribe(self, subscription_id: str) -> None:
         try:
@@ -188,11 +207,17 @@ class Client:
             pass
 
 
+def text(value: Any, limit: int) -> str:
+    """Planning Center's text as this database holds it (no NUL), trimmed."""
+    return str(value if value is not None else "").replace("\x00", "").strip()[:limit]
+
+
 def _retry_after(answer: requests.Response) -> float:
     try:
-        return max(1.0, float(answer.headers.get("Retry-After", "")))
+        seconds = float(answer.headers.get("Retry-After", ""))
     except ValueError:
         return 20.0
+    return min(max(1.0, seconds), 600.0) if seconds == seconds else 20.0
 
 
 def _message(answer: requests.Response) -> str:

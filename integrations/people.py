@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.pco_client import text
 from sms.phones import InvalidPhone, to_e164
 
 Included = dict[tuple[Any, str], dict[str, Any]]  # (type, id) -> resource
@@ -37,12 +38,14 @@ def _pick(items: list[dict[str, Any]], *, mobile: bool) -> dict[str, Any] | None
 def _related(
     resource: dict[str, Any], name: str, included: Included
 ) -> list[dict[str, Any]]:
-    links = ((resource.get("relationships") or {}).get(name) or {}).get("data") or []
+    links = _dict(_dict(resource.get("relationships")).get(name)).get("data") or []
     found = []
-    for link in links:
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict):
+            continue
         item = included.get((link.get("type"), str(link.get("id"))))
-        if item is not None:
-            found.append(item.get("attributes") or {})
+        if item is not None and isinstance(item.get("attributes"), dict):
+            found.append(item["attributes"])
     return found
 
 
@@ -55,12 +58,14 @@ def people_of(page: dict[str, Any], country: str) -> list[Person]:
     }
     data = page.get("data") or []
     return [
-        person_of(item, included, country) for item in data if isinstance(item, dict)
+        person_of(item, included, country)
+        for item in data
+        if isinstance(item, dict) and text(item.get("id"), 64)  # a person has an id
     ]
 
 
 def person_of(resource: dict[str, Any], included: Included, country: str) -> Person:
-    attributes = resource.get("attributes") or {}
+    attributes = _dict(resource.get("attributes"))
     phones = _related(resource, "phone_numbers", included)
     emails = _related(resource, "emails", included)
     chosen = _pick(phones, mobile=True) or _pick(phones, mobile=False)
@@ -74,17 +79,17 @@ def person_of(resource: dict[str, Any], included: Included, country: str) -> Per
             phone = to_e164(raw, country)
         except InvalidPhone:
             problem = "invalid_phone"
-    first = _text(attributes.get("first_name"), 100)
+    first = text(attributes.get("first_name"), 100)
     return Person(
-        person_id=_text(resource.get("id"), 64),
+        person_id=text(resource.get("id"), 64),
         first_name=first or "(no name)",
-        last_name=_text(attributes.get("last_name"), 100),
-        email=_text((email or {}).get("address"), 254),
+        last_name=text(attributes.get("last_name"), 100),
+        email=text((email or {}).get("address"), 254),
         phone=phone,
         problem=problem,
     )
 
 
-def _text(value: Any, limit: int) -> str:
-    """Text as a member field holds it (no NUL, which PostgreSQL refuses)."""
-    return str(value or "").replace("\x00", "").strip()[:limit]
+def _dict(value: Any) -> dict[str, Any]:
+    """`value` if it is an object; anything else Planning Center sent reads as none."""
+    return value if isinstance(value, dict) else {}

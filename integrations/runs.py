@@ -100,10 +100,14 @@ def sync(run_id: str) -> SyncRun | None:
         state = SyncState.load(connection.connected_by)
         _sync(run, holder, client, state, tenant, connection.lists)
     except PlanningCenterError as exc:
-        _advance(run, holder, client, run.cursor, Tally())
+        try:
+            _advance(run, holder, client, run.cursor, Tally())
+        except _LostLease:
+            _lost(run)
+            return None
         return _finish(run, holder, connection, str(exc))
     except _LostLease:
-        logger.warning("sync run %s was taken over by another worker", run.pk)
+        _lost(run)
         return None
     _advance(run, holder, client, run.cursor, Tally())
     return _finish(run, holder, connection, None)
@@ -111,6 +115,10 @@ def sync(run_id: str) -> SyncRun | None:
 
 class _LostLease(Exception):
     pass
+
+
+def _lost(run: SyncRun) -> None:
+    logger.warning("sync run %s was taken over by another worker", run.pk)
 
 
 def _sync(
@@ -144,8 +152,14 @@ def _sync(
                 run.errors.append(
                     f"List {item['name']!r} no longer exists in Planning Center."
                 )
-        if not item.get("gone"):
-            drop_tag(tag, _people_on(run, item["id"]), state)
+        sharing = [  # lists with one tag (names equal as tags): dropped after the last
+            other
+            for other in run.lists
+            if list_tag(other["name"]) == tag and not other.get("gone")
+        ]
+        if sharing and sharing[-1] is item:
+            people = set().union(*(_people_on(run, other["id"]) for other in sharing))
+            drop_tag(tag, people, state)
         run.cursor = {"list": index + 1, "next": None, "done": False}
         _advance(run, holder, client, run.cursor, Tally(), lists=run.lists)
     drop_other_tags(

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsTenantAdmin, IsTenantOwner
 from accounts.tokens import Identity
-from api.errors import NotFound
+from api.errors import NotFound, ServiceUnavailable
 from api.pagination import Pagination
 from api.schema import errors
 from integrations import connection as pco
@@ -131,7 +131,7 @@ class PlanningCenterWebhook(APIView):
 
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: OpenApiTypes.OBJECT, **errors(403, 404)},
+        responses={200: OpenApiTypes.OBJECT, **errors(403, 404, 503)},
         auth=[],
     )
     def post(self, request: Request, token: str) -> Response:
@@ -153,10 +153,16 @@ class PlanningCenterWebhook(APIView):
         if header and len(found) == 1:  # the delivery's own id names the event
             found = [(header, *found[0][1:])]
         for event_id, name, person_id in found:
-            if not person_id or not webhooks.first_time(connection, event_id, name):
+            if not person_id or tenant.status != Tenant.Status.ACTIVE:
                 continue
-            if tenant.status == Tenant.Status.ACTIVE:
+            event = webhooks.first_time(connection, event_id, name)
+            if event is None:
+                continue  # a redelivery
+            try:
                 with tenant_context(tenant):
                     webhook_task.delay(name, person_id)
-                handled += 1
+            except Exception as exc:  # the broker is down: let Planning Center retry
+                event.delete()
+                raise ServiceUnavailable("Try again shortly.") from exc
+            handled += 1
         return Response({"received": True, "handled": handled})

@@ -31,7 +31,9 @@ from tenants.secrets import decrypt
 def verify(connection: PlanningCenterConnection, body: bytes, signature: str) -> None:
     for sub in connection.subscriptions:
         expected = hmac.new(decrypt(sub["secret"]).encode(), body, hashlib.sha256)
-        if signature and hmac.compare_digest(expected.hexdigest(), signature):
+        if signature and hmac.compare_digest(
+            expected.hexdigest().encode(), signature.encode()
+        ):
             return
     raise InvalidSignature()
 
@@ -59,16 +61,17 @@ def _person_id(resource: dict[str, Any]) -> str:
     return str((person or {}).get("id") or "")
 
 
-def first_time(connection: PlanningCenterConnection, event_id: str, name: str) -> bool:
-    """Note the event; False when it was handled before."""
+def first_time(
+    connection: PlanningCenterConnection, event_id: str, name: str
+) -> WebhookEvent | None:
+    """Note the event; None when it was handled before."""
     try:
         with transaction.atomic():
-            WebhookEvent.objects.create(
+            return WebhookEvent.objects.create(
                 connection=connection, event_id=event_id[:64], name=name[:100]
             )
     except IntegrityError:
-        return False
-    return True
+        return None
 
 
 def apply_event(name: str, person_id: str) -> int:

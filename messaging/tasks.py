@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # webhook (a survey's thank-yous, STOP and HELP) are recounted together, once
 # this long after the first of them, not once each (a recount reads the day).
 USAGE_RECOUNT_DELAY = 30
+RECOUNT_MARGIN = 5
 _recounts: dict[tuple[str, dt.date], float] = {}  # when this process asked one
 _recounts_lock = threading.Lock()
 
@@ -67,8 +68,10 @@ def recount_usage_soon(day: dt.date) -> None:
             _recounts.clear()  # a church asks again at worst: a recount too many
         _recounts[key] = now
     try:
+        # Later than the window by a margin: a worker whose clock runs a little
+        # ahead still counts the window's last replies.
         recount_usage_task.apply_async(
-            (day.isoformat(),), countdown=USAGE_RECOUNT_DELAY
+            (day.isoformat(),), countdown=USAGE_RECOUNT_DELAY + RECOUNT_MARGIN
         )
     except Exception:  # the broker is down: recount here, now
         logger.exception("scheduling a usage recount failed; recounting now")

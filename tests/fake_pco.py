@@ -69,6 +69,7 @@ class FakePlanningCenter:
         self.requests: list[tuple[str, str]] = []
         self.throttled = 0  # 429s answered
         self.fail_next: list[tuple[int, str]] = []  # (status, detail) to answer
+        self.omit_secret = False  # subscriptions made without their secret
         self.lock = threading.Lock()
         self._window: tuple[float, int] = (-math.inf, 0)  # (start, count)
         self._tick = 0
@@ -296,12 +297,11 @@ class FakePlanningCenter:
                 "active": attributes.get("active", True),
                 "authenticity_secret": secrets.token_hex(32),
             }
+            shown = dict(self.subscriptions[sub_id])
+            if self.omit_secret:
+                del shown["authenticity_secret"]
             return 201, {
-                "data": {
-                    "type": "Subscription",
-                    "id": sub_id,
-                    "attributes": self.subscriptions[sub_id],
-                }
+                "data": {"type": "Subscription", "id": sub_id, "attributes": shown}
             }
         if parts[:3] == ["webhooks", "v2", "subscriptions"] and method == "DELETE":
             if self.subscriptions.pop(parts[3], None) is None:

@@ -15,14 +15,16 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from integrations import apply as apply_module
 from integrations import runs
 from integrations.connection import next_night
 from integrations.models import PlanningCenterConnection, SyncRun, WebhookEvent
 from integrations.tasks import due_syncs_task, start_sync
 from members.models import ConsentRecord, ExternalLink, Member, MemberTag, Suppression
 from tenants.context import current_alias, tenant_context
-from tests.conftest import make_persona
+from tests.conftest import make_persona, publishing_to
 from tests.integrations.conftest import APP_ID, PUBLIC, SECRET, connect, e164, phone
+from tests.ports import free_port
 
 BASE = "/api/integrations/planning-center"
 
@@ -557,3 +559,105 @@ def test_a_person_on_two_lists_is_counted_once(alice, pco, youth):
     run = last_run(alice.tenant)
     assert (run.seen, run.created, run.skipped) == (3, 2, {"no_phone": 1})
     assert tags_of(alice.tenant, e164(3)) == {"pco:Youth", "pco:Choir"}
+
+
+# --- what a sync must survive -----------------------------------------------------
+
+
+def test_someone_erased_during_a_run_is_not_recreated_by_it(
+    alice, pco, youth, monkeypatch
+):
+    connect(alice.client, [youth])
+    ben = members_of(alice.tenant)[e164(3)]
+    real = runs.apply_people
+
+    def erase_first(people, tag, state):  # staff erase Ben as the page comes in
+        if e164(3) in members_of(alice.tenant):
+            erased = alice.client.post(f"/api/members/{ben.pk}/erase")
+            assert erased.status_code == 204
+        return real(people, tag, state)
+
+    monkeypatch.setattr(runs, "apply_people", erase_first)
+    start_sync(alice.tenant, SyncRun.Trigger.MANUAL)
+    assert e164(3) not in members_of(alice.tenant)
+    assert last_run(alice.tenant).skipped == {"no_phone": 1, "erased": 1}
+
+
+def test_a_stop_while_a_page_is_applied_is_not_undone(alice, pco, youth, monkeypatch):
+    connect(alice.client, [youth])
+    ben_id = next(p for p, v in pco.people.items() if v["first_name"] == "Ben")
+    pco.update_person(ben_id, first_name="Benjamin")
+    real = apply_module.refused
+
+    def stop_after_reading(phones):  # Ben texts STOP once the page has read
+        found = real(phones)
+        Suppression.objects.create(phone=e164(3), source="keyword")
+        Member.objects.filter(phone=e164(3)).update(opted_out=True)
+        return found
+
+    monkeypatch.setattr(apply_module, "refused", stop_after_reading)
+    start_sync(alice.tenant, SyncRun.Trigger.MANUAL)
+    ben = members_of(alice.tenant)[e164(3)]
+    assert (ben.first_name, ben.opted_out) == ("Benjamin", True)
+
+
+def test_lists_whose_names_make_one_tag_keep_everyone_on_either(alice, pco, youth):
+    again = pco.add_list(" Youth ")
+    pco.add_person("Eve", phones=[(phone(5), "Mobile", True)], lists=[again])
+    connect(alice.client, [youth, again])
+    start_sync(alice.tenant, SyncRun.Trigger.MANUAL)
+    for number in (e164(2), e164(3), e164(5)):
+        assert tags_of(alice.tenant, number) == {"pco:Youth"}
+
+
+def test_odd_answers_from_planning_center_are_cleaned_or_skipped(alice, pco, youth):
+    odd = pco.add_list("Wor\x00ship")
+    pco.add_person(
+        "Z\x00oe", "Ng\x00", phones=[(phone(6), "Mobile", True)], lists=[odd]
+    )
+    connect(alice.client, [odd])
+    zoe = members_of(alice.tenant)[e164(6)]
+    assert (zoe.first_name, zoe.last_name) == ("Zoe", "Ng")
+    assert tags_of(alice.tenant, e164(6)) == {"pco:Worship"}
+
+
+def test_a_subscription_without_its_secret_is_refused_and_nothing_kept(
+    alice, pco, youth
+):
+    pco.omit_secret = True
+    answer = connect(alice.client, [youth])
+    assert answer.status_code == 502
+    assert "secret" in answer.json()["message"]
+    assert not PlanningCenterConnection.objects.exists()
+    assert pco.subscriptions == {}  # the ones made were removed again
+
+
+def test_a_rate_limit_that_does_not_lift_fails_the_run_not_the_lease(
+    alice, pco, youth, clock, settings
+):
+    connect(alice.client, [youth])
+    settings.PLANNING_CENTER_MAX_WAIT_SECONDS = 30
+    pco.period = 86_400  # believed up to a minute
+    pco._window = (clock.now, pco.limit)  # the account's share used up
+    pco.limit = 1
+    start_sync(alice.tenant, SyncRun.Trigger.MANUAL)
+    run = last_run(alice.tenant)
+    assert run.status == "failed"
+    assert "rate limit did not lift" in run.errors[-1]
+    assert sum(clock.slept) <= 30  # gave up at its deadline, not after a day
+
+
+def test_a_webhook_the_broker_cannot_take_is_refused_for_a_retry(
+    alice, anon, pco, youth
+):
+    connect(alice.client, [youth])
+    connection = PlanningCenterConnection.objects.get()
+    ann = next(p for p, v in pco.people.items() if v["first_name"] == "Ann")
+    pco.update_person(ann, last_name="Later")
+    body, headers = pco.delivery("people.v2.events.person.updated", ann)
+    with publishing_to(f"redis://127.0.0.1:{free_port()}/0"):  # nothing listens
+        answer = deliver(anon, connection, body, headers)
+    assert answer.status_code == 503
+    assert not WebhookEvent.objects.exists()  # so the redelivery is handled
+    assert deliver(anon, connection, body, headers).json()["handled"] == 1
+    assert members_of(alice.tenant)[e164(2)].last_name == "Later"
