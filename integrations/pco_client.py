@@ -195,6 +195,11 @@ class Client:
         if not data.get("id") or not isinstance(secret, str) or len(secret) < 16:
             # Without its own secret a subscription's deliveries could not be told
             # from anyone's: refused rather than kept.
+            if data.get("id"):
+                try:
+                    self.unsubscribe(text(data["id"], 64))
+                except PlanningCenterError:
+                    pass  # left behind, it posts to a URL that answers 404
             raise PlanningCenterError(
                 "it made a webhook subscription without a secret."
             )
