@@ -8,12 +8,14 @@ import redis
 import time_machine
 from django.utils import timezone
 
-from messaging.models import Broadcast, DailyUsage, Survey
+from billing.models import Plan
+from messaging.models import Broadcast, DailyUsage, Message, Survey
 from messaging.surveys import parse_score
 from messaging.tasks import USAGE_RECOUNT_DELAY, _recounts, recount_usage_task
 from tenants.context import tenant_context
 from tests.conftest import publishing_to
 from tests.messaging.fixtures import add_member
+from tests.messaging.test_quiet_hours_send import fresh
 from tests.messaging.test_webhooks import inbound
 
 REPLIES = {
@@ -204,3 +206,42 @@ def test_a_burst_of_answers_is_recounted_once_after_it(church, outbox, redis_ser
         recount_usage_task.run(timezone.now().date().isoformat())
         after = DailyUsage.objects.get(date=timezone.now().date()).messages
     assert after == before + len(phones)  # every thank-you, counted by the one recount
+
+
+def test_a_survey_is_sent_like_a_broadcast(church, outbox):
+    """Opted-out members are skipped, quiet hours defer, the quota refuses."""
+    church.client.patch(
+        "/api/tenant",
+        {
+            "quiet_hours": {"start": "08:00", "end": "20:00"},
+            "timezone": "America/New_York",
+        },
+        format="json",
+    )
+    for n in (1, 2, 3):
+        add_member(church.client, f"+1415555010{n}")
+    assert inbound(church.client, "+14155550103", "STOP").status_code == 200
+    at_night = dt.datetime(2026, 7, 15, 6, 0, tzinfo=dt.UTC)  # 02:00 in New York
+    with time_machine.travel(at_night, tick=False):
+        made = start(fresh(church))
+    assert made.status_code == 201, made.content
+    assert made.json()["recipient_count"] == 2  # the one who said STOP is not asked
+    question = made.json()["question"]
+    assert question not in [m.body for m in outbox]  # not at 02:00
+    with tenant_context(church.tenant):
+        waiting = Message.objects.filter(body=question, status="queued")
+        assert sorted(waiting.values_list("to_number", flat=True)) == [
+            "+14155550101",
+            "+14155550102",
+        ]
+        assert {m.send_after for m in waiting} == {
+            dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC)  # 08:00 in New York
+        }
+    Plan.objects.filter(code="trial").update(included_segments=3)
+    for n in (4, 5):  # not surveyed yet: two questions, one segment left
+        add_member(church.client, f"+1415555010{n}")
+    refused = start(church.client, name="Over the quota")
+    assert refused.status_code == 402
+    assert refused.json()["code"] == "quota_exceeded"
+    with tenant_context(church.tenant):
+        assert Survey.objects.count() == 1
