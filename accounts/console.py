@@ -279,3 +279,13 @@ class ConsoleSite(admin.AdminSite):
 
 
 console = ConsoleSite(name="admin")
+
+
+class ReadOnly:
+    """For records of what happened: listed, never added or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

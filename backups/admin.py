@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.console import console
+from accounts.console import ReadOnly, console
 from backups.dumping import backup_many
 from backups.models import Backup
 from church.admin import ChurchTenantAdmin
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
     _PendingAdmin = admin.ModelAdmin[PendingWebhook]
 else:
     _BackupAdmin = _RetiredAdmin = _PendingAdmin = admin.ModelAdmin
-
-
-class ReadOnly:
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Backup, site=console)

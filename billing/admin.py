@@ -16,7 +16,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from accounts.console import console
+from accounts.console import ReadOnly, console
 from billing.allowance import credited, status_of, subscription_of
 from billing.models import (
     Invoice,
@@ -232,16 +232,6 @@ class StateChangeAdmin(_ChangeAdmin):
     ]
     list_filter = ["to_status"]
     search_fields = ["tenant__name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnly:
-    """Records of what happened: listed, never added or edited by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from accounts.console import console
+from accounts.console import ReadOnly, console
 from integrations.models import PlanningCenterConnection, SyncRun
 
 if TYPE_CHECKING:
@@ -16,14 +15,6 @@ if TYPE_CHECKING:
     _RunAdmin = admin.ModelAdmin[SyncRun]
 else:
     _ConnectionAdmin = _RunAdmin = admin.ModelAdmin
-
-
-class ReadOnly:
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(PlanningCenterConnection, site=console)

@@ -15,6 +15,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import User
 from integrations import apply as apply_module
 from integrations import runs
 from integrations.connection import next_night
@@ -661,3 +662,22 @@ def test_a_webhook_the_broker_cannot_take_is_refused_for_a_retry(
     assert not WebhookEvent.objects.exists()  # so the redelivery is handled
     assert deliver(anon, connection, body, headers).json()["handled"] == 1
     assert members_of(alice.tenant)[e164(2)].last_name == "Later"
+
+
+def test_operators_see_connections_and_runs_never_the_secret(alice, pco, youth, client):
+    connect(alice.client, [youth])
+    User.objects.create_superuser("ops@example.org", "operator passphrase 1")
+    client.login(email="ops@example.org", password="operator passphrase 1")
+    connection = PlanningCenterConnection.objects.get()
+    run = last_run(alice.tenant)
+    for url in (
+        "/admin/integrations/planningcenterconnection/",
+        f"/admin/integrations/planningcenterconnection/{connection.pk}/change/",
+        "/admin/integrations/syncrun/",
+        f"/admin/integrations/syncrun/{run.pk}/change/",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert SECRET.encode() not in page.content
+        assert connection.secret.encode() not in page.content
+    assert client.get("/admin/integrations/syncrun/add/").status_code == 403
