@@ -97,6 +97,13 @@ class Forbidden(DomainError):
     message = "You do not have permission to perform this action."
 
 
+class InvalidSignature(DomainError):
+    """A webhook whose signature does not verify its body: nothing was read."""
+
+    code = "invalid_signature"
+    message = "The request signature is not valid."
+
+
 class NotFound(DomainError):
     code = "not_found"
     message = "Not found."

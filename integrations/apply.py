@@ -77,12 +77,18 @@ class SyncState:
             erased_hashes=set(),
         )
 
-    def read_erasures(self) -> None:
-        """The church's erasures as of now (read again for every page: someone
-        erased while a run goes on is not re-created by its later pages)."""
-        erasures = PrivacyEvent.objects.filter(
-            tenant_id=require_tenant().pk, kind=PrivacyEvent.Kind.ERASURE
-        ).values_list("member_id", "phone_hash")
+    def read_erasures(self, people: list[Person]) -> None:
+        """The erasures that concern `people`, as of now (read for every page:
+        someone erased while a run goes on is not re-created by its later pages)."""
+        linked = [self.links[p.person_id] for p in people if p.person_id in self.links]
+        hashes = [phone_hash(p.phone) for p in people if p.phone]
+        erasures = (
+            PrivacyEvent.objects.filter(
+                tenant_id=require_tenant().pk, kind=PrivacyEvent.Kind.ERASURE
+            )
+            .filter(Q(member_id__in=linked) | Q(phone_hash__in=hashes))
+            .values_list("member_id", "phone_hash")
+        )
         self.erased_members = {m for m, _ in erasures if m}
         self.erased_hashes = {h for _, h in erasures}
 
@@ -97,7 +103,7 @@ class SyncState:
 def apply_people(people: list[Person], tag: str | None, state: SyncState) -> Tally:
     """Create or update the members for `people` (on the list tagged `tag`)."""
     tally = Tally()
-    state.read_erasures()
+    state.read_erasures(people)
     with tenant_atomic():
         _apply(people, tag, state, tally)
     return tally

@@ -1,6 +1,6 @@
 """What connecting to, syncing with and hearing from Planning Center refuse."""
 
-from api.errors import DomainError, InvalidInput, NotFound
+from api.errors import InvalidInput, NotFound
 
 
 class NotConnected(NotFound):
@@ -13,8 +13,3 @@ class CredentialsRefused(InvalidInput):
 
 class UnknownLists(InvalidInput):
     field = "lists"
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-    message = "The webhook's signature does not match."

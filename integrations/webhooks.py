@@ -18,9 +18,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from api.errors import InvalidSignature
 from integrations.apply import SyncState, apply_people, forget_person
 from integrations.connection import client_for
-from integrations.errors import InvalidSignature
 from integrations.models import PlanningCenterConnection, WebhookEvent
 from integrations.pco_client import Gone
 from integrations.people import people_of

@@ -9,12 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from api.errors import DomainError
-
-
-class InvalidSignature(DomainError):
-    code = "invalid_signature"
-    message = "The request signature is not valid."
+from api.errors import InvalidSignature
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from api.errors import InvalidSignature
 from sms.backends.base import (
-    InvalidSignature,
     OutboundSMS,
     PermanentError,
     SendResult,
