@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from integrations.errors import CredentialsRefused, NotConnected, UnknownLists
@@ -84,21 +83,20 @@ def connect(
         existing.lists = chosen
         existing.save(update_fields=["lists"])
         return existing
-    if existing is not None:
-        disconnect(tenant)
     token = secrets.token_urlsafe(32)
     subscriptions = _subscribe(client, token)
-    with transaction.atomic():
-        return PlanningCenterConnection.objects.create(
-            tenant=tenant,
-            app_id=app_id,
-            secret=encrypt(secret),
-            lists=chosen,
-            webhook_token=token,
-            subscriptions=subscriptions,
-            connected_by=user_id,
-            next_sync_at=next_night(tenant, timezone.now()),
-        )
+    if existing is not None:  # a new token: the old one goes once the new works
+        disconnect(tenant)
+    return PlanningCenterConnection.objects.create(
+        tenant=tenant,
+        app_id=app_id,
+        secret=encrypt(secret),
+        lists=chosen,
+        webhook_token=token,
+        subscriptions=subscriptions,
+        connected_by=user_id,
+        next_sync_at=next_night(tenant, timezone.now()),
+    )
 
 
 def _subscribe(client: Client, token: str) -> list[dict[str, str]]:

@@ -681,3 +681,14 @@ def test_operators_see_connections_and_runs_never_the_secret(alice, pco, youth, 
         assert SECRET.encode() not in page.content
         assert connection.secret.encode() not in page.content
     assert client.get("/admin/integrations/syncrun/add/").status_code == 403
+
+
+def test_a_new_token_that_cannot_subscribe_keeps_the_old_connection(alice, pco, youth):
+    connect(alice.client, [youth])
+    before = PlanningCenterConnection.objects.get()
+    pco.secret, pco.omit_secret = "rotated-secret", True
+    answer = connect(alice.client, [youth], secret="rotated-secret")
+    assert answer.status_code == 502
+    kept = PlanningCenterConnection.objects.get()
+    assert (kept.pk, kept.webhook_token) == (before.pk, before.webhook_token)
+    assert alice.client.get(BASE).json()["connected"] is True
