@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.signals import request_finished, request_started
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.backends.signals import connection_created
 
 from telemetry import metrics
@@ -265,6 +266,29 @@ def release_stale_wrappers(**_: object) -> None:
         except Exception:  # a dead connection still has to go
             logger.debug("closing stale wrapper %s failed", alias, exc_info=True)
         delattr(_wrappers(), alias)
+
+
+def close_old_static_connections(**_: object) -> None:
+    """Django's `close_old_connections`, for the aliases of settings.DATABASES only.
+
+    Django's own runs as each request starts and ends and checks every alias
+    this thread keeps a connection for: two checks a request per tenant kept
+    open (a quarter of a millisecond with an LRU of 100). A tenant's connection
+    is checked by `release` when its context ends, so here only the registry's
+    (and any other static alias's) need it: returned to the pool, closed when
+    unusable or past CONN_MAX_AGE.
+    """
+    wrappers = _wrappers()
+    for alias in settings.DATABASES:
+        if hasattr(wrappers, alias):
+            connections[alias].close_if_unusable_or_obsolete()
+
+
+def check_static_connections_per_request() -> None:
+    """Put `close_old_static_connections` in the place of Django's handler."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+        signal.connect(close_old_static_connections, dispatch_uid="static-aliases")
 
 
 def _touched() -> set[str]:

@@ -240,3 +240,27 @@ def test_a_connection_on_a_high_descriptor_is_kept_too(tenant_a):
         connections.forget(tenant_a.alias)
         for f in filler:
             f.close()
+
+
+
+def test_a_request_checks_only_the_registrys_connection(tenant_a, monkeypatch):
+    """Kept tenant connections are checked as their context ends, not on every
+    request's start and end (two checks per connection kept, per request)."""
+    from django.core.signals import request_finished, request_started
+
+    # Django's test client puts its own handler back after each request.
+    connections.check_static_connections_per_request()
+    with tenant_context(tenant_a):
+        Member.objects.count()
+    django_connections["default"].ensure_connection()
+    checked = []
+    for alias in ("default", tenant_a.alias):
+        monkeypatch.setattr(
+            django_connections[alias], "close_if_unusable_or_obsolete",
+            lambda alias=alias: checked.append(alias),
+        )  # fmt: skip
+
+    request_started.send(sender=None)
+    request_finished.send(sender=None)
+
+    assert checked == ["default", "default"]
