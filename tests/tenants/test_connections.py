@@ -242,7 +242,6 @@ def test_a_connection_on_a_high_descriptor_is_kept_too(tenant_a):
             f.close()
 
 
-
 def test_a_request_checks_only_the_registrys_connection(tenant_a, monkeypatch):
     """Kept tenant connections are checked as their context ends, not on every
     request's start and end (two checks per connection kept, per request)."""
