@@ -1,7 +1,8 @@
 """The real members.Member / MemberTag and branches.Branch, on the same tables;
-stand-ins for the two messaging tables that reference a member (their SET NULL
-on delete costs a statement each, as in the real app) and for the suppression
-list a new member is checked against (members.services.save_member). Tables are
+stand-ins for the three tables that reference a member (messages, conversations,
+consent records: their SET NULL on delete costs a statement each, as in the real
+app), for the suppression list a new member is checked against and for the daily
+statistics a creation and a deletion count in (members.services). Tables are
 made by `migrate --run-syncdb`; Meta indexes get the same generated names as the
 real ones. No `__str__`: the baseline never shows a row as text."""
 # ruff: noqa: DJ008
@@ -103,3 +104,30 @@ class Suppression(models.Model):
 
     class Meta:
         db_table = "messaging_suppression"
+
+
+class ConsentRecord(models.Model):
+    member = member_link("consent_records")
+    phone = models.CharField(max_length=16, blank=True, default="")
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=7)
+    source = models.CharField(max_length=11)
+    detail = models.CharField(max_length=64, blank=True, default="")
+    actor = models.CharField(max_length=64)
+    branch_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "members_consentrecord"
+
+
+class DailyStat(models.Model):
+    day = models.DateField()
+    branch = models.UUIDField()
+    new_members = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "stats_dailystat"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "branch"], name="stat_day_branch")
+        ]

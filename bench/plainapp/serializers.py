@@ -1,14 +1,29 @@
-"""members.serializers.MemberSerializer and members.services.save_member, with
-the country fixed and the one database's transactions (no tenant)."""
+"""members.serializers.MemberSerializer and members.services (save, delete),
+with the country fixed and the one database's transactions (no tenant): the
+same statements, the consent record and the day's count included."""
 
-from django.db import IntegrityError, transaction
+import datetime as dt
+import hashlib
+import hmac
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, connection, transaction
 from rest_framework import serializers
 
-from bench.plainapp.models import Branch, Member, MemberTag, Suppression
+from bench.plainapp.models import (
+    Branch,
+    ConsentRecord,
+    DailyStat,
+    Member,
+    MemberTag,
+    Suppression,
+)
 from bench.product import InvalidPhone, to_e164
 
 COUNTRY = "US"
 TAKEN = "A member with this phone already exists."
+ZONE = ZoneInfo("America/Chicago")
+NO_BRANCH = "00000000-0000-0000-0000-000000000000"
 
 
 class TagListField(serializers.ListField):
@@ -63,7 +78,8 @@ class MemberSerializer(serializers.ModelSerializer):
 def save_member(member: Member, fields: dict) -> Member:
     fields = dict(fields)
     tags = fields.pop("tag_links", None)
-    if member._state.adding:
+    adding = member._state.adding
+    if adding:
         fields["opted_out"] = Suppression.objects.filter(phone=fields["phone"]).exists()
     try:
         with transaction.atomic():
@@ -72,6 +88,13 @@ def save_member(member: Member, fields: dict) -> Member:
             member.save()
             if tags is not None:
                 _set_tags(member, tags)
+            if adding:
+                ConsentRecord.objects.create(
+                    member_id=member.pk, branch_id=member.branch_id,
+                    phone=member.phone, phone_hash=_hash(member.phone),
+                    kind="consent", source="staff", actor="bench",
+                )  # fmt: skip
+                _count(member, 1)
     except IntegrityError as exc:
         raise serializers.ValidationError({"phone": [TAKEN]}) from exc
     return member
@@ -83,3 +106,26 @@ def _set_tags(member: Member, tags: list[str]) -> None:
     MemberTag.objects.bulk_create(
         [MemberTag(member=member, name=t) for t in tags if t not in existing]
     )
+
+
+def delete_member(member: Member) -> None:
+    with transaction.atomic():
+        _count(member, -1)
+        member.delete()
+
+
+def _hash(phone: str) -> str:
+    return hmac.new(b"bench", phone.encode(), hashlib.sha256).hexdigest()
+
+
+def _count(member: Member, n: int) -> None:
+    """stats.rollup.bump's upsert of a new member on its day."""
+    day: dt.date = member.created_at.astimezone(ZONE).date()
+    table = DailyStat._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, branch, new_members) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (day, branch) DO UPDATE SET new_members = "
+            f"{table}.new_members + excluded.new_members",
+            [day, member.branch_id or NO_BRANCH, n],
+        )

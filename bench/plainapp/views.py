@@ -6,7 +6,7 @@ from django.urls import re_path
 from rest_framework import routers, viewsets
 
 from bench.plainapp.models import Member
-from bench.plainapp.serializers import MemberSerializer
+from bench.plainapp.serializers import MemberSerializer, delete_member
 from bench.product import Pagination, digits, parse_uuid
 
 ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "status"}
@@ -15,6 +15,9 @@ ORDERINGS = {"last_name", "first_name", "created_at", "updated_at", "phone", "st
 class MemberViewSet(viewsets.ModelViewSet):
     serializer_class = MemberSerializer
     pagination_class = Pagination  # the real app's default
+
+    def perform_destroy(self, instance: Member) -> None:
+        delete_member(instance)
 
     def get_queryset(self):
         qs = Member.objects.prefetch_related("tag_links")
