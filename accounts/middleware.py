@@ -83,5 +83,6 @@ def _uses_tenant(request: HttpRequest) -> bool:
         match = resolve(request.path_info)
     except Resolver404:
         return True
+    request.resolver_match = match  # the handler need not resolve it again
     view = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
     return getattr(view or match.func, "uses_tenant", True)

@@ -1,6 +1,10 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django.setup(set_prefix=False)  # as get_asgi_application does
+
+from config.handlers import ASGIHandler  # noqa: E402 (needs the apps loaded)
+
+application = ASGIHandler()

@@ -1,6 +1,10 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)  # as get_wsgi_application does
+
+from config.handlers import WSGIHandler  # noqa: E402 (needs the apps loaded)
+
+application = WSGIHandler()
