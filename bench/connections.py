@@ -12,8 +12,8 @@ pg_stat_activity (sampled all along) and the manager's own count
 "threads", `threading.active_count()` after a phase. A miss is timed from one
 thread alone (each tenant: first use, second use, and a bare psycopg
 connection, before them for every other tenant: a database's first session
-pays the server's cold caches). Last, with the idle timeout lowered, the time from a last use
-until no tenant session is left.
+pays the server's cold caches). Last, with the idle timeout lowered, the time
+from a last use until no tenant session is left.
 """
 
 import random
