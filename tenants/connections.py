@@ -252,9 +252,13 @@ def sweep_idle() -> list[str]:
 
 def release_stale_wrappers(**_: object) -> None:
     """Close this thread's wrappers for aliases no longer registered."""
+    current = connections.settings
+    if getattr(_local, "checked", None) is current:
+        return  # nothing unregistered since: every publish makes a new dict
+    _local.checked = current
     touched = _touched()
     for alias in list(touched):
-        if alias in connections.settings:
+        if alias in current:
             continue
         touched.discard(alias)
         try:
