@@ -50,7 +50,7 @@ class TokenMiddleware:
                 identity = identity_from_token(raw)
             else:
                 identity = identity_from_session(cast(SessionBase, session))
-            check_named_tenant(request.headers.get("X-Tenant-ID"), identity.tenant)
+            check_named_tenant(request.META.get("HTTP_X_TENANT_ID"), identity.tenant)
             check_named_tenant(request.GET.get("tenant"), identity.tenant)
         except DatabaseError:
             # The registry itself is unreachable: nobody can be identified.

@@ -163,7 +163,8 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
 
 
 def bearer_token(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
+    # META, not request.headers: that would copy every header per request.
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer":
         return None

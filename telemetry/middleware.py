@@ -12,6 +12,8 @@ from telemetry import metrics
 from telemetry.context import HEADER, end, request_id_from, start
 
 access = logging.getLogger("churchtext.access")
+# Read from META: `request.headers` would copy every header of every request.
+META_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 
 
 def route_of(request: HttpRequest) -> str:
@@ -33,7 +35,7 @@ class RequestMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request_id_from(request.headers.get(HEADER))
+        request_id = request_id_from(request.META.get(META_KEY))
         token = start(request_id=request_id)
         began = perf_counter()
         try:
