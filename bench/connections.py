@@ -107,12 +107,9 @@ def miss_cost(count: int) -> list[dict[str, Any]]:
         # A database's first session since its creation builds the server's
         # caches for it: every other tenant, the bare connection goes first.
         config = product.database_settings(tenant)
-        if i % 2:
-            took["raw"].append(harness.clock(bare_count, config)[1])
-        for kind in ("miss", "hit"):
-            took[kind].append(harness.clock(count_members, tenant)[1])
-        if not i % 2:
-            took["raw"].append(harness.clock(bare_count, config)[1])
+        for kind in ["raw", "miss", "hit"] if i % 2 else ["miss", "hit", "raw"]:
+            work = (bare_count, config) if kind == "raw" else (count_members, tenant)
+            took[kind].append(harness.clock(*work)[1])
     product.connections.forget_all()
     return [
         {"operation": label} | harness.stats(took[kind], "median p95")

@@ -258,12 +258,10 @@ def summarise(args: Any, m: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]
         ratios = [r["rate"] / theirs[r["round"]] for r in by_scenario[name, clients]]
         return round(harness.median(ratios), 2)
 
-    def opened(name: str, clients: int) -> float | None:
-        if name == PLAIN:
-            return None  # not a tenant
+    def opened(name: str, clients: int) -> float | None:  # None: not a tenant
         rs = by_scenario[name, clients]
-        requests = max(1, sum(r["requests"] for r in rs))
-        return round(100 * sum(r["opened"] for r in rs) / requests, 1)
+        share = sum(r["opened"] for r in rs) / max(1, sum(r["requests"] for r in rs))
+        return None if name == PLAIN else round(100 * share, 1)
 
     results: dict[str, Any] = {}
     for clients in (1, n):
@@ -390,11 +388,9 @@ def main() -> None:
     name, bouncer = "crud" if harness.PORT == 5432 else "crud-cluster", None
     if args.pooler:
         name = "crud-pgbouncer"
-        bouncer = product.PgBouncer(
-            ("127.0.0.1", harness.PORT), "postgres", pool_size=args.pool_size,
-            server_idle_timeout=args.server_idle,
-            max_client_conn=args.workers * args.lru + 200,
-        )  # fmt: skip
+        bouncer = product.PgBouncer(("127.0.0.1", harness.PORT), "postgres",
+            pool_size=args.pool_size, server_idle_timeout=args.server_idle,
+            max_client_conn=args.workers * args.lru + 200)  # fmt: skip
         bouncer.start()
         env["TENANT_DB_SERVERS"] = bouncer.url_of(harness.SERVER_URL)
     try:

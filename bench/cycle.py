@@ -6,6 +6,7 @@ No Django model import at module level: the plain app's process loads it too.
 
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 OPS = ["create", "read", "list", "update", "delete"]
@@ -64,13 +65,9 @@ def cycle(send: Send, phone: str) -> dict[str, float]:
     return took
 
 
-def count_sql(
-    token: str, aliases: list[str], repeats: int, space: int
-) -> dict[str, list[list[int]]]:
+def count_sql(token: str, aliases: list[str], repeats: int, space: int) -> dict:
     """SQL statements per op of `repeats` cycles through django.test.Client,
     counted on each database alias (None: not registered before the request)."""
-    from contextlib import ExitStack
-
     from django.db import connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -82,8 +79,7 @@ def count_sql(
         known = [a for a in aliases if a in connections.settings]
         captured = {a: CaptureQueriesContext(connections[a]) for a in known}
         with ExitStack() as stack:
-            for capture in captured.values():
-                stack.enter_context(capture)
+            list(map(stack.enter_context, captured.values()))
             data = json.dumps(body) if body is not None else ""
             response = client.generic(method, path, data, "application/json")
         seen = [len(captured[a]) if a in captured else None for a in aliases]

@@ -1,10 +1,8 @@
 """The real members.Member / MemberTag and branches.Branch, on the same tables;
-stand-ins for the three tables that reference a member (messages, conversations,
-consent records: their SET NULL on delete costs a statement each, as in the real
-app), for the suppression list a new member is checked against and for the daily
-statistics a creation and a deletion count in (members.services). Tables are
-made by `migrate --run-syncdb`; Meta indexes get the same generated names as the
-real ones. No `__str__`: the baseline never shows a row as text."""
+stand-ins for the tables a member's writes touch in the real app (the three
+that reference one, each a SET NULL statement on delete; the suppression list;
+the daily statistics). Tables are made by `migrate --run-syncdb`; Meta indexes
+get the real ones' names. No `__str__`: the baseline never shows a row as text."""
 # ruff: noqa: DJ008
 
 import uuid
@@ -112,7 +110,6 @@ class ConsentRecord(models.Model):
     phone_hash = models.CharField(max_length=64, db_index=True)
     kind = models.CharField(max_length=7)
     source = models.CharField(max_length=11)
-    detail = models.CharField(max_length=64, blank=True, default="")
     actor = models.CharField(max_length=64)
     branch_id = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -128,6 +125,4 @@ class DailyStat(models.Model):
 
     class Meta:
         db_table = "stats_dailystat"
-        constraints = [
-            models.UniqueConstraint(fields=["day", "branch"], name="stat_day_branch")
-        ]
+        unique_together = [("day", "branch")]

@@ -2,28 +2,24 @@
 with the country fixed and the one database's transactions (no tenant): the
 same statements, the consent record and the day's count included."""
 
-import datetime as dt
 import hashlib
-import hmac
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from rest_framework import serializers
 
-from bench.plainapp.models import (
-    Branch,
-    ConsentRecord,
-    DailyStat,
-    Member,
-    MemberTag,
-    Suppression,
-)
+from bench.plainapp.models import Branch, ConsentRecord, Member, MemberTag, Suppression
 from bench.product import InvalidPhone, to_e164
 
 COUNTRY = "US"
 TAKEN = "A member with this phone already exists."
 ZONE = ZoneInfo("America/Chicago")
 NO_BRANCH = "00000000-0000-0000-0000-000000000000"
+COUNT = (
+    "INSERT INTO stats_dailystat (day, branch, new_members) VALUES (%s, %s, %s) ON "
+    "CONFLICT (day, branch) DO UPDATE SET new_members = stats_dailystat.new_members"
+    " + excluded.new_members"
+)  # stats.rollup.bump's upsert of a new member on its day
 
 
 class TagListField(serializers.ListField):
@@ -89,10 +85,10 @@ def save_member(member: Member, fields: dict) -> Member:
             if tags is not None:
                 _set_tags(member, tags)
             if adding:
+                hashed = hashlib.sha256(member.phone.encode()).hexdigest()
                 ConsentRecord.objects.create(
-                    member_id=member.pk, branch_id=member.branch_id,
-                    phone=member.phone, phone_hash=_hash(member.phone),
-                    kind="consent", source="staff", actor="bench",
+                    member_id=member.pk, branch_id=member.branch_id, phone=member.phone,
+                    phone_hash=hashed, kind="consent", source="staff", actor="bench",
                 )  # fmt: skip
                 _count(member, 1)
     except IntegrityError as exc:
@@ -114,18 +110,7 @@ def delete_member(member: Member) -> None:
         member.delete()
 
 
-def _hash(phone: str) -> str:
-    return hmac.new(b"bench", phone.encode(), hashlib.sha256).hexdigest()
-
-
 def _count(member: Member, n: int) -> None:
-    """stats.rollup.bump's upsert of a new member on its day."""
-    day: dt.date = member.created_at.astimezone(ZONE).date()
-    table = DailyStat._meta.db_table
+    day = member.created_at.astimezone(ZONE).date()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (day, branch, new_members) VALUES (%s, %s, %s) "
-            f"ON CONFLICT (day, branch) DO UPDATE SET new_members = "
-            f"{table}.new_members + excluded.new_members",
-            [day, member.branch_id or NO_BRANCH, n],
-        )
+        cursor.execute(COUNT, [day, member.branch_id or NO_BRANCH, n])
