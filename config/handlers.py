@@ -3,6 +3,8 @@
 `accounts.middleware.TokenMiddleware` resolves the path before the view runs
 (to learn whether the view serves a tenant) and leaves the match on the
 request; these handlers take it instead of resolving the same path again.
+That match is made before any tenant is entered: a path converter must not
+depend on the tenant (none does).
 """
 
 from __future__ import annotations

@@ -292,7 +292,7 @@ def check_static_connections_per_request() -> None:
     """Put `close_old_static_connections` in the place of Django's handler."""
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)
-        signal.connect(close_old_static_connections, dispatch_uid="static-aliases")
+        signal.connect(close_old_static_connections)  # once: keyed by the function
 
 
 def _touched() -> set[str]:
@@ -410,12 +410,15 @@ def _drop_if_hung_up(alias: str) -> None:
 
 
 def _drop_stale_wrapper(alias: str) -> None:
-    """A wrapper built from an older registration must not be reused."""
+    """A wrapper built from an older registration must not be reused, nor one a
+    previous context left inside a transaction (its work is rolled back)."""
     try:
         wrapper = getattr(_wrappers(), alias)
     except AttributeError:
         return
-    if wrapper.settings_dict is not connections.settings[alias]:
+    if wrapper.settings_dict is not connections.settings[alias] or (
+        wrapper.in_atomic_block
+    ):
         try:
             wrapper.close()
         finally:

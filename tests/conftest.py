@@ -72,6 +72,19 @@ def _cache_keys_of_this_worker():
     return worker
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _client_sets_aside_the_products_connection_check():
+    """Django's test client sets `close_old_connections` aside while it sends a
+    request's signals and connects it again after; the product replaced that
+    handler (`tenants.connections`): the client sets the product's aside instead,
+    so tests run with the per-request check production has."""
+    import django.test.client
+
+    from tenants.connections import close_old_static_connections
+
+    django.test.client.close_old_connections = close_old_static_connections
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """Once the test registry is migrated, the flush after each test need not

@@ -7,6 +7,8 @@ import threading
 import psycopg
 import pytest
 from django.db import connections as django_connections
+from django.db import transaction
+from rest_framework.test import APIClient
 
 from members.models import Member
 from tenants import connections
@@ -247,8 +249,8 @@ def test_a_request_checks_only_the_registrys_connection(tenant_a, monkeypatch):
     request's start and end (two checks per connection kept, per request)."""
     from django.core.signals import request_finished, request_started
 
-    # Django's test client puts its own handler back after each request.
-    connections.check_static_connections_per_request()
+    alice_client = APIClient()
+    alice_client.get("/healthz")  # the test client sets handlers aside and back
     with tenant_context(tenant_a):
         Member.objects.count()
     django_connections["default"].ensure_connection()
@@ -263,3 +265,17 @@ def test_a_request_checks_only_the_registrys_connection(tenant_a, monkeypatch):
     request_finished.send(sender=None)
 
     assert checked == ["default", "default"]
+
+
+def test_a_transaction_a_context_left_open_is_not_carried_into_the_next(tenant_a):
+    """Work left uncommitted by a context that ended inside its transaction is
+    rolled back; the next context starts on a fresh connection."""
+    with tenant_context(tenant_a):
+        transaction.atomic(using=tenant_a.alias).__enter__()  # never exited
+        Member.objects.create(first_name="Left", phone="+12125550100")
+    with tenant_context(tenant_a):
+        assert not django_connections[tenant_a.alias].in_atomic_block
+        assert Member.objects.count() == 0
+        Member.objects.create(first_name="Kept", phone="+12125550101")
+    with tenant_context(tenant_a):
+        assert list(Member.objects.values_list("first_name", flat=True)) == ["Kept"]
