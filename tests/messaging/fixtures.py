@@ -47,5 +47,12 @@ def add_member(client, phone: str, **fields) -> dict:
     return response.json()
 
 
+def set_quiet_hours(client, timezone: str) -> None:
+    """Quiet hours 20:00-08:00 for the church, in `timezone`."""
+    body = {"quiet_hours": {"start": "08:00", "end": "20:00"}, "timezone": timezone}
+    response = client.patch("/api/tenant", body, format="json")
+    assert response.status_code == 200, response.content
+
+
 def send(client, **body):
     return client.post("/api/messages/send", body, format="json")

@@ -6,7 +6,7 @@ import time_machine
 
 from messaging.models import Message
 from tenants.context import tenant_context
-from tests.messaging.fixtures import add_member, send
+from tests.messaging.fixtures import add_member, send, set_quiet_hours
 
 NOW = dt.datetime(2026, 7, 15, 13, 0, tzinfo=dt.UTC)  # 09:00 NY, 06:00 AZ, 03:00 HI
 
@@ -25,14 +25,7 @@ def fresh(persona):
 
 def test_each_recipient_waits_for_their_own_morning(church, outbox):
     client = church.client
-    client.patch(
-        "/api/tenant",
-        {
-            "quiet_hours": {"start": "08:00", "end": "20:00"},
-            "timezone": "America/New_York",
-        },
-        format="json",
-    )
+    set_quiet_hours(client, "America/New_York")
     phoenix = client.post(
         "/api/branches", {"name": "AZ", "timezone": "America/Phoenix"}, format="json"
     ).json()
@@ -71,14 +64,7 @@ def test_each_recipient_waits_for_their_own_morning(church, outbox):
 
 
 def test_replies_are_exempt_from_quiet_hours(church, outbox):
-    church.client.patch(
-        "/api/tenant",
-        {
-            "quiet_hours": {"start": "08:00", "end": "20:00"},
-            "timezone": "Pacific/Honolulu",
-        },
-        format="json",
-    )
+    set_quiet_hours(church.client, "Pacific/Honolulu")
     from tests.messaging.test_webhooks import inbound
 
     with time_machine.travel(NOW, tick=False):  # 03:00 in Honolulu

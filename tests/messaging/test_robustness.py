@@ -12,7 +12,7 @@ from messaging.models import Broadcast, Message, RecurringMessage
 from messaging.recurring import run_due
 from messaging.tasks import dispatch_due_task
 from tenants.context import tenant_context
-from tests.messaging.fixtures import CHURCH_NUMBER, add_member, send
+from tests.messaging.fixtures import CHURCH_NUMBER, add_member, send, set_quiet_hours
 from tests.messaging.test_webhooks import inbound
 
 
@@ -100,14 +100,7 @@ def test_a_receipt_that_beats_the_sid_is_matched_by_our_id(church, outbox):
 
 
 def test_a_retry_that_falls_in_quiet_hours_waits_for_morning(church, fake_twilio):
-    church.client.patch(
-        "/api/tenant",
-        {
-            "quiet_hours": {"start": "08:00", "end": "20:00"},
-            "timezone": "America/New_York",
-        },
-        format="json",
-    )
+    set_quiet_hours(church.client, "America/New_York")
     church.tenant.refresh_from_db()
     add_member(church.client, "+14155550101")
     evening = dt.datetime(2026, 12, 1, 0, 59, tzinfo=dt.UTC)  # 19:59 New York

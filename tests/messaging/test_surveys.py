@@ -14,7 +14,7 @@ from messaging.surveys import parse_score
 from messaging.tasks import USAGE_RECOUNT_DELAY, _recounts, recount_usage_task
 from tenants.context import tenant_context
 from tests.conftest import publishing_to
-from tests.messaging.fixtures import add_member
+from tests.messaging.fixtures import add_member, set_quiet_hours
 from tests.messaging.test_quiet_hours_send import fresh
 from tests.messaging.test_webhooks import inbound
 
@@ -210,14 +210,7 @@ def test_a_burst_of_answers_is_recounted_once_after_it(church, outbox, redis_ser
 
 def test_a_survey_is_sent_like_a_broadcast(church, outbox):
     """Opted-out members are skipped, quiet hours defer, the quota refuses."""
-    church.client.patch(
-        "/api/tenant",
-        {
-            "quiet_hours": {"start": "08:00", "end": "20:00"},
-            "timezone": "America/New_York",
-        },
-        format="json",
-    )
+    set_quiet_hours(church.client, "America/New_York")
     for n in (1, 2, 3):
         add_member(church.client, f"+1415555010{n}")
     assert inbound(church.client, "+14155550103", "STOP").status_code == 200
