@@ -27,6 +27,9 @@ idle ones closed after `--server-idle` s; up to `--lru` client connections per
 worker), "opening a tenant connection" counting the server connections it
 opened (results: crud-pgbouncer.json). With `--cluster=N`, the run is on a
 PostgreSQL cluster of its own with `max_connections = N` (crud-cluster.json).
+With `--affinity`, each app is served by `--workers` single-worker gunicorns
+behind HAProxy with the shipped deploy/haproxy.cfg, which sends each church's
+requests to one of them (results: the name with `-affinity`).
 """
 
 import json
@@ -44,7 +47,7 @@ from typing import Any
 from bench import cycle, harness, product, report
 from bench.client import Client
 from bench.sampler import ConnectionSampler
-from bench.servers import Gunicorn, on_own_cluster, running
+from bench.servers import on_own_cluster, running, served
 
 PLAIN, ONE = "plain single DB", "1 tenant"
 PEER = "django-tenants"  # the schema-per-tenant scenarios' prefix
@@ -206,22 +209,22 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
                     "seeded": seeded, "schemas": schemas_made, "runs": []}  # fmt: skip
         picks = scenarios(args)
         names = list(picks)
-        real = Gunicorn(harness.service_env(), workers=args.workers)
-        wsgi = "django.core.wsgi:get_wsgi_application()"
-        plain = Gunicorn(plain_env, wsgi, workers=args.workers)
-        peer = Gunicorn(schema_env, wsgi, workers=args.workers)
+        wsgi, n = "django.core.wsgi:get_wsgi_application()", args.workers
+        real = served(harness.service_env(), "config.wsgi", n, args.affinity)
+        plain = served(plain_env, wsgi, n, args.affinity)
+        peer = served(schema_env, wsgi, n, args.affinity)
         hosts = [f"t{i}.bench" for i in range(args.tenants)]
         sampler = ConnectionSampler(setup, interval=0.05)
-        with running(real, plain, peer):
+        with running(*real, *plain, *peer):
             sampler.begin()
             for round_ in range(args.rounds):
                 for clients in (1, args.clients):
                     # Rotate the order each round: drift hits every scenario alike.
                     k = round_ % len(names)
                     for name in names[k:] + names[:k]:
-                        port = {PLAIN: plain.port}.get(name, real.port)
                         by_host = hosts if name.startswith(PEER) else None
-                        port = peer.port if by_host else port
+                        front = peer if by_host else plain if name == PLAIN else real
+                        port = front[-1].port
                         salt = args.seed * 10**6 + round_ * 1000 + clients * 10
                         run = one_run(args, setup, port, tokens, picks[name], clients,
                                       salt + names.index(name), by_host)  # fmt: skip
@@ -374,6 +377,7 @@ def main() -> None:
     add("--pool-size", type=int, default=1, help="with --pooler")
     add("--server-idle", type=int, default=2, help="with --pooler")
     add("--cluster", type=int, help="own cluster's max_connections")
+    add("--affinity", action="store_true", help="each church to one worker (HAProxy)")
     args = parser.parse_args()
     if args.cluster:
         on_own_cluster(args.cluster)
@@ -393,6 +397,7 @@ def main() -> None:
             max_client_conn=args.workers * args.lru + 200)  # fmt: skip
         bouncer.start()
         env["TENANT_DB_SERVERS"] = bouncer.url_of(harness.SERVER_URL)
+    name += "-affinity" if args.affinity else ""
     try:
         label = "crudpool" if args.pooler else "crud"
         with harness.run(setup := harness.Setup(label, env, web=True)):

@@ -387,7 +387,6 @@ def stats(
     scale, digits = {"ms": (1000, 1), "s": (1, 2)}[unit]
     out: dict[str, Any] = {"n": len(values)} if n else {}
     for key in keys.split():
-        value = STATS[key](values) if values else None
-        column = f"{prefix}{key}_{unit}"
-        out[column] = None if value is None else round(value * scale, digits)
+        value = round(STATS[key](values) * scale, digits) if values else None
+        out[f"{prefix}{key}_{unit}"] = value
     return out

@@ -54,8 +54,7 @@ Action = Callable[[], Any]
 
 
 def arguments() -> Any:
-    shared = "tenants clients workers zipf_s seed"
-    parser = harness.arguments(__doc__, shared, lru=15)
+    parser = harness.arguments(__doc__, "tenants clients workers zipf_s seed", lru=15)
     add = parser.add_argument
     add("--members", type=int, default=5, help="seeded per tenant")
     add("--duration", type=float, default=600, help="churn seconds")
@@ -107,8 +106,7 @@ def wait_for_room(args: Any, setup: harness.Setup) -> None:
 
 
 def prepare(args: Any, second_port: int) -> tuple[list[loadmix.Church], Any]:
-    """Tenants on both servers with owners, tokens, numbers and members; with the
-    celery scenario, one more church on the main server for its broadcast."""
+    """Churches on both servers; with the celery scenario, its broadcast church too."""
     tenants, _ = harness.provision_many(args.tenants, label="Load Church")
     provisioned = len(tenants)
     if "celery" in args.scenarios:
@@ -187,9 +185,8 @@ class Run:
         self, name: str, what: str, stop: Action, start: Action, outage: float, *,
         at: Action | None = None, duration: float = 0, until: Action | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """The mix runs; `--fault-at` s into the phase (or once `at()` returns)
-        `stop()`; `outage` s later `start()`; the mix goes on to its end (or until
-        `until()` returns). Returns what the clients saw: see `classify`."""
+        """The mix runs; `stop()` `--fault-at` s in (or once `at()` returns), `start()`
+        `outage` s later; to the end (or until `until()` returns). See `classify`."""
         duration = duration or self.args.scenario_duration
         thread, halt, phase = self.run_mix(name, duration)
         if at is None:
@@ -289,6 +286,7 @@ def classify(
     """Failures around a fault: when, which, and how long until none."""
     bad = [r for r in rows if failed(r) and not tolerated(r)]
     last_bad = max((r.t + r.seconds for r in bad if r.t > t_start), default=None)
+    ok_after = sum(r.t > (last_bad or t_start) and not failed(r) for r in rows)
     return {
         "requests": len(rows),
         "during": sum(t_stop <= r.t <= t_start for r in rows),
@@ -297,9 +295,7 @@ def classify(
         "failed by status": dict(Counter(map(status_of, bad)).most_common(8)),
         "first failures": [f"{r.t - t_stop:+.1f}s {status_of(r)}" for r in bad[:5]],
         "recovered_s": 0.0 if last_bad is None else round(last_bad - t_start, 1),
-        "ok after the last failure": sum(
-            r.t > (last_bad or t_start) and not failed(r) for r in rows
-        ),
+        "ok after the last failure": ok_after,
     }
 
 
@@ -350,8 +346,7 @@ def scenario_redis(run: Run) -> dict[str, Any]:
                 answer = "no answer"
             readyz.append((run.now(), answer))
 
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    (poller := threading.Thread(target=poll, daemon=True)).start()
     redis = run.redis
     seen = run.fault("redis", "Redis stopped", redis.stop, redis.start, run.args.outage)
     polling.set()
@@ -424,10 +419,8 @@ def scenario_celery(run: Run, big: loadmix.Church) -> dict[str, Any]:
     run.fake.delay = run.args.twilio_delay
     try:
         kill, long = run.workers[-1].kill, 2 * run.args.scenario_duration
-        at, until = once_a_fifth_is_sent, until_all_sent
-        name = "Celery worker killed"
-        seen = run.fault("celery", name, kill, run.start_worker, 3, at=at, until=until,
-                         duration=long)  # fmt: skip
+        seen = run.fault("celery", "Celery worker killed", kill, run.start_worker, 3,
+            at=once_a_fifth_is_sent, until=until_all_sent, duration=long)  # fmt: skip
     finally:
         run.fake.delay = 0.0
     with run.fake.lock:
@@ -461,10 +454,9 @@ def scenario_webkill(run: Run) -> dict[str, Any]:
 
     long = max(60.0, run.args.scenario_duration - run.args.outage)
     seen = run.fault("webkill", "web worker killed", kill, replaced, 0, duration=long)
-    start = run.phases[-1]["start"]
     kill_window = (seen["t_stop"] - 2, seen["t_stop"] + 10)
     inside = [r for r in seen["rows"] if kill_window[0] <= r.t <= kill_window[1]]
-    created = [c for c in run.mix.created if c[2] >= start]
+    created = [c for c in run.mix.created if c[2] >= run.phases[-1]["start"]]
     gone = run.mix.deleted | run.mix.delete_unknown
     check = [c for c in created if c[1] not in gone]
     return victim | {
@@ -507,8 +499,7 @@ def endpoints(rows: list[Row], seconds: float) -> list[dict[str, Any]]:
 
 
 def memory(rss: list[dict[str, Any]], churn: dict[str, Any], warmup: float) -> list:
-    """Per gunicorn worker: RSS after warm-up against the end of the churn run
-    (medians over the first and the last stretch after warm-up)."""
+    """Per web worker: median RSS just after warm-up and at the end of the churn run."""
     warm, end = churn["start"] + warmup, churn["end"]
     span = min(30.0, max(5.0, (end - warm) / 4))
     by_pid: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -691,18 +682,14 @@ def measure(run: Run) -> dict[str, Any]:
         thread, _, churn = run.run_mix("churn", args.duration)
         thread.join()
         found["churn"] = churn
-        spent = churn["end"] - churn["start"]
-        found["cpu"] = {
-            k: round((v - before[k]) / spent, 2) for k, v in cpu_now(run).items()
-        }
+        spent, after = churn["end"] - churn["start"], cpu_now(run)
+        found["cpu"] = {k: round((after[k] - v) / spent, 2) for k, v in before.items()}
         for name in args.scenarios:
             scenario = globals()[f"scenario_{name}"]
             result = scenario(run, big) if name == "celery" else scenario(run)
             found["scenarios"][name] = flat(result)
-        found["final"] = {
-            "outbound": drain(run, 120),
-            "duplicates": duplicates(run.fake),
-        }
+        drained = drain(run, 120)
+        found["final"] = {"outbound": drained, "duplicates": duplicates(run.fake)}
         time.sleep(2)  # one more sample with everything idle
     finally:
         run.sampler.stop()

@@ -41,13 +41,10 @@ OPS: dict[str, tuple[int, tuple[int, ...], str | None]] = {
     "tenant.get": (2, (200,), "/api/tenant"),
 }
 INBOUND_BODIES = [
-    "Thank you, see you on Sunday!",
-    "What time does the choir practice start?",
-    "Is there parking near the hall?",
-    "Can I bring my neighbour to the picnic?",
-    "Praying for you all this week.",
-    "Running late, save me a seat",
-]
+    "Thank you, see you on Sunday!", "What time does the choir practice start?",
+    "Is there parking near the hall?", "Can I bring my neighbour to the picnic?",
+    "Praying for you all this week.", "Running late, save me a seat",
+]  # fmt: skip
 
 
 class Row(NamedTuple):
@@ -142,8 +139,7 @@ class Mix:
         return time.monotonic() - self.t0
 
     def run(self, phase: str, until: float, stop: threading.Event) -> None:
-        """`--clients` threads until `until` (monotonic), `stop`, or until the
-        phase has `--max-requests` requests."""
+        """`--clients` threads until `until` (monotonic), `stop` or `--max-requests`."""
         first, ops = len(self.rows), list(OPS)
         weights = list(itertools.accumulate(w for w, _, _ in OPS.values()))
 

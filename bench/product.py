@@ -49,6 +49,7 @@ NAMES = {
     # test helpers
     "FakeTwilio": "tests.fakes:FakeTwilio",
     "PgBouncer": "tests.pgbouncer:PgBouncer",
+    "config_for": "tests.haproxy:config_for",
     "FakePlanningCenter": "tests.fake_pco:FakePlanningCenter",
 }
 # A migration the product does not have, added through MIGRATION_MODULES.

@@ -29,7 +29,8 @@ from bench.harness import RESULTS, ROOT, pg_value
 
 ORDER = [
     "provisioning", "auth", "connections", "migrations", "scale-sqlite",
-    "scale-postgres", "crud", "crud-cluster", "crud-pgbouncer", "members",
+    "scale-postgres", "crud", "crud-affinity", "crud-cluster", "crud-cluster-affinity",
+    "crud-pgbouncer", "members",
     "messaging", "planning_center", "history", "fuzz", "load", "load-pgbouncer",
 ]  # fmt: skip
 UNITS = {

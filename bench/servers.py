@@ -1,5 +1,5 @@
-"""The processes a benchmark starts: gunicorn, Celery worker and beat, Redis, and
-a second PostgreSQL cluster.
+"""The processes a benchmark starts: gunicorn, HAProxy, Celery worker and beat,
+Redis, and a second PostgreSQL cluster.
 
 Each runs in its own session (its pid is its process group), logs to a file
 whose text is kept when it stops, and is stopped by its own pid: by `stop()`,
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import product
 from bench.client import Client
 from bench.harness import ROOT, pg
 from tests.ports import free_port, wait_for_port
@@ -128,6 +129,15 @@ class Gunicorn(Process):
         return self.group_pids(children=True)
 
 
+def served(env: dict[str, str], app: str, workers: int, affinity: bool) -> list:
+    """The processes serving `app`, the last one the front: one gunicorn of
+    `workers` workers, or (`affinity`) as many single-worker ones behind HAProxy."""
+    if not affinity:
+        return [Gunicorn(env, app, workers)]
+    webs = [Gunicorn(env, app, workers=1) for _ in range(workers)]
+    return [*webs, Proxy([web.port for web in webs])]
+
+
 class CeleryWorker(Process):
     """`celery -A config worker` (prefork); ready once it consumes."""
 
@@ -180,6 +190,21 @@ class RedisServer(Process):
             wait_for_port(self.port, timeout=0.2)
             return True
         return False
+
+
+class Proxy(Process):
+    """HAProxy with the shipped deploy/haproxy.cfg in front of `servers`
+    (ports): each church's requests to one of them."""
+
+    label = "haproxy"
+
+    def __init__(self, servers: list[int]) -> None:
+        super().__init__()
+        self.port, config = free_port(), Path(f"{self.log_path}.cfg")
+        config.write_text(product.config_for(self.port, servers))
+        self.argv = ["haproxy", "-db", "-f", str(config)]
+
+    ready = RedisServer.ready
 
 
 class PostgresCluster:

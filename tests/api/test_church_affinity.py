@@ -1,0 +1,116 @@
+"""deploy/haproxy.cfg: each church's requests reach the same web server, a busy
+church spills over, requests without a church are spread."""
+
+import http.client
+import shutil
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.conftest import make_persona, service_missing, wait_until
+from tests.haproxy import ChurchProxy
+
+
+class Backend:
+    """A web server standing in for a gunicorn: it answers with its name, and
+    holds `/hold` requests until released."""
+
+    def __init__(self, name: str) -> None:
+        self.seen: list[str] = []  # paths, in order
+        self.release = threading.Event()
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/healthz":
+                    backend.seen.append(self.path)
+                if self.path == "/hold":
+                    backend.release.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(name)))
+                self.end_headers()
+                self.wfile.write(name.encode())
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def proxy():
+    if shutil.which("haproxy") is None:
+        service_missing("haproxy")
+    backends = {name: Backend(name) for name in ("web1", "web2")}
+    proxy = ChurchProxy([b.port for b in backends.values()])
+    proxy.start()
+    yield proxy, backends
+    proxy.close()
+    for backend in backends.values():
+        backend.release.set()
+        backend.server.shutdown()
+
+
+def served_by(port: int, token: str = "", path: str = "/api/members", **headers) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request("GET", path, headers=headers)
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def token_for(tenant_id: uuid.UUID) -> str:
+    token = AccessToken()
+    token["tenant_id"] = str(tenant_id)
+    return str(token)
+
+
+def test_every_login_of_a_church_reaches_the_same_server(proxy, tenant_a):
+    proxy, _ = proxy
+    logins = [make_persona(tenant_a, role=role).access for role in ("owner", "staff")]
+    assert logins[0] != logins[1]
+    # A header sent by the client does not choose the server: the proxy sets it.
+    picked = {
+        served_by(proxy.port, token, **{"X-Church": str(n)})
+        for token in logins for n in range(10)
+    }  # fmt: skip
+    assert len(picked) == 1
+
+
+def test_churches_are_spread_over_the_servers(proxy):
+    proxy, _ = proxy
+    picked = {served_by(proxy.port, token_for(uuid.uuid4())) for _ in range(40)}
+    assert picked == {"web1", "web2"}
+
+
+def test_requests_without_a_church_go_round_robin(proxy):
+    proxy, _ = proxy
+    anonymous = {served_by(proxy.port, path="/api/auth/login") for _ in range(10)}
+    assert anonymous == {"web1", "web2"}
+    garbled = {served_by(proxy.port, "not-a-jwt") for _ in range(10)}
+    assert garbled == {"web1", "web2"}
+
+
+def test_a_busy_church_spills_onto_the_other_server(proxy):
+    proxy, backends = proxy
+    token = token_for(uuid.uuid4())
+    holding = [
+        threading.Thread(target=served_by, args=(proxy.port, token, "/hold"))
+        for _ in range(4)
+    ]
+    for thread in holding:
+        thread.start()
+    assert wait_until(lambda: sum(len(b.seen) for b in backends.values()) == 4)
+    assert all(b.seen == ["/hold"] * len(b.seen) and b.seen for b in backends.values())
+    for backend in backends.values():
+        backend.release.set()
+    for thread in holding:
+        thread.join(60)
