@@ -6,6 +6,7 @@ servers, one `server` line each, as the file's own lines are written.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,8 +29,8 @@ def config_for(port: int, servers: list[int]) -> str:
 
 
 class ChurchProxy:
-    def __init__(self, servers: list[int]) -> None:
-        self.port = free_port()
+    def __init__(self, servers: list[int], **env: str) -> None:
+        self.port, self.env = free_port(), os.environ | env
         self.dir = Path(tempfile.mkdtemp(prefix="haproxy-"))
         (self.dir / "haproxy.cfg").write_text(config_for(self.port, servers))
         self.argv = ["haproxy", "-db", "-f", str(self.dir / "haproxy.cfg")]
@@ -37,7 +38,10 @@ class ChurchProxy:
 
     def start(self, timeout: float = 10.0) -> None:
         self.process = subprocess.Popen(
-            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.argv,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, timeout)
 

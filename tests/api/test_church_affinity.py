@@ -6,10 +6,12 @@ import shutil
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
+from config.wsgi import application
 from tests.conftest import make_persona, service_missing, wait_until
 from tests.haproxy import ChurchProxy
 
@@ -114,3 +116,40 @@ def test_a_busy_church_spills_onto_the_other_server(proxy):
         backend.release.set()
     for thread in holding:
         thread.join(60)
+
+
+@pytest.mark.parametrize(
+    ("host", "answered"), [("api.church.example", 200), ("", 400)]
+)  # fmt: skip
+def test_the_health_check_names_an_allowed_host(settings, host, answered):
+    """Against the product with ALLOWED_HOSTS set: the check's Host comes from
+    CHURCHTEXT_HOST, and without it Django refuses the check (the server would
+    be taken out), which is why the configuration asks for it."""
+    if shutil.which("haproxy") is None:
+        service_missing("haproxy")
+    settings.ALLOWED_HOSTS, settings.DEBUG = ["api.church.example"], False
+    checks: list[tuple[str, int]] = []
+
+    def product(environ, start_response):
+        def recording(status, headers, exc_info=None):
+            checks.append((environ.get("HTTP_HOST", ""), int(status.split()[0])))
+            return start_response(status, headers, exc_info)
+
+        return application(environ, recording)
+
+    server = make_server("127.0.0.1", 0, product, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {"CHURCHTEXT_HOST": host} if host else {}
+    proxy = ChurchProxy([server.server_address[1]], **env)
+    proxy.start()
+    try:
+        assert wait_until(lambda: checks)
+    finally:
+        proxy.close()
+        server.shutdown()
+    assert checks[0] == (host or "localhost", answered)
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
