@@ -29,7 +29,9 @@ opened (results: crud-pgbouncer.json). With `--cluster=N`, the run is on a
 PostgreSQL cluster of its own with `max_connections = N` (crud-cluster.json).
 With `--affinity`, each app is served by `--workers` single-worker gunicorns
 behind HAProxy with the shipped deploy/haproxy.cfg, which sends each church's
-requests to one of them (results: the name with `-affinity`).
+requests to one of them (results: the name with `-affinity`); the plain app's
+and django-tenants' requests all carry one token, so only its bounded load
+spreads them.
 """
 
 import json

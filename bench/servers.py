@@ -199,7 +199,7 @@ class Proxy(Process):
     label = "haproxy"
 
     def __init__(self, servers: list[int]) -> None:
-        super().__init__()
+        super().__init__(os.environ | {"CHURCHTEXT_HOST": "127.0.0.1"})
         self.port, config = free_port(), Path(f"{self.log_path}.cfg")
         config.write_text(product.config_for(self.port, servers))
         self.argv = ["haproxy", "-db", "-f", str(config)]

@@ -16,10 +16,12 @@ from pathlib import Path
 from tests.ports import free_port, wait_for_port
 
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
+HOST = "127.0.0.1"  # the health checks' Host, unless told otherwise
 
 
 def config_for(port: int, servers: list[int]) -> str:
-    """The shipped configuration, bound to `port`, in front of `servers`."""
+    """The shipped configuration, bound to `port`, in front of `servers` (its
+    `backend` section is the last one: the servers are appended to it)."""
     text = SHIPPED.read_text()
     text = re.sub(r"(?m)^(\s+bind) \S+", rf"\1 127.0.0.1:{port}", text)
     text = re.sub(r"(?m)^\s+server .*\n", "", text)
@@ -29,25 +31,42 @@ def config_for(port: int, servers: list[int]) -> str:
 
 
 class ChurchProxy:
-    def __init__(self, servers: list[int], **env: str) -> None:
-        self.port, self.env = free_port(), os.environ | env
+    def __init__(self, servers: list[int], host: str | None = HOST) -> None:
+        """`host`: CHURCHTEXT_HOST, or None to start without it."""
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if k != "CHURCHTEXT_HOST"}
+        if host is not None:
+            self.env["CHURCHTEXT_HOST"] = host
         self.dir = Path(tempfile.mkdtemp(prefix="haproxy-"))
         (self.dir / "haproxy.cfg").write_text(config_for(self.port, servers))
         self.argv = ["haproxy", "-db", "-f", str(self.dir / "haproxy.cfg")]
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
-        self.process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, timeout)
+    def log(self) -> str:
+        return (self.dir / "log").read_text(errors="replace")
 
-    def close(self) -> None:
+    def start(self, timeout: float = 10.0) -> None:
+        with open(self.dir / "log", "wb") as log:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_for_port(self.port, timeout)
+        except TimeoutError as exc:
+            self.stop()
+            raise TimeoutError(f"haproxy did not start:\n{self.log()}") from exc
+
+    def stop(self) -> None:
         if self.process is not None:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+    def close(self) -> None:
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def validate(self) -> subprocess.CompletedProcess:
+        """`haproxy -c`: the configuration checked as it would start."""
+        argv = ["haproxy", "-c", "-f", str(self.dir / "haproxy.cfg")]
+        return subprocess.run(argv, env=self.env, capture_output=True, text=True)
