@@ -206,6 +206,10 @@ class Proxy(Process):
 
     ready = RedisServer.ready
 
+    def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> None:
+        super().stop(timeout, sig)
+        Path(f"{self.log_path}.cfg").unlink(missing_ok=True)
+
 
 class PostgresCluster:
     """A second PostgreSQL server (pg_createcluster, trust auth, a spare port);
