@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.ports import free_port, wait_for_port
+from tests.ports import OwnServer, free_port, wait_for_port
 
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
 HOST = "127.0.0.1"  # the health checks' Host, unless told otherwise
@@ -30,7 +29,7 @@ def config_for(port: int, servers: list[int]) -> str:
     return text
 
 
-class ChurchProxy:
+class ChurchProxy(OwnServer):
     def __init__(self, servers: list[int], host: str | None = HOST) -> None:
         """`host`: CHURCHTEXT_HOST, or None to start without it."""
         self.port = free_port()
@@ -55,16 +54,6 @@ class ChurchProxy:
         except TimeoutError as exc:
             self.stop()
             raise TimeoutError(f"haproxy did not start:\n{self.log()}") from exc
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def validate(self) -> subprocess.CompletedProcess:
         """`haproxy -c`: the configuration checked as it would start."""

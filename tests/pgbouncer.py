@@ -9,15 +9,14 @@ isolation. The configuration is the one docs/operations.md describes.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.ports import free_port, wait_for_port
+from tests.ports import OwnServer, free_port, wait_for_port
 
 
-class PgBouncer:
+class PgBouncer(OwnServer):
     def __init__(
         self,
         server: tuple[str, int],
@@ -65,13 +64,3 @@ class PgBouncer:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port, timeout)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
