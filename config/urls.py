@@ -7,9 +7,22 @@ from drf_spectacular.views import (
 
 from accounts.console import console
 from api.responses import json_error_view
-from api.routing import api_path
+from api.routing import api_path, api_routes
 from telemetry.views import metrics_view
 from tenants.probes import healthz, readyz
+
+API_APPS = (
+    "accounts",
+    "church",
+    "privacy",  # before members: /members/{id}/...
+    "members",
+    "branches",
+    "templates_app",
+    "messaging",
+    "billing",
+    "dashboard",
+    "integrations",
+)
 
 urlpatterns = [
     path("admin/", console.urls),
@@ -24,16 +37,9 @@ urlpatterns = [
     ),
     api_path("metrics", metrics_view, name="metrics"),
     path("api/browser/", include("accounts.browser_urls")),
-    path("api/", include("accounts.urls")),
-    path("api/", include("church.urls")),
-    path("api/", include("privacy.urls")),  # before members: /members/{id}/...
-    path("api/", include("members.urls")),
-    path("api/", include("branches.urls")),
-    path("api/", include("templates_app.urls")),
-    path("api/", include("messaging.urls")),
-    path("api/", include("billing.urls")),
-    path("api/", include("dashboard.urls")),
-    path("api/", include("integrations.urls")),
+    # One resolver for the whole API, in this order: a resolver per app would
+    # raise and catch a Resolver404 for each app tried before the right one.
+    path("api/", include([*api_routes(*API_APPS)])),
 ]
 
 handler400 = json_error_view("bad_request")
