@@ -31,9 +31,10 @@ With `--affinity`, each app is served by `--workers` single-worker gunicorns
 behind HAProxy with the shipped deploy/haproxy.cfg, which sends each church's
 requests to one of them (results: the name with `-affinity`); the plain app's
 and django-tenants' requests all carry one token, so only its bounded load
-spreads them.
+spreads them. `--prewarm N` runs N cycles per tenant on both routed apps first.
 """
 
+import itertools
 import json
 import logging
 import os
@@ -218,6 +219,10 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         hosts = [f"t{i}.bench" for i in range(args.tenants)]
         sampler = ConnectionSampler(setup, interval=0.05)
         with running(*real, *plain, *peer):
+            for front, by_host in ((real, None), (peer, hosts)) if args.prewarm else ():
+                turn = itertools.count()  # every tenant in turn, --prewarm times each
+                load(front[-1].port, tokens, lambda _, t=turn: next(t) % len(tokens),
+                     4, len(tokens) * args.prewarm, 7, by_host)  # fmt: skip
             sampler.begin()
             for round_ in range(args.rounds):
                 for clients in (1, args.clients):
@@ -380,6 +385,7 @@ def main() -> None:
     add("--server-idle", type=int, default=2, help="with --pooler")
     add("--cluster", type=int, help="own cluster's max_connections")
     add("--affinity", action="store_true", help="each church to one worker (HAProxy)")
+    add("--prewarm", type=int, default=0, help="cycles per tenant before the rounds")
     args = parser.parse_args()
     if args.cluster:
         on_own_cluster(args.cluster)
