@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from api.responses import (
     SERVER_ERROR,
@@ -31,7 +30,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     error = as_error(exc)
     if error is None and isinstance(exc, OperationalError | InterfaceError):
         error = unavailable(exc)
-    set_rollback()
+    # No DRF set_rollback(): no alias has ATOMIC_REQUESTS (check tenants.E006),
+    # and it looks up every tenant alias registered in the process.
     if error is None:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         if isinstance(exc, DatabaseError):

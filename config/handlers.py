@@ -1,4 +1,5 @@
-"""Django's request handlers, resolving each request's path once.
+"""Django's request handlers, resolving each request's path once and never
+looking through the tenant aliases for ATOMIC_REQUESTS.
 
 `accounts.middleware.TokenMiddleware` resolves the path before the view runs
 (to learn whether the view serves a tenant) and leaves the match on the
@@ -9,9 +10,19 @@ depend on the tenant (none does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.handlers import asgi, wsgi
 from django.http import HttpRequest
 from django.urls import ResolverMatch
+
+
+class NoAtomicRequests:
+    def make_view_atomic(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        # No alias has ATOMIC_REQUESTS (system check tenants.E006); Django's
+        # would look through every tenant alias registered in the process.
+        return view
 
 
 class ResolvedOnce:
@@ -22,9 +33,9 @@ class ResolvedOnce:
         return super().resolve_request(request)  # type: ignore[misc,no-any-return]
 
 
-class WSGIHandler(ResolvedOnce, wsgi.WSGIHandler):
+class WSGIHandler(NoAtomicRequests, ResolvedOnce, wsgi.WSGIHandler):
     pass
 
 
-class ASGIHandler(ResolvedOnce, asgi.ASGIHandler):
+class ASGIHandler(NoAtomicRequests, ResolvedOnce, asgi.ASGIHandler):
     pass

@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    close_old_connections,
+    connections,
+    reset_queries,
+)
 from django.db.backends.signals import connection_created
 
 from telemetry import metrics
@@ -288,11 +293,33 @@ def close_old_static_connections(**_: object) -> None:
             connections[alias].close_if_unusable_or_obsolete()
 
 
+def reset_static_queries(**_: object) -> None:
+    """Django's `reset_queries`, for settings.DATABASES' aliases only (and,
+    under DEBUG, the tenants this thread touched).
+
+    Django's looks up every alias registered in the process as each request
+    starts: 0.4 ms a request with 100 tenants kept, 3.6 ms with 550, on the
+    benchmarks' slower machine. A tenant wrapper logs queries only under DEBUG
+    or while a test captures them (`force_debug_cursor`, whose log must stay),
+    and keeps at most `queries_limit` of them.
+    """
+    aliases = (
+        _touched() | set(settings.DATABASES) if settings.DEBUG else settings.DATABASES
+    )
+    wrappers = _wrappers()
+    for alias in aliases:
+        wrapper = getattr(wrappers, alias, None)
+        if wrapper is not None and not wrapper.force_debug_cursor:
+            wrapper.queries_log.clear()
+
+
 def check_static_connections_per_request() -> None:
-    """Put `close_old_static_connections` in the place of Django's handler."""
+    """Put the two handlers above in the place of Django's."""
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)
         signal.connect(close_old_static_connections)  # once: keyed by the function
+    request_started.disconnect(reset_queries)
+    request_started.connect(reset_static_queries)
 
 
 def _touched() -> set[str]:

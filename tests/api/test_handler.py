@@ -1,12 +1,17 @@
 """The served application (config.wsgi): each request's path resolved once."""
 
 import json
+import uuid
 from io import BytesIO
 
 import pytest
+from django.db import connections
 from django.urls.resolvers import URLResolver
 
 from config.wsgi import application
+from members.models import Member
+from tenants.context import tenant_context
+from tests.conftest import make_tenant
 
 
 def call(method: str, path: str, body: dict | None = None, token: str = "") -> tuple:
@@ -65,3 +70,68 @@ def test_a_request_without_a_token_is_resolved_by_django(resolves, registry):
     status, _ = call("GET", "/healthz")
     assert status == 200
     assert resolves == ["/healthz"]
+
+
+class _Counted:
+    """A thread's connection wrappers (`connections._connections`), counting
+    the look-ups made through them."""
+
+    def __init__(self, real) -> None:
+        object.__setattr__(self, "real", real)
+        object.__setattr__(self, "lookups", 0)
+
+    def __getattr__(self, name):
+        object.__setattr__(self, "lookups", self.lookups + 1)
+        return getattr(self.real, name)
+
+    def __setattr__(self, name, value) -> None:
+        setattr(self.real, name, value)
+
+    def __delattr__(self, name) -> None:
+        delattr(self.real, name)
+
+
+class _Walked(dict):
+    """`connections.settings`, counting the walks over every alias registered."""
+
+    walks = 0
+
+    def __iter__(self):
+        _Walked.walks += 1
+        return super().__iter__()
+
+    def items(self):
+        _Walked.walks += 1
+        return super().items()
+
+
+def _work_of_a_request(token: str, kept: int) -> tuple[int, int]:
+    """Look-ups of connection wrappers and walks over the aliases made by two
+    warm tenant requests (one answered 404), `kept` more tenants open here."""
+    for i in range(kept):
+        with tenant_context(make_tenant(f"Kept Church {i}")):
+            Member.objects.count()
+    call("GET", "/api/members", token=token)  # warm: its tenant is open
+    real_wrappers, real_settings = connections._connections, connections.settings
+    counted, walked = _Counted(real_wrappers), _Walked(real_settings)
+    connections._connections, connections.settings, _Walked.walks = counted, walked, 0
+    try:
+        status, _ = call("GET", "/api/members", token=token)
+        missing, _ = call("GET", f"/api/members/{uuid.uuid4()}", token=token)
+    finally:
+        connections._connections, connections.settings = real_wrappers, real_settings
+    assert (status, missing) == (200, 404)  # the 404 through DRF's error handler
+    return counted.lookups, _Walked.walks
+
+
+def test_a_requests_work_does_not_grow_with_the_tenants_kept_open(alice, settings):
+    """Django clears every alias's query log as a request starts and looks for
+    ATOMIC_REQUESTS on every alias; DRF's error handler looks at every alias
+    too. A process keeps up to TENANT_CONNECTION_LRU_SIZE tenants open: none of
+    that may cost per tenant kept."""
+    settings.DEBUG = False
+    settings.TENANT_CONNECTION_LRU_SIZE = 20
+    with_two = _work_of_a_request(alice.access, kept=2)
+    with_eight = _work_of_a_request(alice.access, kept=6)  # 2 + 6 kept
+    assert with_eight == with_two
+    assert with_two[1] == 0

@@ -279,3 +279,57 @@ def test_a_transaction_a_context_left_open_is_not_carried_into_the_next(tenant_a
         Member.objects.create(first_name="Kept", phone="+12125550101")
     with tenant_context(tenant_a):
         assert list(Member.objects.values_list("first_name", flat=True)) == ["Kept"]
+
+
+def _logged(*aliases: str) -> dict:
+    """Each alias's query log, with one entry in it."""
+    logs = {alias: django_connections[alias].queries_log for alias in aliases}
+    for log in logs.values():
+        log.append({"sql": "SELECT 1", "time": "0.000"})
+    return logs
+
+
+def test_a_request_start_clears_the_registrys_query_log_only(tenant_a, settings):
+    """Django clears every alias's log, looking up each one registered; a
+    tenant's is written only under DEBUG or while a test captures queries."""
+    from django.core.signals import request_started
+
+    settings.DEBUG = False
+    with tenant_context(tenant_a):
+        Member.objects.count()
+    django_connections["default"].ensure_connection()
+    logs = _logged("default", tenant_a.alias)
+
+    request_started.send(sender=None)
+
+    assert [len(log) for log in logs.values()] == [0, 1]
+
+
+def test_under_debug_a_request_start_clears_the_tenants_this_thread_used(
+    tenant_a, settings
+):
+    from django.core.signals import request_started
+
+    settings.DEBUG = True
+    with tenant_context(tenant_a):
+        Member.objects.count()
+    django_connections["default"].ensure_connection()
+    logs = _logged("default", tenant_a.alias)
+
+    request_started.send(sender=None)
+
+    assert [len(log) for log in logs.values()] == [0, 0]
+
+
+def test_queries_captured_across_a_request_start_are_all_kept(tenant_a, settings):
+    from django.core.signals import request_started
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DEBUG = True
+    with tenant_context(tenant_a):
+        Member.objects.count()
+        with CaptureQueriesContext(django_connections[tenant_a.alias]) as captured:
+            Member.objects.count()
+            request_started.send(sender=None)
+            Member.objects.count()
+    assert len(captured) == 2
