@@ -34,7 +34,6 @@ and django-tenants' requests all carry one token, so only its bounded load
 spreads them. `--prewarm N` runs N cycles per tenant on both routed apps first.
 """
 
-import itertools
 import json
 import logging
 import os
@@ -219,10 +218,13 @@ def measure(args: Any, setup: harness.Setup) -> dict[str, Any]:
         hosts = [f"t{i}.bench" for i in range(args.tenants)]
         sampler = ConnectionSampler(setup, interval=0.05)
         with running(*real, *plain, *peer):
+            n = len(tokens)  # --prewarm: each tenant in turn
             for front, by_host in ((real, None), (peer, hosts)) if args.prewarm else ():
-                turn = itertools.count()  # every tenant in turn, --prewarm times each
-                load(front[-1].port, tokens, lambda _, t=turn: next(t) % len(tokens),
-                     4, len(tokens) * args.prewarm, 7, by_host)  # fmt: skip
+                turn = iter(range(n * args.prewarm))
+                failed = load(front[-1].port, tokens, lambda _, t=turn: next(t) % n, 4,
+                              n * args.prewarm, 7, by_host)[2]  # fmt: skip
+                if failed:
+                    raise RuntimeError(f"prewarm: {failed[:3]}")
             sampler.begin()
             for round_ in range(args.rounds):
                 for clients in (1, args.clients):

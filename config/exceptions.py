@@ -21,6 +21,7 @@ from api.responses import (
     error_headers,
     error_status,
 )
+from tenants.connections import set_static_rollback
 from tenants.holds import unavailable
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     error = as_error(exc)
     if error is None and isinstance(exc, OperationalError | InterfaceError):
         error = unavailable(exc)
-    # No DRF set_rollback(): no alias has ATOMIC_REQUESTS (check tenants.E006),
-    # and it looks up every tenant alias registered in the process.
+    set_static_rollback()
     if error is None:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         if isinstance(exc, DatabaseError):

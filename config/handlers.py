@@ -1,5 +1,5 @@
-"""Django's request handlers, resolving each request's path once and never
-looking through the tenant aliases for ATOMIC_REQUESTS.
+"""Django's request handlers, resolving each request's path once and looking
+for ATOMIC_REQUESTS in settings.DATABASES only, not every tenant alias.
 
 `accounts.middleware.TokenMiddleware` resolves the path before the view runs
 (to learn whether the view serves a tenant) and leaves the match on the
@@ -13,15 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.handlers import asgi, wsgi
+from django.db import transaction
 from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 
-class NoAtomicRequests:
+class StaticAtomicRequests:
     def make_view_atomic(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        # No alias has ATOMIC_REQUESTS (system check tenants.E006); Django's
-        # would look through every tenant alias registered in the process.
+        # Django's looks through every alias registered in the process; only
+        # settings.DATABASES' can have ATOMIC_REQUESTS (tenants.connections
+        # registers tenants without it; system check tenants.E006 refuses it).
+        skipped = getattr(view, "_non_atomic_requests", set())
+        for alias, config in settings.DATABASES.items():
+            if config.get("ATOMIC_REQUESTS") and alias not in skipped:
+                view = transaction.atomic(using=alias)(view)
         return view
 
 
@@ -33,9 +40,9 @@ class ResolvedOnce:
         return super().resolve_request(request)  # type: ignore[misc,no-any-return]
 
 
-class WSGIHandler(NoAtomicRequests, ResolvedOnce, wsgi.WSGIHandler):
+class WSGIHandler(StaticAtomicRequests, ResolvedOnce, wsgi.WSGIHandler):
     pass
 
 
-class ASGIHandler(NoAtomicRequests, ResolvedOnce, asgi.ASGIHandler):
+class ASGIHandler(StaticAtomicRequests, ResolvedOnce, asgi.ASGIHandler):
     pass

@@ -304,7 +304,7 @@ def reset_static_queries(**_: object) -> None:
     and keeps at most `queries_limit` of them.
     """
     aliases = (
-        _touched() | set(settings.DATABASES) if settings.DEBUG else settings.DATABASES
+        (_touched() | set(settings.DATABASES)) if settings.DEBUG else settings.DATABASES
     )
     wrappers = _wrappers()
     for alias in aliases:
@@ -313,8 +313,19 @@ def reset_static_queries(**_: object) -> None:
             wrapper.queries_log.clear()
 
 
+def set_static_rollback() -> None:
+    """DRF's `set_rollback` (an error answer rolls back the ATOMIC_REQUESTS
+    transaction) over settings.DATABASES' aliases: a tenant's never has
+    ATOMIC_REQUESTS (`acquire`), and DRF's looks up every alias registered."""
+    wrappers = _wrappers()
+    for alias, config in settings.DATABASES.items():
+        wrapper = getattr(wrappers, alias, None)
+        if config.get("ATOMIC_REQUESTS") and wrapper and wrapper.in_atomic_block:
+            wrapper.set_rollback(True)
+
+
 def check_static_connections_per_request() -> None:
-    """Put the two handlers above in the place of Django's."""
+    """Put the request handlers above in the place of Django's."""
     for signal in (request_started, request_finished):
         signal.disconnect(close_old_connections)
         signal.connect(close_old_static_connections)  # once: keyed by the function

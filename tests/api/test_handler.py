@@ -1,6 +1,7 @@
 """The served application (config.wsgi): each request's path resolved once."""
 
 import json
+import threading
 import uuid
 from io import BytesIO
 
@@ -29,7 +30,11 @@ def call(method: str, path: str, body: dict | None = None, token: str = "") -> t
     def start_response(status, headers, exc_info=None):
         answer["status"] = int(status.split()[0])
 
-    content = b"".join(application(environ, start_response))
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()  # request_finished, as a server sends it
     return answer["status"], json.loads(content) if content else None
 
 
@@ -73,15 +78,17 @@ def test_a_request_without_a_token_is_resolved_by_django(resolves, registry):
 
 
 class _Counted:
-    """A thread's connection wrappers (`connections._connections`), counting
-    the look-ups made through them."""
+    """The connection wrappers (`connections._connections`), counting the
+    look-ups this thread makes through them (not the background threads')."""
 
     def __init__(self, real) -> None:
         object.__setattr__(self, "real", real)
         object.__setattr__(self, "lookups", 0)
+        object.__setattr__(self, "thread", threading.get_ident())
 
     def __getattr__(self, name):
-        object.__setattr__(self, "lookups", self.lookups + 1)
+        if threading.get_ident() == self.thread:
+            object.__setattr__(self, "lookups", self.lookups + 1)
         return getattr(self.real, name)
 
     def __setattr__(self, name, value) -> None:
@@ -119,7 +126,9 @@ def _work_of_a_request(token: str, kept: int) -> tuple[int, int]:
         status, _ = call("GET", "/api/members", token=token)
         missing, _ = call("GET", f"/api/members/{uuid.uuid4()}", token=token)
     finally:
+        published = connections.settings
         connections._connections, connections.settings = real_wrappers, real_settings
+    assert published is walked  # no alias registered or evicted meanwhile
     assert (status, missing) == (200, 404)  # the 404 through DRF's error handler
     return counted.lookups, _Walked.walks
 
@@ -135,3 +144,26 @@ def test_a_requests_work_does_not_grow_with_the_tenants_kept_open(alice, setting
     with_eight = _work_of_a_request(alice.access, kept=6)  # 2 + 6 kept
     assert with_eight == with_two
     assert with_two[1] == 0
+
+
+def test_atomic_requests_on_the_registry_would_still_be_honoured(registry, monkeypatch):
+    """Only tenant aliases are skipped: were the registry given ATOMIC_REQUESTS
+    (system check tenants.E006 refuses it), a view would run in its
+    transaction and an error answer would roll it back."""
+    from django.conf import settings as django_settings
+
+    from config.handlers import WSGIHandler
+    from tenants.connections import set_static_rollback
+
+    registry_alias = django_settings.DATABASES["default"]
+    monkeypatch.setitem(registry_alias, "ATOMIC_REQUESTS", True)
+    registry_wrapper = connections["default"]
+    inside = []
+
+    def view() -> None:
+        inside.append(registry_wrapper.in_atomic_block)
+        set_static_rollback()
+        inside.append(registry_wrapper.get_rollback())
+
+    WSGIHandler.make_view_atomic(None, view)()
+    assert inside == [True, True]
