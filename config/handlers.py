@@ -25,7 +25,7 @@ class StaticAtomicRequests:
         # Django's looks through every alias registered in the process; only
         # settings.DATABASES' can have ATOMIC_REQUESTS (tenants.connections
         # registers tenants without it; system check tenants.E006 refuses it).
-        skipped = getattr(view, "_non_atomic_requests", set())
+        skipped: set[str] = getattr(view, "_non_atomic_requests", set())
         for alias, config in settings.DATABASES.items():
             if config.get("ATOMIC_REQUESTS") and alias not in skipped:
                 view = transaction.atomic(using=alias)(view)
