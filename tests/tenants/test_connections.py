@@ -289,28 +289,16 @@ def _logged(*aliases: str) -> dict:
     return logs
 
 
-def test_a_request_start_clears_the_registrys_query_log_only(tenant_a, settings):
-    """Django clears every alias's log, looking up each one registered; a
-    tenant's is written only under DEBUG or while a test captures queries."""
-    from django.core.signals import request_started
-
-    settings.DEBUG = False
-    with tenant_context(tenant_a):
-        Member.objects.count()
-    django_connections["default"].ensure_connection()
-    logs = _logged("default", tenant_a.alias)
-
-    request_started.send(sender=None)
-
-    assert [len(log) for log in logs.values()] == [0, 1]
-
-
-def test_under_debug_a_request_start_clears_the_tenants_this_thread_used(
-    tenant_a, settings
+@pytest.mark.parametrize(("debug", "left"), [(False, [0, 1]), (True, [0, 0])])
+def test_a_request_start_clears_the_registrys_query_log_and_under_debug_the_tenants(
+    tenant_a, settings, debug, left
 ):
+    """Django clears every alias's log, looking up each one registered; a
+    tenant's is written only under DEBUG (then this thread's tenants' are
+    cleared too) or while a test captures queries."""
     from django.core.signals import request_started
 
-    settings.DEBUG = True
+    settings.DEBUG = debug
     with tenant_context(tenant_a):
         Member.objects.count()
     django_connections["default"].ensure_connection()
@@ -318,7 +306,7 @@ def test_under_debug_a_request_start_clears_the_tenants_this_thread_used(
 
     request_started.send(sender=None)
 
-    assert [len(log) for log in logs.values()] == [0, 0]
+    assert [len(log) for log in logs.values()] == left
 
 
 def test_queries_captured_across_a_request_start_are_all_kept(tenant_a, settings):
