@@ -25,7 +25,7 @@ import select
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -287,10 +287,16 @@ def close_old_static_connections(**_: object) -> None:
     (and any other static alias's) need it: returned to the pool, closed when
     unusable or past CONN_MAX_AGE.
     """
+    for wrapper in _static_wrappers():
+        wrapper.close_if_unusable_or_obsolete()
+
+
+def _static_wrappers() -> Iterator[BaseDatabaseWrapper]:
+    """This thread's wrappers of settings.DATABASES' aliases (the registry's)."""
     wrappers = _wrappers()
     for alias in settings.DATABASES:
-        if hasattr(wrappers, alias):
-            connections[alias].close_if_unusable_or_obsolete()
+        if (wrapper := getattr(wrappers, alias, None)) is not None:
+            yield wrapper
 
 
 def reset_static_queries(**_: object) -> None:
@@ -317,10 +323,8 @@ def set_static_rollback() -> None:
     """DRF's `set_rollback` (an error answer rolls back the ATOMIC_REQUESTS
     transaction) over settings.DATABASES' aliases: a tenant's never has
     ATOMIC_REQUESTS (`acquire`), and DRF's looks up every alias registered."""
-    wrappers = _wrappers()
-    for alias, config in settings.DATABASES.items():
-        wrapper = getattr(wrappers, alias, None)
-        if config.get("ATOMIC_REQUESTS") and wrapper and wrapper.in_atomic_block:
+    for wrapper in _static_wrappers():
+        if wrapper.settings_dict.get("ATOMIC_REQUESTS") and wrapper.in_atomic_block:
             wrapper.set_rollback(True)
 
 
