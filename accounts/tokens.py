@@ -9,17 +9,23 @@ provider's webhooks).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
+from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch
 
 from accounts import revocation
 from accounts.errors import InvalidToken, TenantMismatch, TenantSuspended, TokenRevoked
@@ -123,14 +129,43 @@ def expiry(claims: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
 
+# Checking a token's signature is most of a warm request's token work, and a
+# client sends the same access token until it expires: each process remembers
+# the claims of the tokens it verified, by their whole text (signature
+# included). Only a valid token is remembered (lru_cache keeps no exception);
+# expiry, revocation and the tenant's state are checked on every request.
+VERIFIED_TOKENS = 4096
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified_claims(raw: str) -> Mapping[str, Any]:
+    # simplejwt annotates `token` as Token, but it takes the encoded string.
+    return MappingProxyType(dict(AccessToken(raw).payload))  # type: ignore[arg-type]
+
+
+def _forget_verified(setting: str, **_: Any) -> None:
+    if setting in ("SIMPLE_JWT", "SECRET_KEY"):  # another key: verify anew
+        _verified_claims.cache_clear()
+
+
+setting_changed.connect(_forget_verified)
+
+
+def _expired(claims: Mapping[str, Any]) -> bool:
+    """simplejwt's own expiry rule (`Token.check_exp`), for a remembered token."""
+    leeway = token_backend.get_leeway()
+    return datetime_from_epoch(claims["exp"]) <= aware_utcnow() - leeway
+
+
 def identity_from_token(raw: str) -> Identity:
     """Verify an access token and resolve its tenant; raises a DomainError."""
     try:
-        # simplejwt annotates `token` as Token, but it takes the encoded string.
-        token = AccessToken(raw)  # type: ignore[arg-type]
+        claims = _verified_claims(raw)
     except TokenError as exc:
         raise InvalidToken() from exc
-    return identity_from_claims(dict(token.payload))
+    if _expired(claims):
+        raise InvalidToken()
+    return identity_from_claims(dict(claims))
 
 
 def identity_from_claims(claims: dict[str, Any]) -> Identity:

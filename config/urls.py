@@ -7,7 +7,7 @@ from drf_spectacular.views import (
 
 from accounts.console import console
 from api.responses import json_error_view
-from api.routing import api_path, api_routes
+from api.routing import SegmentResolver, api_path, api_routes
 from telemetry.views import metrics_view
 from tenants.probes import healthz, readyz
 
@@ -25,6 +25,10 @@ API_APPS = (
 )
 
 urlpatterns = [
+    # First, as most requests are the API's. One resolver for the whole API,
+    # in this order: a resolver per app would raise and catch a Resolver404
+    # for each app tried before the right one.
+    SegmentResolver("api/", [*api_routes(*API_APPS)]),
     path("admin/", console.urls),
     api_path("healthz", healthz, name="healthz"),
     api_path("readyz", readyz, name="readyz"),
@@ -37,9 +41,6 @@ urlpatterns = [
     ),
     api_path("metrics", metrics_view, name="metrics"),
     path("api/browser/", include("accounts.browser_urls")),
-    # One resolver for the whole API, in this order: a resolver per app would
-    # raise and catch a Resolver404 for each app tried before the right one.
-    path("api/", include([*api_routes(*API_APPS)])),
 ]
 
 handler400 = json_error_view("bad_request")

@@ -1,7 +1,11 @@
 """Login, refresh, logout, passwords and their rate limits."""
 
+import base64
 import datetime as dt
+import json
+import uuid
 
+import pytest
 import time_machine
 
 from accounts.models import Membership, User
@@ -113,11 +117,32 @@ def test_logout_revokes_the_access_and_the_refresh_token(anon, pastor):
     assert refreshed.json()["code"] == "token_revoked"
 
 
-def test_an_expired_access_token_is_invalid(anon, pastor):
+@pytest.mark.parametrize("used_before", [False, True], ids=["new", "remembered"])
+def test_an_expired_access_token_is_invalid(anon, pastor, used_before):
+    # A token this process verified before is remembered: it still expires.
+    if used_before:
+        assert bearer(anon, pastor["access"]).get("/api/auth/me").status_code == 200
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=16)):
         response = bearer(anon, pastor["access"]).get("/api/auth/me")
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
+
+
+def test_a_remembered_token_with_another_signature_or_claims_is_invalid(anon, pastor):
+    header, payload, signature = pastor["access"].split(".")
+    assert bearer(anon, pastor["access"]).get("/api/auth/me").status_code == 200
+    other = "A" if signature[0] != "A" else "B"
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    forged = base64.urlsafe_b64encode(
+        json.dumps(claims | {"role": "owner", "tenant_id": str(uuid.uuid4())}).encode()
+    )
+    for token in (
+        f"{header}.{payload}.{other}{signature[1:]}",
+        f"{header}.{forged.decode().rstrip('=')}.{signature}",
+    ):
+        response = bearer(anon, token).get("/api/auth/me")
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_token"
 
 
 def test_a_stale_token_does_not_block_login_or_refresh(anon, pastor):
