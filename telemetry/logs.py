@@ -34,6 +34,7 @@ logging.logProcesses = False
 logging.logMultiprocessing = False
 # Attributes every LogRecord has: what is left was passed as `extra`.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_NOT_EXTRA = frozenset(_STANDARD | set(_CONTEXT))
 
 
 def redact(text: str) -> str:
@@ -57,12 +58,20 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
+    # Every request writes a line: the second's text is made once per second.
+    _second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if self._second[0] != second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{self._second[1]}.{int(record.msecs):03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         fields = current()
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -73,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 line[name] = value
         for name, value in vars(record).items():
-            if name not in _STANDARD and name not in _CONTEXT:
+            if name not in _NOT_EXTRA:  # it came as `extra`
                 line[name] = value
         if record.exc_info:
             line["exc"] = redact(self.formatException(record.exc_info))

@@ -1,6 +1,7 @@
 """Log lines: JSON with the request's ids, the same ids in the tasks it queued,
 and never a phone number, a message body or a token."""
 
+import datetime as dt
 import io
 import json
 import logging
@@ -177,3 +178,15 @@ def test_a_worker_logs_with_the_request_id_of_the_send(
         from messaging.models import Message
 
         assert Message.objects.filter(status="sent").count() == 1
+
+
+@pytest.mark.parametrize("created", [1764583200.0, 1764583200.0999, 1764583259.9996])
+def test_a_line_tells_its_time_to_the_millisecond_in_utc(created):
+    record = logging.makeLogRecord({"msg": "hello", "levelname": "INFO"})
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    formatter = JsonFormatter()
+    formatter.format(logging.makeLogRecord({"msg": "another second, cached first"}))
+    line = json.loads(formatter.format(record))
+    expected = dt.datetime.fromtimestamp(created, dt.UTC)
+    assert line["time"] == expected.isoformat(timespec="milliseconds")
+    assert line["message"] == "hello"
