@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from django.db import IntegrityError
+from django.db import IntegrityError, connections, models, router
 from django.db.models import Q
 
 from members.models import ConsentRecord, ErasedSuppression, Member, Suppression
@@ -33,13 +33,29 @@ def may_text(phone: str, member: Member | None = None) -> bool:
     """Whether `phone` (and the member it belongs to, if known) may get a text."""
     if member is not None and member.opted_out:
         return False
-    stopped = Suppression.objects.filter(phone=phone).values_list("pk")
     if member is not None:
         # A member made with an erased, opted-out phone is made flagged: the
         # hash need not be asked again for every message sent to one.
-        return not stopped.exists()
-    erased = ErasedSuppression.objects.filter(phone_hash=phone_hash(phone))
-    return not stopped.union(erased.values_list("pk")).exists()  # one round trip
+        return not Suppression.objects.filter(phone=phone).exists()
+    return not _on_either_list(phone)
+
+
+def _on_either_list(phone: str) -> bool:
+    """Whether `phone` opted out, or is an erased phone that had: one round
+    trip, in SQL of its own (the ORM's UNION took longer to build than the
+    database took to answer it, on every member created)."""
+    connection = connections[router.db_for_read(Suppression)]
+    quote = connection.ops.quote_name
+
+    def listed(model: type[models.Model], field: str) -> str:
+        table, column = model._meta.db_table, model._meta.get_field(field).column
+        return f"EXISTS (SELECT 1 FROM {quote(table)} WHERE {quote(column)} = %s)"
+
+    stopped = listed(Suppression, "phone")
+    sql = f"SELECT {stopped} OR {listed(ErasedSuppression, 'phone_hash')}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [phone, phone_hash(phone)])
+        return bool(cursor.fetchone()[0])
 
 
 def refused(phones: list[str]) -> set[str]:
