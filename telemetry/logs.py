@@ -62,11 +62,12 @@ class JsonFormatter(logging.Formatter):
     _second: tuple[int, str] = (-1, "")
 
     def _time(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if self._second[0] != second:
+        created = record.created
+        second, cached = int(created), self._second  # one read: threads share it
+        if cached[0] != second:
             text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = (second, text)
-        return f"{self._second[1]}.{int(record.msecs):03d}+00:00"
+            cached = self._second = (second, text)
+        return f"{cached[1]}.{int((created - second) * 1000):03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         fields = current()
