@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
-from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts import revocation
 from accounts.errors import InvalidToken, TenantMismatch, TenantSuspended, TokenRevoked
@@ -125,7 +125,7 @@ def refresh_claims(raw: str) -> dict[str, Any]:
     return _claims(RefreshToken, raw, "user_id", "tenant_id", "sid", "jti")
 
 
-def expiry(claims: dict[str, Any]) -> dt.datetime:
+def expiry(claims: Mapping[str, Any]) -> dt.datetime:
     return dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC)
 
 
@@ -153,8 +153,7 @@ setting_changed.connect(_forget_verified)
 
 def _expired(claims: Mapping[str, Any]) -> bool:
     """simplejwt's own expiry rule (`Token.check_exp`), for a remembered token."""
-    leeway = token_backend.get_leeway()
-    return datetime_from_epoch(claims["exp"]) <= aware_utcnow() - leeway
+    return expiry(claims) <= aware_utcnow() - token_backend.get_leeway()
 
 
 def identity_from_token(raw: str) -> Identity:

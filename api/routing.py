@@ -38,6 +38,8 @@ def _first_segment(route: URLPattern | URLResolver) -> str | None:
     regex = getattr(route.pattern, "_regex", None)
     if not isinstance(route, URLPattern) or not isinstance(regex, str):
         return None
+    if "|" in regex:  # an alternative may start elsewhere: tried for every path
+        return None
     literal = _LITERAL_FIRST.match(regex)
     return literal[1] if literal else None
 

@@ -53,13 +53,17 @@ def test_routes_without_a_literal_first_segment_keep_their_place():
         re_path(r"^(?P<kind>[a-z]+)/special/?$", view, name="unkeyed"),
         re_path(r"^members/special/?$", view, name="keyed-after"),
         re_path(r"^members/(?P<pk>[^/]+)/?$", view, name="detail"),
+        re_path(
+            r"^branches/(?P<pk>\d+)/?$|^groups/(?P<gid>\d+)/?$", view, name="either"
+        ),
     ]
     resolver = SegmentResolver("api/", routes)
     assert resolver.resolve("api/members/first").view_name == "keyed-before"
     assert resolver.resolve("api/members/special").view_name == "unkeyed"
     assert resolver.resolve("api/branches/special").view_name == "unkeyed"
     assert resolver.resolve("api/members/42").kwargs == {"pk": "42"}
+    assert resolver.resolve("api/groups/7").view_name == "either"
     with pytest.raises(Resolver404):
-        resolver.resolve("api/branches/42")
+        resolver.resolve("api/branches/x42")
     with pytest.raises(Resolver404):
         resolver.resolve("other/members/42")
