@@ -31,7 +31,10 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 ERROR_STATUSES = {
     "400": "Malformed or invalid input (`parse_error`, `validation_error`).",
     "401": "No, bad, expired or revoked token.",
-    "402": "Past the plan's quota, or sending paused until the church pays.",
+    "402": (
+        "Past the plan's quota or sending numbers, or sending paused until the "
+        "church pays."
+    ),
     "403": "Role too low, tenant mismatch or suspended, or a bad webhook signature.",
     "404": "Not found (also another tenant's ids).",
     "405": "Method not allowed.",

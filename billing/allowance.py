@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.errors import NumbersOverPlan
 from billing.models import SegmentCredit, StateChange, Subscription
 from billing.plans import TRIAL, shipped_plan
 from messaging.quota import Allowance
@@ -57,6 +58,14 @@ def start_trial(
     """A new church starts its trial as it registers (post_save of its Tenant)."""
     if created and not kwargs.get("raw"):
         subscription_of(instance)
+
+
+def limit_numbers(tenant: Tenant, holding: int, **_: object) -> None:
+    """Refuse a sending number past the plan's `max_sending_numbers` (numbers
+    already held stay when a church moves to a smaller plan)."""
+    plan = subscription_of(tenant).plan
+    if holding > plan.max_sending_numbers:
+        raise NumbersOverPlan(plan.name, plan.max_sending_numbers)
 
 
 def status_of(subscription: Subscription, now: dt.datetime | None = None) -> str:

@@ -13,6 +13,19 @@ class TrialNotChosen(InvalidInput):
     message = "The trial cannot be chosen; pick a paid plan."
 
 
+class NumbersOverPlan(DomainError):
+    """Another sending number than the plan includes: a bigger plan is the remedy."""
+
+    code = "payment_required"
+
+    def __init__(self, plan_name: str, allowed: int) -> None:
+        super().__init__(
+            f"The {plan_name} plan includes {allowed} sending number(s); "
+            "choose a larger plan to add another.",
+            extra={"max_sending_numbers": allowed},
+        )
+
+
 class PortalNotAvailable(NotAvailable):
     message = "Plans are changed here directly (POST /api/billing/subscribe)."
 

@@ -13,7 +13,9 @@ def save_branch(*, branch: Branch, fields: dict) -> Branch:
     old_number = branch.phone_number if not branch._state.adding else None
     new_number = fields.get("phone_number", old_number)
     if new_number and new_number != old_number:
-        claim_number(tenant=tenant, number=new_number, branch_id=branch.id)
+        claim_number(
+            tenant=tenant, number=new_number, branch_id=branch.id, replacing=old_number
+        )
     try:
         with tenant_atomic():
             for name, value in fields.items():

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.console import console
-from church.errors import NumberTaken
+from api.errors import DomainError
 from church.models import SendingNumber
 from church.numbers import claim_number, release_number
 from church.serializers import ChurchSerializer
@@ -69,7 +69,7 @@ class ChurchSettingsForm(_TenantForm):
             return
         try:
             update_church(tenant=self.instance, **serializer.validated_data)
-        except NumberTaken as exc:
+        except DomainError as exc:  # taken, or past the church's plan
             self.add_error("phone_number", exc.message)
 
 
@@ -138,7 +138,7 @@ class SendingNumberForm(_SendingNumberForm):
                 if self.held is not None:
                     _release(self.held)
                 _claim(row.tenant, row.number, row.branch_id)
-        except NumberTaken as exc:
+        except DomainError as exc:  # taken, or past the church's plan
             self.add_error(None, exc.message)
 
 

@@ -3,6 +3,10 @@
 `tenant_for_number` is a door from outside input into a tenant, for the
 provider's webhooks (the other door is the verified token,
 `accounts.tokens.identity_from_token`).
+
+How many numbers a church may hold is its plan's business: `claiming_number`
+is sent, with the count the church would hold, before a new number is
+recorded; a receiver refuses by raising (billing connects one).
 """
 
 from __future__ import annotations
@@ -10,14 +14,28 @@ from __future__ import annotations
 import uuid
 
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
 from church.errors import NumberTaken
 from church.models import SendingNumber
 from tenants.models import Tenant
 
+# Sent with `tenant` and `holding`: the numbers it would hold with this one.
+claiming_number = Signal()
 
-def claim_number(*, tenant: Tenant, number: str, branch_id: uuid.UUID | None) -> None:
-    """Record `number` as sending for `tenant` (the church itself, or one branch)."""
+
+def claim_number(
+    *,
+    tenant: Tenant,
+    number: str,
+    branch_id: uuid.UUID | None,
+    replacing: str | None = None,
+) -> None:
+    """Record `number` as sending for `tenant` (the church itself, or one branch).
+
+    `replacing` is the number it takes the place of, released by the caller
+    afterwards: a replacement adds no number, so no limit refuses it.
+    """
     existing = SendingNumber.objects.filter(number=number).first()
     if existing is not None:
         if existing.tenant_id == tenant.id and existing.branch_id == branch_id:
@@ -25,6 +43,13 @@ def claim_number(*, tenant: Tenant, number: str, branch_id: uuid.UUID | None) ->
         raise NumberTaken()
     try:
         with transaction.atomic():
+            # The church's row is the lock: two claims at once count in turn.
+            Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            held = SendingNumber.objects.filter(tenant=tenant)
+            if not replacing or not held.filter(number=replacing).exists():
+                claiming_number.send(  # one number more
+                    sender=SendingNumber, tenant=tenant, holding=held.count() + 1
+                )
             SendingNumber.objects.create(
                 number=number, tenant=tenant, branch_id=branch_id
             )

@@ -34,6 +34,7 @@ def update_church(*, tenant: Tenant, **changes: object) -> Tenant:
                     tenant=row,
                     number=cast(str, changes["phone_number"]),
                     branch_id=None,
+                    replacing=row.phone_number,
                 )
             release_number(tenant=row, number=row.phone_number)
         for field, value in changes.items():

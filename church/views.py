@@ -42,7 +42,7 @@ class ChurchView(APIView):
 
     @extend_schema(
         request=ChurchSerializer,
-        responses={200: ChurchSerializer, **errors(400, 401, 403, 409)},
+        responses={200: ChurchSerializer, **errors(400, 401, 402, 403, 409)},
     )
     def patch(self, request: Request) -> Response:
         current = Tenant.objects.get(pk=cast(Identity, request.auth).tenant.id)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,10 +20,16 @@ from accounts.models import User
 from integrations import apply as apply_module
 from integrations import runs
 from integrations.connection import next_night
-from integrations.models import PlanningCenterConnection, SyncRun, WebhookEvent
+from integrations.models import (
+    PlanningCenterConnection,
+    SyncPage,
+    SyncRun,
+    WebhookEvent,
+)
 from integrations.tasks import due_syncs_task, start_sync
 from members.models import ConsentRecord, ExternalLink, Member, MemberTag, Suppression
 from tenants.context import current_alias, tenant_context
+from tenants.models import Tenant
 from tests.conftest import make_persona, publishing_to
 from tests.integrations.conftest import APP_ID, PUBLIC, SECRET, connect, e164, phone
 from tests.ports import free_port
@@ -404,6 +411,25 @@ def test_disconnecting_removes_the_webhooks_and_keeps_the_members(alice, pco, yo
     assert len(members_of(alice.tenant)) == 2
     assert alice.client.post(f"{BASE}/sync").json()["code"] == "not_found"
     assert alice.client.get(f"{BASE}/lists").status_code == 404
+
+
+def test_a_purged_church_leaves_no_connection_runs_or_webhooks(alice, pco, youth):
+    connect(alice.client, [youth])
+    assert pco.subscriptions
+    assert SyncRun.objects.filter(tenant=alice.tenant).exists()
+    call_command("delete_tenant", alice.tenant.slug, "--now")
+    assert pco.subscriptions == {}
+    assert not PlanningCenterConnection.objects.exists()
+    assert not SyncRun.objects.exists()
+    assert not SyncPage.objects.exists()
+
+
+def test_a_purge_goes_on_while_planning_center_is_down(alice, pco, youth):
+    connect(alice.client, [youth])
+    pco.stop()  # its subscriptions only post to a URL that now answers 404
+    call_command("delete_tenant", alice.tenant.slug, "--now")
+    assert not PlanningCenterConnection.objects.exists()
+    assert Tenant.objects.get(pk=alice.tenant.pk).status == "deleted"
 
 
 def test_planning_center_down_is_a_502_with_its_message(alice, pco, youth):

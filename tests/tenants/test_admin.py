@@ -192,6 +192,12 @@ def test_a_number_added_in_the_console_enters_the_number_map(
     assert response.status_code == 302, errors_of(response)
     assert numbers_of(tenant_b) == (None, {branch: "+14155550111"})
 
+    # tenant_b's trial includes one number, which its branch now holds.
+    over = operator.post(add, {"number": "+14155550112", "tenant": str(tenant_b.pk)})
+    assert over.status_code == 200
+    assert "1 sending number" in errors_of(over)
+    assert tenant_for_number("+14155550112") is None
+
     delete = f"/admin/church/sendingnumber/{quote('+14155550100')}/delete/"
     assert operator.post(delete, {"post": "yes"}).status_code == 302
     assert tenant_for_number("+14155550100") is None

@@ -1,0 +1,115 @@
+"""A church holds no more sending numbers than its plan includes."""
+
+import queue
+
+import pytest
+
+from billing.errors import NumbersOverPlan
+from billing.models import Plan
+from branches.models import Branch
+from church.models import SendingNumber
+from church.numbers import claim_number
+from tenants.context import tenant_context
+from tests.concurrency import run_together
+
+
+def branch(persona, name: str, number: str):
+    body = {"name": name, "phone_number": number}
+    return persona.client.post("/api/branches", body, format="json")
+
+
+def held(tenant) -> set[str]:
+    rows = SendingNumber.objects.filter(tenant=tenant)
+    return set(rows.values_list("number", flat=True))
+
+
+def test_a_trial_holds_one_number_and_the_next_is_a_402_that_writes_nothing(alice):
+    church = alice.client.patch(
+        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
+    )
+    assert church.status_code == 200
+
+    refused = branch(alice, "North", "+14155550101")
+    assert refused.status_code == 402
+    body = refused.json()
+    assert body["code"] == "payment_required"
+    assert "1 sending number" in body["message"]
+    assert body["max_sending_numbers"] == 1
+    assert held(alice.tenant) == {"+14155550100"}
+    with tenant_context(alice.tenant):
+        assert not Branch.objects.exists()  # the branch was not half made
+
+    # A branch without a number is no number more.
+    made = alice.client.post("/api/branches", {"name": "North"}, format="json")
+    assert made.status_code == 201
+    later = alice.client.patch(
+        f"/api/branches/{made.json()['id']}",
+        {"phone_number": "+14155550101"},
+        format="json",
+    )
+    assert later.status_code == 402
+    with tenant_context(alice.tenant):
+        assert Branch.objects.get().phone_number is None
+
+
+def test_replacing_a_number_is_no_number_more(alice):
+    made = branch(alice, "North", "+14155550101")
+    assert made.status_code == 201
+    moved = alice.client.patch(
+        f"/api/branches/{made.json()['id']}",
+        {"phone_number": "+14155550102"},
+        format="json",
+    )
+    assert moved.status_code == 200
+    assert held(alice.tenant) == {"+14155550102"}
+
+    # The church's own number would be a second one.
+    church = alice.client.patch(
+        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
+    )
+    assert church.status_code == 402
+    alice.tenant.refresh_from_db()
+    assert alice.tenant.phone_number is None
+
+
+def test_a_larger_plan_allows_more_and_a_smaller_one_keeps_what_is_held(alice):
+    assert (
+        alice.client.post(
+            "/api/billing/subscribe", {"plan": "growth"}, format="json"
+        ).status_code
+        == 200
+    )
+    allowed = Plan.objects.get(code="growth").max_sending_numbers
+    alice.client.patch("/api/tenant", {"phone_number": "+14155550100"}, format="json")
+    for i in range(1, allowed):
+        assert branch(alice, f"B{i}", f"+1415555011{i}").status_code == 201
+    assert len(held(alice.tenant)) == allowed
+    assert branch(alice, "One more", "+14155550199").status_code == 402
+
+    # The operator lowers the plan's allowance: numbers held stay and can be
+    # replaced; none is added.
+    Plan.objects.filter(code="growth").update(max_sending_numbers=1)
+    assert len(held(alice.tenant)) == allowed
+    church = alice.client.patch(
+        "/api/tenant", {"phone_number": "+14155550109"}, format="json"
+    )
+    assert church.status_code == 200
+    assert "+14155550109" in held(alice.tenant)
+    assert branch(alice, "Another", "+14155550198").status_code == 402
+
+
+@pytest.mark.postgres
+def test_two_claims_at_once_for_the_last_place_give_one_number(alice):
+    numbers = queue.SimpleQueue()
+    for number in ("+14155550101", "+14155550102"):
+        numbers.put(number)
+
+    def claim() -> str:
+        try:
+            claim_number(tenant=alice.tenant, number=numbers.get(), branch_id=None)
+        except NumbersOverPlan:
+            return "refused"
+        return "claimed"
+
+    assert sorted(run_together(2, claim)) == ["claimed", "refused"]
+    assert len(held(alice.tenant)) == 1
