@@ -33,8 +33,9 @@ def claim_number(
 ) -> None:
     """Record `number` as sending for `tenant` (the church itself, or one branch).
 
-    `replacing` is the number it takes the place of, released by the caller
-    afterwards: a replacement adds no number, so no limit refuses it.
+    `replacing` is the number the slot (the church's own, or the branch's) holds
+    now, released by the caller afterwards: a replacement adds no number, so
+    no limit refuses it.
     """
     existing = SendingNumber.objects.filter(number=number).first()
     if existing is not None:
@@ -46,7 +47,12 @@ def claim_number(
             # The church's row is the lock: two claims at once count in turn.
             Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
             held = SendingNumber.objects.filter(tenant=tenant)
-            if not replacing or not held.filter(number=replacing).exists():
+            # A replacement is the slot's only number now; a second change of
+            # the same slot before the first released its number adds one.
+            in_slot = list(
+                held.filter(branch_id=branch_id).values_list("number", flat=True)
+            )
+            if not replacing or in_slot != [replacing]:
                 claiming_number.send(  # one number more
                     sender=SendingNumber, tenant=tenant, holding=held.count() + 1
                 )

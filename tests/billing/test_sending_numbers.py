@@ -1,6 +1,7 @@
 """A church holds no more sending numbers than its plan includes."""
 
 import queue
+import uuid
 
 import pytest
 
@@ -80,7 +81,10 @@ def test_a_larger_plan_allows_more_and_a_smaller_one_keeps_what_is_held(alice):
         == 200
     )
     allowed = Plan.objects.get(code="growth").max_sending_numbers
-    alice.client.patch("/api/tenant", {"phone_number": "+14155550100"}, format="json")
+    church = alice.client.patch(
+        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
+    )
+    assert church.status_code == 200
     for i in range(1, allowed):
         assert branch(alice, f"B{i}", f"+1415555011{i}").status_code == 201
     assert len(held(alice.tenant)) == allowed
@@ -94,22 +98,45 @@ def test_a_larger_plan_allows_more_and_a_smaller_one_keeps_what_is_held(alice):
         "/api/tenant", {"phone_number": "+14155550109"}, format="json"
     )
     assert church.status_code == 200
-    assert "+14155550109" in held(alice.tenant)
+    numbers = held(alice.tenant)
+    assert "+14155550109" in numbers
+    assert "+14155550100" not in numbers
+    assert len(numbers) == allowed
     assert branch(alice, "Another", "+14155550198").status_code == 402
 
 
-@pytest.mark.postgres
-def test_two_claims_at_once_for_the_last_place_give_one_number(alice):
-    numbers = queue.SimpleQueue()
-    for number in ("+14155550101", "+14155550102"):
-        numbers.put(number)
+def claims_at_once(tenant, numbers: list[str], **slot) -> list[str]:
+    """`claim_number` for each of `numbers` from threads released together."""
+    waiting = queue.SimpleQueue()
+    for number in numbers:
+        waiting.put(number)
 
     def claim() -> str:
         try:
-            claim_number(tenant=alice.tenant, number=numbers.get(), branch_id=None)
+            claim_number(tenant=tenant, number=waiting.get(), **slot)
         except NumbersOverPlan:
             return "refused"
         return "claimed"
 
-    assert sorted(run_together(2, claim)) == ["claimed", "refused"]
+    return sorted(run_together(len(numbers), claim))
+
+
+@pytest.mark.postgres
+def test_two_claims_at_once_for_the_last_place_give_one_number(alice):
+    numbers = ["+14155550101", "+14155550102"]
+    assert claims_at_once(alice.tenant, numbers, branch_id=None) == [
+        "claimed",
+        "refused",
+    ]
     assert len(held(alice.tenant)) == 1
+
+
+@pytest.mark.postgres
+def test_two_changes_of_one_branch_at_once_replace_its_number_once(alice):
+    made = branch(alice, "North", "+14155550100")
+    assert made.status_code == 201
+    slot = {"branch_id": uuid.UUID(made.json()["id"]), "replacing": "+14155550100"}
+    numbers = ["+14155550101", "+14155550102"]
+    # Each change claims its new number before releasing the old one.
+    assert claims_at_once(alice.tenant, numbers, **slot) == ["claimed", "refused"]
+    assert len(held(alice.tenant)) == 2  # the old one, until its release

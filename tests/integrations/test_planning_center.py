@@ -413,20 +413,27 @@ def test_disconnecting_removes_the_webhooks_and_keeps_the_members(alice, pco, yo
     assert alice.client.get(f"{BASE}/lists").status_code == 404
 
 
-def test_a_purged_church_leaves_no_connection_runs_or_webhooks(alice, pco, youth):
+def test_a_purged_church_leaves_no_connection_runs_or_webhooks(alice, bob, pco, youth):
     connect(alice.client, [youth])
-    assert pco.subscriptions
+    connect(bob.client, [youth])
     assert SyncRun.objects.filter(tenant=alice.tenant).exists()
     call_command("delete_tenant", alice.tenant.slug, "--now")
-    assert pco.subscriptions == {}
-    assert not PlanningCenterConnection.objects.exists()
-    assert not SyncRun.objects.exists()
-    assert not SyncPage.objects.exists()
+    kept = PlanningCenterConnection.objects.get()  # bob's, untouched
+    assert kept.tenant_id == bob.tenant.id
+    assert len(pco.subscriptions) == len(kept.subscriptions) > 0
+    assert all(kept.webhook_token in s["url"] for s in pco.subscriptions.values())
+    assert not SyncRun.objects.filter(tenant=alice.tenant).exists()
+    assert SyncRun.objects.filter(tenant=bob.tenant).exists()
+    assert not SyncPage.objects.filter(run__tenant=alice.tenant).exists()
 
 
-def test_a_purge_goes_on_while_planning_center_is_down(alice, pco, youth):
+@pytest.mark.parametrize("trouble", ["planning center down", "secret unreadable"])
+def test_a_purge_goes_on_whatever_planning_center_says(alice, pco, youth, trouble):
     connect(alice.client, [youth])
-    pco.stop()  # its subscriptions only post to a URL that now answers 404
+    if trouble == "planning center down":
+        pco.stop()  # its subscriptions only post to a URL that now answers 404
+    else:  # e.g. CREDENTIALS_KEY changed since it was stored
+        PlanningCenterConnection.objects.update(secret="not-a-token")
     call_command("delete_tenant", alice.tenant.slug, "--now")
     assert not PlanningCenterConnection.objects.exists()
     assert Tenant.objects.get(pk=alice.tenant.pk).status == "deleted"
