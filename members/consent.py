@@ -47,8 +47,11 @@ def _on_either_list(phone: str) -> bool:
     connection = connections[router.db_for_read(Suppression)]
     quote = connection.ops.quote_name
 
-    def listed(model: type[models.Model], field: str) -> str:
-        table, column = model._meta.db_table, model._meta.get_field(field).column
+    def listed(model: type[models.Model], name: str) -> str:
+        field = model._meta.get_field(name)
+        if not isinstance(field, models.Field) or field.column is None:
+            raise TypeError(f"{model.__name__}.{name} is not a column")
+        table, column = model._meta.db_table, field.column
         return f"EXISTS (SELECT 1 FROM {quote(table)} WHERE {quote(column)} = %s)"
 
     stopped = listed(Suppression, "phone")
