@@ -52,7 +52,7 @@ class NewTenantForm(_TenantForm):
 
     class Meta:
         model = Tenant
-        fields = ["name", "slug", "plan", "timezone", "country", "server"]
+        fields = ["name", "slug", "timezone", "country", "server"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +75,6 @@ class NewTenantForm(_TenantForm):
             self.provisioned = provision_tenant(
                 name=data["name"],
                 slug=data.get("slug") or None,
-                plan=data["plan"],
                 timezone_name=data["timezone"],
                 country=data["country"],
                 server=data.get("server"),
@@ -130,16 +129,15 @@ class TenantAdmin(_TenantAdmin):
         "name",
         "status",
         "server",
-        "plan",
         "created_at",
         "migrated_at",
         "onboarded_at",
         "short_error",
     ]
-    list_filter = ["status", OnboardingFilter, "server", "plan"]
+    list_filter = ["status", OnboardingFilter, "server"]
     search_fields = ["slug", "name", "id"]
     fieldsets = [
-        (None, {"fields": ["id", "slug", "status", "purge_after", "plan"]}),
+        (None, {"fields": ["id", "slug", "status", "purge_after"]}),
         ("Church settings", {"fields": list(church_settings)}),
         (
             "Database",
@@ -170,7 +168,7 @@ class TenantAdmin(_TenantAdmin):
             },
         ),
     ]
-    # All but the slug and the plan; next_send_at has its own writers (TenantQuerySet).
+    # All but the slug; next_send_at has its own writers (TenantQuerySet).
     readonly_fields = [
         "id",
         "status",

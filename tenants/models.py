@@ -174,7 +174,6 @@ class Tenant(models.Model):
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PROVISIONING
     )
-    plan = models.CharField(max_length=32, default="starter")
     server = models.ForeignKey(
         DatabaseServer, on_delete=models.PROTECT, related_name="tenants"
     )

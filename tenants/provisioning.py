@@ -218,7 +218,6 @@ def provision_tenant(
     slug: str | None = None,
     timezone_name: str = "America/New_York",
     country: str = "US",
-    plan: str = "starter",
     server: DatabaseServer | None = None,
     before_activate: Callable[[Tenant], None] | None = None,
 ) -> Tenant:
@@ -237,7 +236,6 @@ def provision_tenant(
                 slug=slug,
                 timezone_name=timezone_name,
                 country=country,
-                plan=plan,
                 server=server,
                 before_activate=before_activate,
             )
@@ -258,7 +256,6 @@ def _provision(
     slug: str | None,
     timezone_name: str,
     country: str,
-    plan: str,
     server: DatabaseServer | None,
     before_activate: Callable[[Tenant], None] | None,
 ) -> Tenant:
@@ -277,7 +274,6 @@ def _provision(
         server=server,
         timezone=timezone_name,
         country=country,
-        plan=plan,
         awaiting_owner=before_activate is not None,
     )
     _step("placed", tenant)

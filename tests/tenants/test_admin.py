@@ -17,6 +17,7 @@ from django.db import connection
 from django.forms import MultiWidget
 
 from accounts.models import Membership, User
+from billing.models import Subscription
 from church.numbers import numbers_of, tenant_for_number
 from church.services import EDITABLE, update_church
 from tenants.admin import TenantAdmin
@@ -84,7 +85,6 @@ def test_adding_a_tenant_provisions_it(operator):
         {
             "name": "New Hope",
             "slug": "",
-            "plan": "starter",
             "timezone": "America/Chicago",
             "country": "US",
             "server": "",
@@ -93,6 +93,7 @@ def test_adding_a_tenant_provisions_it(operator):
     assert response.status_code == 302, response.content[:500]
     tenant = Tenant.objects.get(slug="new-hope")
     assert tenant.status == Tenant.Status.ACTIVE
+    assert Subscription.objects.get(tenant=tenant).plan.code == "trial"
 
 
 def test_a_failed_provisioning_is_shown_on_the_form(operator):
@@ -102,7 +103,6 @@ def test_a_failed_provisioning_is_shown_on_the_form(operator):
         {
             "name": "Other",
             "slug": "taken",
-            "plan": "starter",
             "timezone": "America/Chicago",
             "country": "US",
             "server": "",

@@ -16,7 +16,6 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timezone", default="America/New_York")
         parser.add_argument("--country", default="US", help="ISO 3166 alpha-2")
-        parser.add_argument("--plan", default="starter")
         parser.add_argument(
             "--server", help="database server name (default: most room)"
         )
@@ -33,7 +32,6 @@ class Command(BaseCommand):
                 slug=options["slug"],
                 timezone_name=options["timezone"],
                 country=options["country"].upper(),
-                plan=options["plan"],
                 server=server,
             )
         except ProvisioningError as exc:
