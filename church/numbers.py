@@ -16,7 +16,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
-from church.errors import NumberTaken
+from church.errors import NumberTaken, SlotChanged
 from church.models import SendingNumber
 from tenants.models import Tenant
 
@@ -47,11 +47,13 @@ def claim_number(
             # The church's row is the lock: two claims at once count in turn.
             Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
             held = SendingNumber.objects.filter(tenant=tenant)
-            # A replacement is the slot's only number now; a second change of
-            # the same slot before the first released its number adds one.
             in_slot = list(
                 held.filter(branch_id=branch_id).values_list("number", flat=True)
             )
+            if replacing and in_slot and replacing not in in_slot:
+                raise SlotChanged()  # another change of this slot came first
+            # A replacement is the slot's only number now; a second change of
+            # the same slot before the first released its number adds one.
             if not replacing or in_slot != [replacing]:
                 claiming_number.send(  # one number more
                     sender=SendingNumber, tenant=tenant, holding=held.count() + 1

@@ -89,6 +89,7 @@ class TenantTask(DjangoTask):
 
 @shared_task(name="tenants.tasks.provision_tenant_task")
 def provision_tenant_task(**kwargs: Any) -> str:
+    kwargs.pop("plan", None)  # queued before Tenant.plan went (migration 0009)
     return str(provision_tenant(**kwargs).id)
 
 

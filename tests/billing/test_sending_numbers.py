@@ -8,6 +8,7 @@ import pytest
 from billing.errors import NumbersOverPlan
 from billing.models import Plan
 from branches.models import Branch
+from church.errors import SlotChanged
 from church.models import SendingNumber
 from church.numbers import claim_number
 from tenants.context import tenant_context
@@ -140,3 +141,16 @@ def test_two_changes_of_one_branch_at_once_replace_its_number_once(alice):
     # Each change claims its new number before releasing the old one.
     assert claims_at_once(alice.tenant, numbers, **slot) == ["claimed", "refused"]
     assert len(held(alice.tenant)) == 2  # the old one, until its release
+
+
+def test_a_change_made_on_a_stale_number_is_a_409_not_one_more(alice):
+    made = branch(alice, "North", "+14155550100")
+    slot = uuid.UUID(made.json()["id"])
+    with pytest.raises(SlotChanged):  # another change made it +14155550100
+        claim_number(
+            tenant=alice.tenant,
+            number="+14155550102",
+            branch_id=slot,
+            replacing="+14155550101",
+        )
+    assert held(alice.tenant) == {"+14155550100"}
