@@ -4,6 +4,7 @@ import queue
 import uuid
 
 import pytest
+from rest_framework.test import APIClient
 
 from billing.errors import NumbersOverPlan
 from billing.models import Plan
@@ -154,3 +155,28 @@ def test_a_change_made_on_a_stale_number_is_a_409_not_one_more(alice):
             replacing="+14155550101",
         )
     assert held(alice.tenant) == {"+14155550100"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("attempt", range(3))  # the race is not forced; try it thrice
+def test_two_changes_of_one_branch_at_once_leave_it_one_number(alice, attempt):
+    growth = {"plan": "growth"}
+    subscribed = alice.client.post("/api/billing/subscribe", growth, format="json")
+    assert subscribed.status_code == 200
+    made = branch(alice, "North", "+14155550100").json()
+    path = f"/api/branches/{made['id']}"
+    changes = queue.SimpleQueue()
+    for number in ("+14155550101", "+14155550102"):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice.tokens['access']}")
+        changes.put((client, number))
+
+    def change() -> int:
+        client, number = changes.get()
+        return client.patch(path, {"phone_number": number}, format="json").status_code
+
+    assert run_together(2, change) == [200, 200]
+    with tenant_context(alice.tenant):
+        shown = Branch.objects.get().phone_number
+    in_slot = SendingNumber.objects.filter(branch_id=made["id"])
+    assert list(in_slot.values_list("number", flat=True)) == [shown]

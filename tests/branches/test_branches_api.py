@@ -1,5 +1,10 @@
 """Branches, the church's settings, and sending numbers held by one tenant only."""
 
+import pytest
+
+from api.errors import NotFound
+from branches.models import Branch
+from branches.services import save_branch
 from church.models import SendingNumber
 from members.models import Member
 from tenants.context import tenant_context
@@ -135,3 +140,13 @@ def test_only_owners_and_admins_change_church_settings(alice):
         staff.client.patch("/api/tenant", {"name": "X"}, format="json").status_code
         == 403
     )
+
+
+def test_a_branch_deleted_while_it_was_being_changed_is_not_found(alice):
+    made = alice.client.post("/api/branches", {"name": "North"}, format="json")
+    with tenant_context(alice.tenant):
+        read = Branch.objects.get(pk=made.json()["id"])
+        Branch.objects.filter(pk=read.pk).delete()  # another request's delete
+        with pytest.raises(NotFound):
+            save_branch(branch=read, fields={"phone_number": "+14155550101"})
+    assert not SendingNumber.objects.exists()
