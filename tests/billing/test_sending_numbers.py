@@ -21,15 +21,23 @@ def branch(persona, name: str, number: str):
     return persona.client.post("/api/branches", body, format="json")
 
 
+def renumber(client, branch_id: str, number: str):
+    body = {"phone_number": number}
+    return client.patch(f"/api/branches/{branch_id}", body, format="json")
+
+
+def church_number(persona, number: str):
+    body = {"phone_number": number}
+    return persona.client.patch("/api/tenant", body, format="json")
+
+
 def held(tenant) -> set[str]:
     rows = SendingNumber.objects.filter(tenant=tenant)
     return set(rows.values_list("number", flat=True))
 
 
 def test_a_trial_holds_one_number_and_the_next_is_a_402_that_writes_nothing(alice):
-    church = alice.client.patch(
-        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
-    )
+    church = church_number(alice, "+14155550100")
     assert church.status_code == 200
 
     refused = branch(alice, "North", "+14155550101")
@@ -45,11 +53,7 @@ def test_a_trial_holds_one_number_and_the_next_is_a_402_that_writes_nothing(alic
     # A branch without a number is no number more.
     made = alice.client.post("/api/branches", {"name": "North"}, format="json")
     assert made.status_code == 201
-    later = alice.client.patch(
-        f"/api/branches/{made.json()['id']}",
-        {"phone_number": "+14155550101"},
-        format="json",
-    )
+    later = renumber(alice.client, made.json()["id"], "+14155550101")
     assert later.status_code == 402
     with tenant_context(alice.tenant):
         assert Branch.objects.get().phone_number is None
@@ -58,18 +62,12 @@ def test_a_trial_holds_one_number_and_the_next_is_a_402_that_writes_nothing(alic
 def test_replacing_a_number_is_no_number_more(alice):
     made = branch(alice, "North", "+14155550101")
     assert made.status_code == 201
-    moved = alice.client.patch(
-        f"/api/branches/{made.json()['id']}",
-        {"phone_number": "+14155550102"},
-        format="json",
-    )
+    moved = renumber(alice.client, made.json()["id"], "+14155550102")
     assert moved.status_code == 200
     assert held(alice.tenant) == {"+14155550102"}
 
     # The church's own number would be a second one.
-    church = alice.client.patch(
-        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
-    )
+    church = church_number(alice, "+14155550100")
     assert church.status_code == 402
     alice.tenant.refresh_from_db()
     assert alice.tenant.phone_number is None
@@ -83,9 +81,7 @@ def test_a_larger_plan_allows_more_and_a_smaller_one_keeps_what_is_held(alice):
         == 200
     )
     allowed = Plan.objects.get(code="growth").max_sending_numbers
-    church = alice.client.patch(
-        "/api/tenant", {"phone_number": "+14155550100"}, format="json"
-    )
+    church = church_number(alice, "+14155550100")
     assert church.status_code == 200
     for i in range(1, allowed):
         assert branch(alice, f"B{i}", f"+1415555011{i}").status_code == 201
@@ -96,9 +92,7 @@ def test_a_larger_plan_allows_more_and_a_smaller_one_keeps_what_is_held(alice):
     # replaced; none is added.
     Plan.objects.filter(code="growth").update(max_sending_numbers=1)
     assert len(held(alice.tenant)) == allowed
-    church = alice.client.patch(
-        "/api/tenant", {"phone_number": "+14155550109"}, format="json"
-    )
+    church = church_number(alice, "+14155550109")
     assert church.status_code == 200
     numbers = held(alice.tenant)
     assert "+14155550109" in numbers
@@ -164,7 +158,6 @@ def test_two_changes_of_one_branch_at_once_leave_it_one_number(alice, attempt):
     subscribed = alice.client.post("/api/billing/subscribe", growth, format="json")
     assert subscribed.status_code == 200
     made = branch(alice, "North", "+14155550100").json()
-    path = f"/api/branches/{made['id']}"
     changes = queue.SimpleQueue()
     for number in ("+14155550101", "+14155550102"):
         client = APIClient()
@@ -173,7 +166,7 @@ def test_two_changes_of_one_branch_at_once_leave_it_one_number(alice, attempt):
 
     def change() -> int:
         client, number = changes.get()
-        return client.patch(path, {"phone_number": number}, format="json").status_code
+        return renumber(client, made["id"], number).status_code
 
     assert run_together(2, change) == [200, 200]
     with tenant_context(alice.tenant):
