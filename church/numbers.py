@@ -46,17 +46,19 @@ def claim_number(
         with transaction.atomic():
             # The church's row is the lock: two claims at once count in turn.
             Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-            held = SendingNumber.objects.filter(tenant=tenant)
-            in_slot = list(
-                held.filter(branch_id=branch_id).values_list("number", flat=True)
+            held = list(
+                SendingNumber.objects.filter(tenant=tenant).values_list(
+                    "number", "branch_id"
+                )
             )
+            in_slot = [n for n, slot in held if slot == branch_id]
             if replacing and in_slot and replacing not in in_slot:
                 raise SlotChanged()  # another change of this slot came first
             # A replacement is the slot's only number now; a second change of
             # the same slot before the first released its number adds one.
             if not replacing or in_slot != [replacing]:
                 claiming_number.send(  # one number more
-                    sender=SendingNumber, tenant=tenant, holding=held.count() + 1
+                    sender=SendingNumber, tenant=tenant, holding=len(held) + 1
                 )
             SendingNumber.objects.create(
                 number=number, tenant=tenant, branch_id=branch_id

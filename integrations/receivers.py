@@ -8,7 +8,7 @@ of the people on its lists.
 import logging
 from typing import Any
 
-from integrations.connection import client_for
+from integrations.connection import disconnect
 from integrations.models import PlanningCenterConnection, SyncRun
 from tenants.lifecycle import tenant_purging
 from tenants.models import Tenant
@@ -18,20 +18,18 @@ logger = logging.getLogger(__name__)
 
 def forget_planning_center(tenant: Tenant, **_: Any) -> None:
     """Never fails the purge: a subscription left behind at Planning Center
-    only posts to a URL that answers 404, so the first failure (unreachable,
-    a secret that no longer decrypts) ends the attempt to remove them."""
-    connection = PlanningCenterConnection.objects.filter(tenant=tenant).first()
-    if connection is not None:
+    only posts to a URL that answers 404, so when `disconnect` cannot finish
+    (a secret that no longer decrypts, say) the connection goes anyway."""
+    connections = PlanningCenterConnection.objects.filter(tenant=tenant)
+    if connections.exists():
         try:
-            client = client_for(connection)
-            for subscription in connection.subscriptions:
-                client.unsubscribe(subscription["id"])
+            disconnect(tenant)
         except Exception:
             logger.warning(
                 "Planning Center subscriptions of %s left behind", tenant.pk,
                 exc_info=True,
             )  # fmt: skip
-        connection.delete()
+            connections.delete()
     SyncRun.objects.filter(tenant=tenant).delete()  # their pages with them
 
 
