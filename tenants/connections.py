@@ -147,7 +147,11 @@ def registered_aliases() -> list[str]:
 def reserved_connections() -> int:
     """Connections the process holds or may open now; never above the bound
     unless every alias is in use (one per thread inside a context)."""
-    return _reserved
+    # Under the lock: an acquire registers its alias before it evicts, so
+    # the total is one over the bound between those steps (no connection
+    # opens then: that happens after the lock is released).
+    with _lock:
+        return _reserved
 
 
 def _account(st: _AliasState, before: int) -> None:
