@@ -389,7 +389,7 @@ def main() -> None:
     add("--affinity", action="store_true", help="each church to one worker (HAProxy)")
     add("--prewarm", type=int, default=0, help="cycles per tenant before the rounds")
     args = parser.parse_args()
-    if args.cluster:
+    if args.cluster and harness.PORT == 5432:
         on_own_cluster(args.cluster)
         return
     room = int(harness.pg_value("SHOW max_connections")) - 20

@@ -297,11 +297,7 @@ def on_own_cluster(max_connections: int) -> None:
     """Run this command again against a PostgreSQL cluster of its own whose
     max_connections is larger than the shared server's; drop it afterwards."""
     cluster = PostgresCluster(max_connections)
-    argv, skip = [], False  # the arguments without --cluster N / --cluster=N
-    for arg in sys.argv[1:]:
-        if not skip and not arg.startswith("--cluster"):
-            argv.append(arg)
-        skip = arg == "--cluster"
+    argv = sys.argv[1:]  # the same, recorded as typed: BENCH_PG_PORT says it is there
     try:
         cluster.create()
         env = os.environ | {"BENCH_PG_PORT": str(cluster.port)}
