@@ -24,15 +24,15 @@ def send_broadcast(
     created_by: uuid.UUID | None = None,
 ) -> Broadcast:
     """Compose a broadcast (`compose_broadcast`); sending starts after commit."""
-    broadcast, first_due = compose_broadcast(
+    composed = compose_broadcast(
         body=body,
         recipients=recipients,
         scheduled_at=scheduled_at,
         template_id=template_id,
         created_by=created_by,
     )
-    on_tenant_commit(lambda: dispatch_soon(first_due))
-    return broadcast
+    on_tenant_commit(lambda: dispatch_soon(composed.first_due))
+    return composed.broadcast
 
 
 def cancel_broadcast(broadcast: Broadcast) -> Broadcast:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 from django.utils import timezone
@@ -95,6 +95,12 @@ def _check_ids_exist(recipients: Recipients) -> None:
         raise UnknownRecipients(missing)
 
 
+class Composed(NamedTuple):
+    broadcast: Broadcast
+    first_due: dt.datetime  # when its first message may go
+    skipped: int  # eligible members left out as `skip_members`
+
+
 def compose_broadcast(
     *,
     body: str,
@@ -104,8 +110,8 @@ def compose_broadcast(
     created_by: uuid.UUID | None = None,
     recurring_id: uuid.UUID | None = None,
     skip_members: frozenset[uuid.UUID] = frozenset(),
-) -> tuple[Broadcast, dt.datetime]:
-    """Write the broadcast and its outbox rows; returns it and when the first is due.
+) -> Composed:
+    """Write the broadcast and its outbox rows.
 
     Each row is keyed "<broadcast>:<member>" and waits until `scheduled_at` or
     the quiet-hours opening in its recipient's time zone.
@@ -113,8 +119,8 @@ def compose_broadcast(
     tenant = require_tenant()
     limits = check_sending()  # a church that must pay first hears that first
     _check_ids_exist(recipients)
-    members, skipped_opted_out, skipped_inactive = resolve(recipients)
-    members = [m for m in members if m.pk not in skip_members]  # e.g. surveyed lately
+    eligible, skipped_opted_out, skipped_inactive = resolve(recipients)
+    members = [m for m in eligible if m.pk not in skip_members]  # e.g. surveyed lately
     if not members:
         raise NoRecipients()
     if not body.strip():
@@ -170,4 +176,4 @@ def compose_broadcast(
         reserve(broadcast.segments, limits=limits)  # first: a refusal writes nothing
         broadcast.save(force_insert=True)
         write_outbox(rows)
-    return broadcast, min(opening.values())
+    return Composed(broadcast, min(opening.values()), len(eligible) - len(members))

@@ -101,13 +101,13 @@ def run_due(now: dt.datetime) -> int:
                     next_run_at=compute_next(recurring, max(now, occurrence)),
                     last_run_at=occurrence,
                 )
-                run.broadcast, _ = compose_broadcast(
+                run.broadcast = compose_broadcast(
                     body=body,
                     recipients=recipients,
                     template_id=recurring.template_id,
                     created_by=recurring.created_by,
                     recurring_id=recurring.id,
-                )
+                ).broadcast
                 run.save(update_fields=["broadcast"])
         except IntegrityError:
             continue  # another scheduler took this occurrence

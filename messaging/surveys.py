@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from branches.models import Branch
 from members.models import Member, MemberTag
-from messaging.compose import Recipients, compose_broadcast, resolve
+from messaging.compose import Recipients, compose_broadcast
 from messaging.models import Message, Survey, SurveyResponse
 from messaging.tasks import dispatch_soon
 from tenants.context import on_tenant_commit, require_tenant, tenant_atomic
@@ -91,24 +91,23 @@ def start_survey(
             broadcast__survey__isnull=False, created_at__gte=since, member__isnull=False
         ).values_list("member_id", flat=True)
     )
-    eligible, _, _ = resolve(recipients)
     body = question or DEFAULT_QUESTION.format(church=require_tenant().name)
     with tenant_atomic():
-        broadcast, first_due = compose_broadcast(
+        composed = compose_broadcast(
             body=body, recipients=recipients, created_by=created_by, skip_members=recent
         )
         survey = Survey.objects.create(
             name=name,
             question=body,
-            broadcast=broadcast,
+            broadcast=composed.broadcast,
             promoter_reply=replies["promoter"],
             passive_reply=replies["passive"],
             detractor_reply=replies["detractor"],
             closes_at=closes_at or now + dt.timedelta(days=settings.SURVEY_OPEN_DAYS),
-            skipped_recent=sum(m.pk in recent for m in eligible),
+            skipped_recent=composed.skipped,
             created_by=created_by,
         )
-        on_tenant_commit(lambda: dispatch_soon(first_due))
+        on_tenant_commit(lambda: dispatch_soon(composed.first_due))
     return survey
 
 

@@ -6,6 +6,8 @@ import json
 import pytest
 import redis
 import time_machine
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import Plan
@@ -238,3 +240,20 @@ def test_a_survey_is_sent_like_a_broadcast(church, outbox):
     assert refused.json()["code"] == "quota_exceeded"
     with tenant_context(church.tenant):
         assert Survey.objects.count() == 1
+
+
+def test_a_survey_reads_its_recipients_once(church, outbox):
+    for phone in ("+14155550101", "+14155550102"):
+        add_member(church.client, phone)
+    with tenant_context(church.tenant):
+        queries = CaptureQueriesContext(connections[church.tenant.alias])
+    with queries:
+        assert start(church.client).status_code == 201
+    # The members to ask (the eligible ones, with their branch) are loaded
+    # once: the count of those surveyed lately comes from the same list.
+    loads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "members_member" LEFT OUTER JOIN "branches_branch"' in q["sql"]
+    ]
+    assert len(loads) == 1, loads
