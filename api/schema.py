@@ -24,6 +24,38 @@ Error = inline_serializer(
 )
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "description": "validation_error: the messages of each field.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+        "tenants": {
+            "type": "array",
+            "description": "tenant_required at login: the churches to choose from.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "slug": {"type": "string"},
+                    "name": {"type": "string"},
+                },
+                "required": ["id", "slug", "name"],
+            },
+        },
+        "max_sending_numbers": {
+            "type": "integer",
+            "description": "payment_required for a number: the plan's allowance.",
+        },
+    },
+    "required": ["code", "message"],
+}
+
+
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(Error) for status in statuses}
 
@@ -55,24 +87,9 @@ def add_error_responses(
 ) -> dict[str, Any]:
     """Every operation may answer the API's errors, always in the Error shape."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault(
-        "Error",
-        {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "fields": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                    },
-                },
-            },
-            "required": ["code", "message"],
-        },
-    )
+    # Replaces the component `Error` above generates: this one also names
+    # the keys a few errors add.
+    schemas["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

@@ -11,6 +11,7 @@ import time_machine
 from accounts.models import Membership, User
 from tenants.models import Tenant
 from tests.accounts.conftest import PASSWORD, bearer, login
+from tests.api.documented import assert_documented_error
 from tests.conftest import make_tenant
 
 
@@ -45,6 +46,7 @@ def test_a_user_of_several_tenants_must_name_one(anon, pastor):
     body = response.json()
     assert body["code"] == "tenant_required"
     assert {t["slug"] for t in body["tenants"]} == {"grace-church", other.slug}
+    assert_documented_error(response)
 
     chosen = login(anon, tenant=other.slug).json()
     assert chosen["tenant"]["id"] == str(other.id)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.api.documented import assert_documented_error
+
 ENDPOINTS = [
     "/api/members",
     "/api/branches",
@@ -35,6 +37,7 @@ def test_malformed_json_is_a_parse_error(alice, path):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+    assert_documented_error(response)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,7 @@ def test_wrong_shapes_are_validation_errors(alice, body):
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert "fields" in response.json()
+    assert_documented_error(response)
 
 
 def test_a_body_over_the_limit_is_413(alice, settings):

@@ -13,6 +13,7 @@ from church.errors import SlotChanged
 from church.models import SendingNumber
 from church.numbers import claim_number
 from tenants.context import tenant_context
+from tests.api.documented import assert_documented_error
 from tests.concurrency import run_together
 
 
@@ -46,6 +47,7 @@ def test_a_trial_holds_one_number_and_the_next_is_a_402_that_writes_nothing(alic
     assert body["code"] == "payment_required"
     assert "1 sending number" in body["message"]
     assert body["max_sending_numbers"] == 1
+    assert_documented_error(refused)
     assert held(alice.tenant) == {"+14155550100"}
     with tenant_context(alice.tenant):
         assert not Branch.objects.exists()  # the branch was not half made
