@@ -248,6 +248,16 @@ def _confirmed(pubsub: Any, timeout: float = 5.0) -> None:
     raise TimeoutError("Redis did not confirm the subscription")
 
 
+def stop() -> None:
+    """End this process's listener (its registry is going away: a test run's end)."""
+    global _copy
+    with _lock:
+        copy, _copy = _copy, None
+    if copy is not None:
+        copy.stop.set()
+        copy.thread.join(timeout=30)  # a bound, for a Redis that stopped answering
+
+
 def _after_fork_in_child() -> None:
     global _copy, _lock
     _copy, _lock = None, threading.Lock()

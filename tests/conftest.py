@@ -95,6 +95,7 @@ def django_db_setup(django_db_setup):
     from django.contrib.contenttypes.management import create_contenttypes
     from django.db.models.signals import post_migrate, post_save
 
+    from accounts import revocation_feed
     from tenants.models import DatabaseServer
 
     post_migrate.disconnect(
@@ -103,6 +104,10 @@ def django_db_setup(django_db_setup):
     )
     post_migrate.disconnect(create_contenttypes)
     post_save.connect(_carry_template, sender=DatabaseServer)
+    yield
+    # Before the test registry is dropped: its listener would read a
+    # database that is gone, and log so after the run's output is closed.
+    revocation_feed.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -119,3 +119,13 @@ def test_a_reload_request_that_could_not_be_sent_is_sent_later(
     # The listener sends it once Redis serves, and every copy reloads.
     assert wait_until(lambda: revocation_feed.check([key]) is True, timeout=5)
     assert not _copy().unsent
+
+
+def test_a_stopped_feed_has_no_listener_and_the_next_check_starts_one(own_redis, alice):
+    _fresh_feed(alice)
+    first = _copy()
+    revocation_feed.stop()
+    assert not first.thread.is_alive()
+    assert revocation_feed._copy is None
+    _fresh_feed(alice)  # a later request is served by a listener of its own
+    assert _copy() is not first
