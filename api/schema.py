@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -89,7 +90,7 @@ def add_error_responses(
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     # Replaces the component `Error` above generates: this one also names
     # the keys a few errors add.
-    schemas["Error"] = ERROR_SCHEMA
+    schemas["Error"] = copy.deepcopy(ERROR_SCHEMA)  # a schema's own, to change
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
