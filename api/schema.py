@@ -13,18 +13,8 @@ if TYPE_CHECKING:
     from rest_framework.request import Request
 
 
-Error = inline_serializer(
-    "Error",
-    {
-        "code": serializers.CharField(),
-        "message": serializers.CharField(),
-        "fields": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()), required=False
-        ),
-    },
-)
-
-
+# The one description of an error answer: `add_error_responses` puts it in
+# every schema, and `errors` refers to it.
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -57,8 +47,11 @@ ERROR_SCHEMA = {
 }
 
 
+ERROR_REF = "#/components/schemas/Error"
+
+
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {status: OpenApiResponse(Error) for status in statuses}
+    return {status: OpenApiResponse({"$ref": ERROR_REF}) for status in statuses}
 
 
 ERROR_STATUSES = {
@@ -88,10 +81,8 @@ def add_error_responses(
 ) -> dict[str, Any]:
     """Every operation may answer the API's errors, always in the Error shape."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    # Replaces the component `Error` above generates: this one also names
-    # the keys a few errors add.
     schemas["Error"] = copy.deepcopy(ERROR_SCHEMA)  # a schema's own, to change
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    error = {"application/json": {"schema": {"$ref": ERROR_REF}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
